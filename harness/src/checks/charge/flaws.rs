@@ -1,0 +1,171 @@
+//! Flaw checks (hidden): each provokes one planted flaw deterministically. Races are
+//! forced by holding the provider call while duplicates arrive; crashes happen at the
+//! exact point the check chooses.
+
+use std::time::Duration;
+
+use crate::checks::charge::contract::verdict;
+use crate::checks::charge::world::{ChargeWorld, judge_one_key};
+use crate::checks::{CheckEnv, CheckResult, Evidence, Problem};
+use crate::fakes::ProviderFault;
+
+/// Duplicates with one key arrive while the first request's provider call is in flight.
+pub async fn concurrent_duplicates(env: CheckEnv) -> CheckResult {
+    let mut w = ChargeWorld::start(env).await?;
+    let mut story = Evidence::new();
+    let customer = w.new_customer();
+    let key = w.new_key();
+    let body = w.body_for(&customer);
+    story.say(format!("Sending {} with Idempotency-Key {key}.", body.json()));
+    let svc = &w.svc;
+    let answers = w
+        .burst_while_held(&[svc, svc, svc], &key, &body, &mut story)
+        .await?;
+    for x in &answers {
+        story.exchange(x);
+    }
+    let mut broken = judge_one_key(&w, &body, &answers, &mut story)?;
+    if !answers.iter().any(|x| x.is_success()) {
+        broken.push("None of the requests succeeded once the provider answered.".to_owned());
+    }
+    Ok(verdict(story, broken))
+}
+
+/// Two instances on one database receive the same request while the first is in flight.
+pub async fn two_instances(env: CheckEnv) -> CheckResult {
+    let mut w = ChargeWorld::start(env).await?;
+    let second = w.start_another_instance().await?;
+    let mut story = Evidence::new();
+    story.say("Two service instances share one database, as behind a load balancer.");
+    let customer = w.new_customer();
+    let key = w.new_key();
+    let body = w.body_for(&customer);
+    story.say(format!(
+        "Instance 1 gets {} with Idempotency-Key {key}; instance 2 gets the same twice.",
+        body.json()
+    ));
+    let answers = w
+        .burst_while_held(&[&w.svc, &second, &second], &key, &body, &mut story)
+        .await?;
+    for x in &answers {
+        story.exchange(x);
+    }
+    let mut broken = judge_one_key(&w, &body, &answers, &mut story)?;
+    if !answers.iter().any(|x| x.is_success()) {
+        broken.push("None of the requests succeeded once the provider answered.".to_owned());
+    }
+    Ok(verdict(story, broken))
+}
+
+/// A key reused with a different body is refused with 422 and changes nothing.
+pub async fn key_reuse_different_body(env: CheckEnv) -> CheckResult {
+    let mut w = ChargeWorld::start(env).await?;
+    let mut story = Evidence::new();
+    let customer = w.new_customer();
+    let key = w.new_key();
+    let body = w.body_for(&customer);
+    let mut other = body.clone();
+    other.amount += 1 + w.rng().below(5_000) as i64;
+    let first = w.post_charge(Some(&key), &body).await;
+    story.exchange(&first);
+    let reused = w.post_charge(Some(&key), &other).await;
+    story.exchange(&reused);
+    let replay = w.post_charge(Some(&key), &body).await;
+    story.exchange(&replay);
+    let mut broken = Vec::new();
+    if reused.status != Some(422) || !reused.is_json_error() {
+        broken.push(format!(
+            "Reusing a key with a different body (amount {} instead of {}) must be refused with 422 and a JSON error.",
+            other.amount, body.amount
+        ));
+    }
+    if !first.is_success() || !replay.is_success() {
+        broken.push("The original request and its exact retry must both succeed.".to_owned());
+    }
+    broken.extend(judge_one_key(&w, &body, &[first, replay], &mut story)?);
+    Ok(verdict(story, broken))
+}
+
+/// The provider charges the card but the response is lost; the client retries.
+pub async fn lost_provider_response(env: CheckEnv) -> CheckResult {
+    let mut w = ChargeWorld::start(env).await?;
+    let mut story = Evidence::new();
+    let customer = w.new_customer();
+    let key = w.new_key();
+    let body = w.body_for(&customer);
+    w.provider.fail_next(ProviderFault::LostResponse);
+    story.say(
+        "The provider will charge the card on the next call, then drop the connection before answering.",
+    );
+    let mut answers = vec![w.post_charge(Some(&key), &body).await];
+    story.exchange(&answers[0]);
+    if !answers[0].is_success() {
+        story.say("The client retries with the same Idempotency-Key, as the brief says clients do.");
+        for x in w.post_until_success(&key, &body, 3).await {
+            story.exchange(&x);
+            answers.push(x);
+        }
+    }
+    let mut broken = judge_one_key(&w, &body, &answers, &mut story)?;
+    if !answers.iter().any(|x| x.is_success()) {
+        broken.push("The retry never succeeded although the provider is healthy again.".to_owned());
+    }
+    Ok(verdict(story, broken))
+}
+
+/// The service is killed after the provider charged and before the service recorded it.
+pub async fn crash_after_provider_call(env: CheckEnv) -> CheckResult {
+    let mut w = ChargeWorld::start(env).await?;
+    let mut story = Evidence::new();
+    let customer = w.new_customer();
+    let key = w.new_key();
+    let body = w.body_for(&customer);
+    w.provider.fail_next(ProviderFault::CommitThenHold);
+    let client = w.client();
+    let (url, k, b) = (w.svc.url(), key.clone(), body.json());
+    let in_flight = tokio::spawn(async move { client.post_charge(&url, Some(&k), &b).await });
+    if !w.provider.wait_for_held(1, Duration::from_secs(5)).await {
+        w.provider.release_held();
+        let x = in_flight.await.map_err(|e| Problem::Harness(e.to_string()))?;
+        story.exchange(&x);
+        story.say("The request never reached the payment provider.");
+        return Err(Problem::Service(story));
+    }
+    story.say(format!(
+        "Sent {} with Idempotency-Key {key}; the provider charged the card and is holding its answer.",
+        body.json()
+    ));
+    w.svc.kill9().await;
+    story.say("Killed the service with SIGKILL while it waited for the provider.");
+    w.provider.release_held();
+    let cut = in_flight.await.map_err(|e| Problem::Harness(e.to_string()))?;
+    story.exchange(&cut);
+    if !w.provider.wait_idle(Duration::from_secs(5)).await {
+        return Err(Problem::Harness("the provider call did not finish".into()));
+    }
+    if let Err(problem) = restart(&mut w).await {
+        return Err(problem);
+    }
+    story.say("Restarted the service on the same database; the client retries with the same key.");
+    let mut answers = Vec::new();
+    for x in w.post_until_success(&key, &body, 3).await {
+        story.exchange(&x);
+        answers.push(x);
+    }
+    let mut broken = judge_one_key(&w, &body, &answers, &mut story)?;
+    if !answers.iter().any(|x| x.is_success()) {
+        broken.push("After the restart the retry never succeeded.".to_owned());
+    }
+    Ok(verdict(story, broken))
+}
+
+async fn restart(w: &mut ChargeWorld) -> Result<(), Problem> {
+    w.svc.restart_after_kill9().await.map_err(|e| {
+        let mut ev = Evidence::new();
+        ev.say(format!(
+            "After SIGKILL the service did not restart on the same database: {e}."
+        ));
+        ev.say(format!("Its log ends with:\n{}", w.svc.log_tail(15)));
+        Problem::Service(ev)
+    })
+}

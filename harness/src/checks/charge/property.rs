@@ -1,0 +1,342 @@
+//! The property check: random histories of requests, retries, concurrent bursts,
+//! provider faults and crashes, judged against ground truth.
+//!
+//! Invariant, for every idempotency key in a history, once faults are cleared and the
+//! client has retried the key until it succeeds: the provider charged the customer at
+//! most once; every 2xx for the key returned the same charge and described the request
+//! it answered; the service's `charges` rows agree with the provider's records. Every
+//! random choice comes from the check's seed; a failing history is shrunk and reported
+//! as the list of requests and faults, with the command that replays it.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
+use tokio::sync::Mutex;
+
+use crate::checks::charge::contract::verdict;
+use crate::checks::charge::world::{ChargeBody, ChargeWorld, judge_one_key};
+use crate::checks::http::Exchange;
+use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, Verdict};
+use crate::fakes::ProviderFault;
+use crate::seed::SeedRng;
+
+/// Random histories tried before concluding the invariant holds.
+const CASES: u32 = 12;
+/// Bound on shrinking work, so a failing grade stays fast.
+const MAX_SHRINK_ITERS: u32 = 48;
+/// Distinct idempotency keys a history uses.
+const KEYS: u8 = 3;
+
+/// A fault the provider applies to a single request's charge call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallFault {
+    /// No fault.
+    None,
+    /// The provider charges, then the response is lost.
+    LostResponse,
+    /// The provider answers 500 and charges nothing.
+    ServerError,
+}
+
+/// One step of a history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// One request. `altered` sends a different amount under a key that already succeeded.
+    Send { key: u8, altered: bool, fault: CallFault },
+    /// `copies` concurrent requests with one key; the first is held at the provider
+    /// until the others have arrived.
+    Burst { key: u8, copies: u8 },
+    /// One request; the provider charges and holds its answer; the service is killed
+    /// with SIGKILL and restarted on the same database.
+    Crash { key: u8 },
+    /// SIGKILL the idle service and restart it on the same database.
+    Restart,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Send { key, altered, fault } => {
+                write!(f, "POST /charges with key k{key}, {}", body_label(*key, *altered))?;
+                match fault {
+                    CallFault::None => Ok(()),
+                    CallFault::LostResponse => {
+                        write!(f, "; the provider charges, then drops its response")
+                    }
+                    CallFault::ServerError => write!(f, "; the provider answers 500"),
+                }
+            }
+            Step::Burst { key, copies } => write!(
+                f,
+                "{copies} concurrent POST /charges with key k{key}, {}; the first is held at the provider until the others arrive",
+                body_label(*key, false)
+            ),
+            Step::Crash { key } => write!(
+                f,
+                "POST /charges with key k{key}, {}; the provider charges, the service is killed with SIGKILL before it answers, then restarted",
+                body_label(*key, false)
+            ),
+            Step::Restart => write!(f, "SIGKILL the idle service and restart it"),
+        }
+    }
+}
+
+fn body_label(key: u8, altered: bool) -> String {
+    let (amount, _) = amounts(key);
+    if altered {
+        format!("amount {} (a different body for the same key)", amount + 1)
+    } else {
+        format!("amount {amount} usd")
+    }
+}
+
+fn amounts(key: u8) -> (i64, &'static str) {
+    (1_000 + i64::from(key) * 250, "usd")
+}
+
+fn step_strategy() -> impl Strategy<Value = Step> {
+    let key = 0..KEYS;
+    let fault = prop_oneof![
+        3 => Just(CallFault::None),
+        2 => Just(CallFault::LostResponse),
+        1 => Just(CallFault::ServerError),
+    ];
+    prop_oneof![
+        5 => (key.clone(), any::<bool>(), fault)
+            .prop_map(|(key, altered, fault)| Step::Send { key, altered, fault }),
+        3 => (key.clone(), 2u8..=3).prop_map(|(key, copies)| Step::Burst { key, copies }),
+        1 => key.prop_map(|key| Step::Crash { key }),
+        1 => Just(Step::Restart),
+    ]
+}
+
+fn history_strategy() -> impl Strategy<Value = Vec<Step>> {
+    proptest::collection::vec(step_strategy(), 1..=6)
+}
+
+/// Runs the property over seeded random histories.
+pub async fn histories(env: CheckEnv) -> CheckResult {
+    let replay = env.replay.clone();
+    let mut rng = SeedRng::new(env.seed);
+    let world = Arc::new(Mutex::new(ChargeWorld::start(env).await?));
+    let runner_world = Arc::clone(&world);
+    let handle = tokio::runtime::Handle::current();
+    let case_counter = Arc::new(AtomicU64::new(0));
+    let seed_bytes = rng.bytes32();
+
+    let outcome = tokio::task::spawn_blocking(move || {
+        let config = Config {
+            cases: CASES,
+            max_shrink_iters: MAX_SHRINK_ITERS,
+            failure_persistence: None,
+            ..Config::default()
+        };
+        let mut runner = TestRunner::new_with_rng(
+            config,
+            TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
+        );
+        runner.run(&history_strategy(), |history| {
+            let case = case_counter.fetch_add(1, Ordering::SeqCst);
+            let result = handle.block_on(async {
+                let mut w = runner_world.lock().await;
+                run_history(&mut w, case, &history).await
+            });
+            match result {
+                Ok((broken, _)) if broken.is_empty() => Ok(()),
+                Ok((broken, _)) => Err(TestCaseError::fail(broken.join(" "))),
+                Err(Problem::Harness(e)) => Err(TestCaseError::fail(format!("harness: {e}"))),
+                Err(Problem::Service(ev)) => Err(TestCaseError::fail(ev.lines().join(" "))),
+            }
+        })
+    })
+    .await
+    .map_err(|e| Problem::Harness(format!("property runner panicked: {e}")))?;
+
+    match outcome {
+        Ok(()) => {
+            let mut story = Evidence::new();
+            story.say(format!(
+                "{CASES} random histories of requests, retries, bursts, provider faults and crashes kept the invariant."
+            ));
+            Ok(Verdict::Pass(story))
+        }
+        Err(TestError::Abort(reason)) => Err(Problem::Harness(format!(
+            "property run aborted: {reason}"
+        ))),
+        Err(TestError::Fail(_, minimal)) => {
+            // Replay the shrunk history once more to tell its story in full.
+            let mut w = world.lock().await;
+            let case = u64::MAX / 2;
+            let mut story = Evidence::new();
+            story.say(format!(
+                "Shrunk failing history ({} step(s)); keys k0..k{} each use their own customer:",
+                minimal.len(),
+                KEYS - 1
+            ));
+            for (n, step) in minimal.iter().enumerate() {
+                story.say(format!("  {}. {step}", n + 1));
+            }
+            story.say("  then: faults cleared, every key retried with its first body until 2xx.");
+            story.say(format!("Replay: {replay}"));
+            let broken = match run_history(&mut w, case, &minimal).await {
+                Ok((broken, replayed)) => {
+                    for line in replayed.into_lines() {
+                        story.say(line);
+                    }
+                    if broken.is_empty() {
+                        vec!["The shrunk history failed during the search but passed when replayed: the fix is timing-dependent.".to_owned()]
+                    } else {
+                        broken
+                    }
+                }
+                Err(Problem::Service(ev)) => ev.into_lines(),
+                Err(Problem::Harness(e)) => return Err(Problem::Harness(e)),
+            };
+            Ok(verdict(story, broken))
+        }
+    }
+}
+
+/// Per-key record of a history: the first body sent and every exchange with its body.
+struct KeyLog {
+    key: String,
+    first_body: ChargeBody,
+    sent: Vec<(ChargeBody, Exchange)>,
+}
+
+/// Runs one history against the shared service and returns the broken invariants and
+/// the exchanges as evidence.
+async fn run_history(
+    w: &mut ChargeWorld,
+    case: u64,
+    history: &[Step],
+) -> Result<(Vec<String>, Evidence), Problem> {
+    w.provider.heal();
+    let mut story = Evidence::new();
+    let mut logs: Vec<Option<KeyLog>> = (0..KEYS).map(|_| None).collect();
+    let names = |key: u8| {
+        (
+            format!("prop-{case}-k{key}"),
+            format!("cus_p{case}_k{key}"),
+        )
+    };
+    for step in history {
+        match *step {
+            Step::Send { key, altered, fault } => {
+                let (k, customer) = names(key);
+                let succeeded = logs[key as usize]
+                    .as_ref()
+                    .is_some_and(|l| l.sent.iter().any(|(_, x)| x.is_success()));
+                let body = body(&customer, key, altered && succeeded);
+                match fault {
+                    CallFault::None => {}
+                    CallFault::LostResponse => w.provider.fail_next(ProviderFault::LostResponse),
+                    CallFault::ServerError => w.provider.fail_next(ProviderFault::ServerError),
+                }
+                let x = w.post_charge(Some(&k), &body).await;
+                story.exchange(&x);
+                log(&mut logs, key, &k, body, x);
+            }
+            Step::Burst { key, copies } => {
+                let (k, customer) = names(key);
+                let body = body(&customer, key, false);
+                let targets: Vec<_> = (0..copies).map(|_| &w.svc).collect();
+                let answers = w.burst_while_held(&targets, &k, &body, &mut story).await?;
+                for x in answers {
+                    story.exchange(&x);
+                    log(&mut logs, key, &k, body.clone(), x);
+                }
+            }
+            Step::Crash { key } => {
+                let (k, customer) = names(key);
+                let body = body(&customer, key, false);
+                w.provider.fail_next(ProviderFault::CommitThenHold);
+                let client = w.client();
+                let (url, kk, b) = (w.svc.url(), k.clone(), body.json());
+                let task = tokio::spawn(async move { client.post_charge(&url, Some(&kk), &b).await });
+                let held = w.provider.wait_for_held(1, Duration::from_millis(1500)).await;
+                if held {
+                    w.svc.kill9().await;
+                    w.provider.release_held();
+                }
+                let x = task.await.map_err(|e| Problem::Harness(e.to_string()))?;
+                story.exchange(&x);
+                if held {
+                    story.say("(service killed with SIGKILL while the provider held its charged answer)");
+                    w.provider.wait_idle(Duration::from_secs(5)).await;
+                    restart(w).await?;
+                }
+                log(&mut logs, key, &k, body, x);
+            }
+            Step::Restart => {
+                restart(w).await?;
+                story.say("(service killed with SIGKILL and restarted)");
+            }
+        }
+        w.provider.heal();
+    }
+
+    // Settle: the client retries every key with its first body until it succeeds.
+    let mut broken = Vec::new();
+    for log in logs.iter_mut().flatten() {
+        let retries = w.post_until_success(&log.key, &log.first_body, 3).await;
+        let settled = retries.last().is_some_and(Exchange::is_success);
+        for x in retries {
+            story.exchange(&x);
+            log.sent.push((log.first_body.clone(), x));
+        }
+        if !settled {
+            broken.push(format!(
+                "With faults cleared, retrying key {} never succeeded.",
+                log.key
+            ));
+        }
+        for (sent, x) in &log.sent {
+            if x.is_success() && *sent != log.first_body {
+                broken.push(format!(
+                    "Key {} was reused with a different body and still got a 2xx: {x}",
+                    log.key
+                ));
+            }
+        }
+        let same_body: Vec<Exchange> = log
+            .sent
+            .iter()
+            .filter(|(b, _)| *b == log.first_body)
+            .map(|(_, x)| x.clone())
+            .collect();
+        broken.extend(judge_one_key(w, &log.first_body, &same_body, &mut story)?);
+    }
+    Ok((broken, story))
+}
+
+fn body(customer: &str, key: u8, altered: bool) -> ChargeBody {
+    let (amount, currency) = amounts(key);
+    ChargeBody {
+        customer_id: customer.to_owned(),
+        amount: if altered { amount + 1 } else { amount },
+        currency: currency.to_owned(),
+    }
+}
+
+fn log(logs: &mut [Option<KeyLog>], key: u8, k: &str, body: ChargeBody, x: Exchange) {
+    let entry = logs[key as usize].get_or_insert_with(|| KeyLog {
+        key: k.to_owned(),
+        first_body: body.clone(),
+        sent: Vec::new(),
+    });
+    entry.sent.push((body, x));
+}
+
+async fn restart(w: &mut ChargeWorld) -> Result<(), Problem> {
+    w.svc.restart_after_kill9().await.map_err(|e| {
+        let mut ev = Evidence::new();
+        ev.say(format!("The service did not restart on its database: {e}."));
+        ev.say(format!("Its log ends with:\n{}", w.svc.log_tail(15)));
+        Problem::Service(ev)
+    })
+}

@@ -1,0 +1,429 @@
+//! `ChargeWorld`: a charge service wired to a fake payment provider, plus the typed
+//! helpers checks speak in (`post_charge`, `provider.charges_for`, `db_charges_for`)
+//! and the ground-truth judgement they share.
+
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+use serde::Serialize;
+
+use crate::checks::http::{Exchange, send};
+use crate::checks::{CheckEnv, Evidence, Problem};
+use crate::fakes::{PaymentProvider, ProviderFault};
+use crate::seed::SeedRng;
+use crate::service::{RunningService, ServiceSpec};
+
+/// The body of `POST /charges`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChargeBody {
+    pub customer_id: String,
+    pub amount: i64,
+    pub currency: String,
+}
+
+impl ChargeBody {
+    /// The body as JSON text.
+    pub fn json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// A row of the contract table `charges`, read straight from the SQLite file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbCharge {
+    pub id: String,
+    pub idempotency_key: String,
+    pub amount: i64,
+    pub currency: String,
+    pub status: String,
+    pub provider_charge_id: Option<String>,
+}
+
+/// A charge service instance, its fake provider and an HTTP client.
+pub struct ChargeWorld {
+    /// The fake payment provider: its records are ground truth.
+    pub provider: PaymentProvider,
+    /// The first service instance.
+    pub svc: RunningService,
+    env: CheckEnv,
+    http: reqwest::Client,
+    rng: SeedRng,
+    instances: usize,
+}
+
+impl ChargeWorld {
+    /// Starts a provider and one service instance on a fresh database.
+    pub async fn start(env: CheckEnv) -> Result<ChargeWorld, Problem> {
+        let provider = PaymentProvider::start().await?;
+        let http = reqwest::Client::builder()
+            .build()
+            .map_err(|e| Problem::Harness(format!("http client: {e}")))?;
+        let rng = SeedRng::new(env.seed);
+        let spec = spec(&env, &provider, 1);
+        let svc = start_instance(&spec).await?;
+        Ok(ChargeWorld {
+            provider,
+            svc,
+            env,
+            http,
+            rng,
+            instances: 1,
+        })
+    }
+
+    /// Starts another instance on the same database (scale-out).
+    pub async fn start_another_instance(&mut self) -> Result<RunningService, Problem> {
+        self.instances += 1;
+        start_instance(&spec(&self.env, &self.provider, self.instances)).await
+    }
+
+    /// The check's seed-derived random source.
+    pub fn rng(&mut self) -> &mut SeedRng {
+        &mut self.rng
+    }
+
+    /// A customer id unique to this check run.
+    pub fn new_customer(&mut self) -> String {
+        format!("cus_{:08x}", self.rng.next_u64() as u32)
+    }
+
+    /// An idempotency key unique to this check run.
+    pub fn new_key(&mut self) -> String {
+        format!("key-{:012x}", self.rng.next_u64() & 0xffff_ffff_ffff)
+    }
+
+    /// A valid charge body for `customer` with a seed-chosen amount and currency.
+    pub fn body_for(&mut self, customer: &str) -> ChargeBody {
+        let amount = 100 + (self.rng.below(99_900) as i64);
+        let currency = ["usd", "eur", "gbp"][self.rng.below(3) as usize];
+        ChargeBody {
+            customer_id: customer.to_owned(),
+            amount,
+            currency: currency.to_owned(),
+        }
+    }
+
+    /// A client for spawned requests.
+    pub fn client(&self) -> Client {
+        Client {
+            http: self.http.clone(),
+        }
+    }
+
+    /// `POST /charges` to the first instance.
+    pub async fn post_charge(&self, key: Option<&str>, body: &ChargeBody) -> Exchange {
+        self.client()
+            .post_charge(&self.svc.url(), key, &body.json())
+            .await
+    }
+
+    /// `GET /charges/{id}` on the first instance.
+    pub async fn get_charge(&self, id: &str) -> Exchange {
+        self.client().get(&self.svc.url(), &format!("/charges/{id}")).await
+    }
+
+    /// The `charges` rows for a customer, read from the database file.
+    pub fn db_charges_for(&self, customer: &str) -> Result<Vec<DbCharge>, Problem> {
+        read_db_charges(self.svc.db(), customer).map_err(|e| {
+            let mut ev = Evidence::new();
+            ev.say(format!(
+                "The contract table `charges` could not be read from the service's database: {e}"
+            ));
+            Problem::Service(ev)
+        })
+    }
+
+    /// Sends `body` under `key` until a 2xx, retrying 409, 5xx and lost responses as a
+    /// well-behaved client does (up to `attempts`, 100 ms apart). Returns every exchange.
+    pub async fn post_until_success(
+        &self,
+        key: &str,
+        body: &ChargeBody,
+        attempts: usize,
+    ) -> Vec<Exchange> {
+        let mut exchanges = Vec::new();
+        for attempt in 0..attempts {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let x = self.post_charge(Some(key), body).await;
+            let retryable = !x.is_success()
+                && (x.status.is_none() || x.status == Some(409) || x.status >= Some(500));
+            exchanges.push(x);
+            if !retryable {
+                break;
+            }
+        }
+        exchanges
+    }
+
+    /// Sends one request to `first`, holds it at the provider, then sends the others
+    /// (to their instances) while it is held; releases once each duplicate has either
+    /// answered or is itself held at the provider (or `grace` passed, for fixes that
+    /// make duplicates wait). Returns the first exchange, then the duplicates'.
+    pub async fn burst_while_held(
+        &self,
+        targets: &[&RunningService],
+        key: &str,
+        body: &ChargeBody,
+        story: &mut Evidence,
+    ) -> Result<Vec<Exchange>, Problem> {
+        const GRACE: Duration = Duration::from_millis(1500);
+        let Some((first, rest)) = targets.split_first() else {
+            return Ok(Vec::new());
+        };
+        self.provider
+            .set_standing(Some(ProviderFault::HoldUntilReleased));
+        let client = self.client();
+        let (url, k, b) = (first.url(), key.to_owned(), body.json());
+        let first_task = tokio::spawn(async move { client.post_charge(&url, Some(&k), &b).await });
+        if !self.provider.wait_for_held(1, Duration::from_secs(5)).await {
+            self.provider.set_standing(None);
+            self.provider.release_held();
+            let x = join(first_task).await?;
+            story.exchange(&x);
+            story.say("The first request never reached the payment provider.");
+            return Err(Problem::Service(story.clone()));
+        }
+        story.say(format!(
+            "The provider is holding the first request's charge call; now sending {} duplicate(s) with the same key.",
+            rest.len()
+        ));
+        let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let mut dup_tasks = Vec::new();
+        for target in rest {
+            let client = self.client();
+            let (url, k, b) = (target.url(), key.to_owned(), body.json());
+            let done = done_tx.clone();
+            dup_tasks.push(tokio::spawn(async move {
+                let x = client.post_charge(&url, Some(&k), &b).await;
+                let _ = done.send(());
+                x
+            }));
+        }
+        let deadline = tokio::time::Instant::now() + GRACE;
+        let mut answered = 0;
+        loop {
+            let held_dups = self.provider.held().saturating_sub(1);
+            if answered + held_dups >= rest.len() {
+                break;
+            }
+            tokio::select! {
+                Some(()) = done_rx.recv() => answered += 1,
+                () = tokio::time::sleep_until(deadline) => break,
+                // Re-check the held count as calls arrive.
+                _ = self.provider.wait_for_held(2 + held_dups, Duration::from_millis(50)) => {}
+            }
+        }
+        self.provider.set_standing(None);
+        self.provider.release_held();
+        let mut exchanges = vec![join(first_task).await?];
+        for task in dup_tasks {
+            exchanges.push(join(task).await?);
+        }
+        Ok(exchanges)
+    }
+}
+
+/// A cheap, cloneable HTTP client for spawned requests.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// `POST /charges` with a raw body.
+    pub async fn post_charge(&self, base: &str, key: Option<&str>, body: &str) -> Exchange {
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(key) = key {
+            headers.push(("Idempotency-Key", key));
+        }
+        send(
+            &self.http,
+            reqwest::Method::POST,
+            base,
+            "/charges",
+            &headers,
+            Some(body.to_owned()),
+        )
+        .await
+    }
+
+    /// `POST /charges` with explicit headers and body (for malformed requests).
+    pub async fn post_raw(&self, base: &str, headers: &[(&str, &str)], body: &str) -> Exchange {
+        send(
+            &self.http,
+            reqwest::Method::POST,
+            base,
+            "/charges",
+            headers,
+            Some(body.to_owned()),
+        )
+        .await
+    }
+
+    /// A GET request.
+    pub async fn get(&self, base: &str, path: &str) -> Exchange {
+        send(&self.http, reqwest::Method::GET, base, path, &[], None).await
+    }
+}
+
+async fn join(task: tokio::task::JoinHandle<Exchange>) -> Result<Exchange, Problem> {
+    task.await
+        .map_err(|e| Problem::Harness(format!("request task failed: {e}")))
+}
+
+fn spec(env: &CheckEnv, provider: &PaymentProvider, instance: usize) -> ServiceSpec {
+    ServiceSpec {
+        binary: env.binary.clone(),
+        db: env.workdir.join("charge.db"),
+        downstreams: vec![("payments".to_owned(), provider.url())],
+        env: Vec::new(),
+        log: env.workdir.join(format!("instance-{instance}.log")),
+    }
+}
+
+async fn start_instance(spec: &ServiceSpec) -> Result<RunningService, Problem> {
+    RunningService::start(spec).await.map_err(|e| {
+        let mut ev = Evidence::new();
+        ev.say(format!("The service did not start: {e}."));
+        let tail = crate::service::log_tail(&spec.log, 15);
+        if !tail.is_empty() {
+            ev.say(format!("Its log ends with:\n{tail}"));
+        }
+        Problem::Service(ev)
+    })
+}
+
+fn read_db_charges(db: &std::path::Path, customer: &str) -> rusqlite::Result<Vec<DbCharge>> {
+    let conn = Connection::open_with_flags(
+        db,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    let mut stmt = conn.prepare(
+        "SELECT id, idempotency_key, amount, currency, status, provider_charge_id
+           FROM charges WHERE customer_id = ?1 ORDER BY rowid",
+    )?;
+    let rows = stmt.query_map([customer], |r| {
+        Ok(DbCharge {
+            id: r.get(0)?,
+            idempotency_key: r.get(1)?,
+            amount: r.get(2)?,
+            currency: r.get(3)?,
+            status: r.get(4)?,
+            provider_charge_id: r.get(5)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Compares what the client saw for one idempotency key with ground truth — the
+/// provider's charges and the service's `charges` rows for the key's customer — and
+/// returns each broken invariant in plain words. Tells the story into `story`.
+pub fn judge_one_key(
+    world: &ChargeWorld,
+    body: &ChargeBody,
+    answers: &[Exchange],
+    story: &mut Evidence,
+) -> Result<Vec<String>, Problem> {
+    let customer = &body.customer_id;
+    let charged = world.provider.charges_for(customer);
+    let rows = world.db_charges_for(customer)?;
+    story.say(format!(
+        "The provider holds {} charge(s) for {customer}{}",
+        charged.len(),
+        list(charged.iter().map(|c| format!(
+            "{} ({} {}, provider key {})",
+            c.id,
+            c.amount,
+            c.currency,
+            c.idempotency_key.as_deref().unwrap_or("none")
+        )))
+    ));
+    story.say(format!(
+        "The service's `charges` table holds {} row(s) for {customer}{}",
+        rows.len(),
+        list(rows.iter().map(|r| format!(
+            "{} status={} provider_charge_id={}",
+            r.id,
+            r.status,
+            r.provider_charge_id.as_deref().unwrap_or("NULL")
+        )))
+    ));
+
+    let mut broken = Vec::new();
+    if charged.len() > 1 {
+        broken.push(format!(
+            "The customer was charged {} times for one idempotency key.",
+            charged.len()
+        ));
+    }
+    let successes: Vec<&Exchange> = answers.iter().filter(|x| x.is_success()).collect();
+    let mut ids: Vec<&str> = successes.iter().filter_map(|x| x.str_field("id")).collect();
+    ids.dedup();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.len() > 1 {
+        broken.push(format!(
+            "2xx responses for one key returned {} different charges: {}.",
+            ids.len(),
+            ids.join(", ")
+        ));
+    }
+    for x in &successes {
+        if x.str_field("customer_id") != Some(customer.as_str())
+            || x.i64_field("amount") != Some(body.amount)
+            || x.str_field("currency") != Some(body.currency.as_str())
+        {
+            broken.push(format!(
+                "A 2xx response does not describe the charge requested ({} {} for {customer}): {}",
+                body.amount, body.currency, x
+            ));
+            break;
+        }
+    }
+    if !successes.is_empty() {
+        if charged.is_empty() {
+            broken.push("A 2xx was returned but the provider never charged the customer.".into());
+        }
+        let succeeded: Vec<&DbCharge> = rows.iter().filter(|r| r.status == "succeeded").collect();
+        if succeeded.len() != 1 {
+            broken.push(format!(
+                "After a 2xx the service should hold exactly one succeeded charge for the key; it holds {}.",
+                succeeded.len()
+            ));
+        }
+        if let [only] = charged.as_slice() {
+            let referenced = succeeded
+                .iter()
+                .any(|r| r.provider_charge_id.as_deref() == Some(only.id.as_str()));
+            if !referenced {
+                broken.push(format!(
+                    "The provider's charge {} is not the one the service recorded as succeeded.",
+                    only.id
+                ));
+            }
+            if let Some(x) = successes
+                .iter()
+                .find(|x| x.str_field("provider_charge_id") != Some(only.id.as_str()))
+            {
+                broken.push(format!(
+                    "A 2xx response names provider charge {:?}, the provider made {}.",
+                    x.str_field("provider_charge_id"),
+                    only.id
+                ));
+            }
+        }
+    }
+    Ok(broken)
+}
+
+fn list(items: impl Iterator<Item = String>) -> String {
+    let items: Vec<String> = items.collect();
+    if items.is_empty() {
+        ".".to_owned()
+    } else {
+        format!(": {}.", items.join("; "))
+    }
+}

@@ -1,0 +1,151 @@
+//! HTTP exchanges with the service under test, recorded for evidence.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// How long the harness waits for any single response from a service.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One request to the service and what came back.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// `POST /charges`.
+    pub request_line: String,
+    /// Headers worth showing (e.g. the idempotency key).
+    pub shown_headers: Vec<(String, String)>,
+    /// The body sent, verbatim.
+    pub body_sent: Option<String>,
+    /// The response status, or `None` when no response came.
+    pub status: Option<u16>,
+    /// The response body, parsed as JSON when it is JSON.
+    pub body: Option<Value>,
+    /// The raw body when it is not JSON.
+    pub raw_body: Option<String>,
+    /// Whether the response declared `application/json`.
+    pub json_content_type: bool,
+    /// Transport error when no response came.
+    pub error: Option<String>,
+}
+
+impl Exchange {
+    /// True for a 2xx response.
+    pub fn is_success(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+
+    /// A string field of the JSON body.
+    pub fn str_field(&self, name: &str) -> Option<&str> {
+        self.body.as_ref()?.get(name)?.as_str()
+    }
+
+    /// An integer field of the JSON body.
+    pub fn i64_field(&self, name: &str) -> Option<i64> {
+        self.body.as_ref()?.get(name)?.as_i64()
+    }
+
+    /// True when the body is a JSON object carrying an `error`.
+    pub fn is_json_error(&self) -> bool {
+        self.json_content_type && self.body.as_ref().is_some_and(|b| b.get("error").is_some())
+    }
+}
+
+impl fmt::Display for Exchange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.request_line)?;
+        for (name, value) in &self.shown_headers {
+            write!(f, " [{name}: {value}]")?;
+        }
+        if let Some(body) = &self.body_sent {
+            write!(f, " {}", clip(body, 160))?;
+        }
+        match (self.status, &self.error) {
+            (Some(status), _) => {
+                write!(f, " → {status}")?;
+                if let Some(body) = &self.body {
+                    write!(f, " {}", clip(&body.to_string(), 240))?;
+                } else if let Some(raw) = &self.raw_body {
+                    write!(f, " {:?}", clip(raw, 120))?;
+                }
+                Ok(())
+            }
+            (None, Some(e)) => write!(f, " → no response ({e})"),
+            (None, None) => write!(f, " → no response"),
+        }
+    }
+}
+
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let cut: String = s.chars().take(max).collect();
+        format!("{cut}…")
+    }
+}
+
+/// Sends a request and records the exchange; never fails, a transport error is recorded.
+pub async fn send(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    base: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<String>,
+) -> Exchange {
+    let mut request = client
+        .request(method.clone(), format!("{base}{path}"))
+        .timeout(REQUEST_TIMEOUT);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some(body) = &body {
+        request = request.body(body.clone());
+    }
+    let mut exchange = Exchange {
+        request_line: format!("{method} {path}"),
+        shown_headers: headers
+            .iter()
+            .filter(|(n, _)| !n.eq_ignore_ascii_case("content-type"))
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect(),
+        body_sent: body,
+        status: None,
+        body: None,
+        raw_body: None,
+        json_content_type: false,
+        error: None,
+    };
+    match request.send().await {
+        Err(e) => exchange.error = Some(describe_transport_error(&e)),
+        Ok(response) => {
+            exchange.status = Some(response.status().as_u16());
+            exchange.json_content_type = response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/json"));
+            match response.bytes().await {
+                Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
+                    Ok(v) => exchange.body = Some(v),
+                    Err(_) => {
+                        exchange.raw_body = Some(String::from_utf8_lossy(&bytes).into_owned())
+                    }
+                },
+                Err(e) => exchange.error = Some(describe_transport_error(&e)),
+            }
+        }
+    }
+    exchange
+}
+
+fn describe_transport_error(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        format!("timed out after {}s", REQUEST_TIMEOUT.as_secs())
+    } else if e.is_connect() {
+        "connection refused".to_owned()
+    } else {
+        "connection closed".to_owned()
+    }
+}

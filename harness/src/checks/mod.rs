@@ -1,0 +1,98 @@
+//! Checks: data (id, flaw, visibility, points, description) plus a run function.
+//!
+//! A check starts its own fakes and service instances through the helpers of its
+//! exercise (e.g. [`charge::world`]) and returns a [`Verdict`] with [`Evidence`] a
+//! human reads: what was sent, what came back, what ground truth holds.
+
+pub mod charge;
+pub mod evidence;
+pub mod http;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+
+use serde::Serialize;
+
+pub use evidence::Evidence;
+
+/// Who may run a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    /// Part of the candidate's kit: contract checks.
+    Public,
+    /// Grading only: flaw and property checks.
+    Hidden,
+}
+
+/// The outcome of running a check.
+#[derive(Debug, Clone)]
+pub enum Verdict {
+    /// The requirement holds.
+    Pass(Evidence),
+    /// The requirement is broken; the evidence says how.
+    Fail(Evidence),
+    /// The harness could not judge (its own fault, not the service's).
+    Error(String),
+}
+
+/// What a check needs to run: the binary under test, a private directory, the seed.
+#[derive(Debug, Clone)]
+pub struct CheckEnv {
+    /// The service binary built from the submission.
+    pub binary: PathBuf,
+    /// A fresh directory for this check's databases and logs.
+    pub workdir: PathBuf,
+    /// This check's seed (derived from the grade's seed and the check id).
+    pub seed: u64,
+    /// The command that re-runs exactly this check with the grade's seed.
+    pub replay: String,
+}
+
+/// A boxed check future.
+pub type CheckFuture = Pin<Box<dyn Future<Output = Verdict> + Send>>;
+
+/// One check of one exercise.
+#[derive(Debug, Clone, Copy)]
+pub struct Check {
+    /// Stable id, `exercise.what-it-checks`.
+    pub id: &'static str,
+    /// The planted flaw it targets; `None` for contract checks.
+    pub flaw: Option<&'static str>,
+    /// Public (candidate may run it) or hidden.
+    pub visibility: Visibility,
+    /// Points awarded on pass.
+    pub points: u32,
+    /// What the check does and what must hold, in plain words.
+    pub description: &'static str,
+    /// Runs the check.
+    pub run: fn(CheckEnv) -> CheckFuture,
+}
+
+/// Why a check stopped early.
+#[derive(Debug)]
+pub enum Problem {
+    /// The service misbehaved in a way that fails the check (did not start, crashed).
+    Service(Evidence),
+    /// The harness itself failed.
+    Harness(String),
+}
+
+impl From<std::io::Error> for Problem {
+    fn from(e: std::io::Error) -> Self {
+        Problem::Harness(format!("harness i/o error: {e}"))
+    }
+}
+
+/// What a check body returns: a verdict, or a problem that ends it early.
+pub type CheckResult = Result<Verdict, Problem>;
+
+/// Turns a check body's result into its verdict.
+pub fn settle(result: CheckResult) -> Verdict {
+    match result {
+        Ok(verdict) => verdict,
+        Err(Problem::Service(evidence)) => Verdict::Fail(evidence),
+        Err(Problem::Harness(reason)) => Verdict::Error(reason),
+    }
+}

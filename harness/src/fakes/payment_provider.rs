@@ -1,0 +1,375 @@
+//! The fake payment provider behind the `charge` exercise.
+//!
+//! It behaves like a real card processor: `POST /v1/charges` charges the customer and
+//! returns the charge; an `Idempotency-Key` header makes a repeat return the original
+//! charge (409 while the original is still processing, 422 if the parameters differ).
+//! Checks inject faults to recreate production incidents deterministically: a response
+//! lost after the charge was made, a call held until the check releases it (to force a
+//! race), a hang, a 500, added latency. Its charge list is the ground truth for "was the
+//! customer charged twice?".
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Extension, Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::server::{DropConnection, FakeServer};
+
+/// A fault the provider applies to one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderFault {
+    /// Answer normally after this extra delay.
+    Latency(Duration),
+    /// Answer 500 without charging.
+    ServerError,
+    /// Charge the customer, then close the connection without answering.
+    LostResponse,
+    /// Hold the call before charging until [`PaymentProvider::release_held`].
+    HoldUntilReleased,
+    /// Charge the customer, then hold the response until [`PaymentProvider::release_held`].
+    CommitThenHold,
+    /// Accept the call and never answer.
+    Hang,
+}
+
+/// A charge the provider made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProviderCharge {
+    /// Provider charge id, `pch_1`, `pch_2`, ... in the order they were made.
+    pub id: String,
+    pub customer: String,
+    pub amount: i64,
+    pub currency: String,
+    /// The `Idempotency-Key` the service sent, if any.
+    pub idempotency_key: Option<String>,
+}
+
+/// One call the provider received.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProviderCall {
+    /// Milliseconds since the fake started.
+    pub at_ms: u128,
+    pub customer: Option<String>,
+    pub idempotency_key: Option<String>,
+    /// The fault applied to it, if any.
+    pub fault: Option<ProviderFault>,
+}
+
+#[derive(Debug, Clone)]
+enum KeyState {
+    InFlight,
+    Done(ProviderCharge),
+}
+
+#[derive(Default)]
+struct Ledger {
+    charges: Vec<ProviderCharge>,
+    calls: Vec<ProviderCall>,
+    keys: HashMap<String, KeyState>,
+    queued: VecDeque<ProviderFault>,
+    standing: Option<ProviderFault>,
+    held: usize,
+    in_progress: usize,
+}
+
+struct Shared {
+    ledger: Mutex<Ledger>,
+    started: Instant,
+    /// Bumped on every ledger change so waiters can re-check their condition.
+    changed: watch::Sender<u64>,
+    /// Bumped by `release_held`; held calls wait for it to move.
+    released: watch::Sender<u64>,
+}
+
+impl Shared {
+    fn read<R>(&self, f: impl FnOnce(&Ledger) -> R) -> R {
+        f(&self.ledger.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut Ledger) -> R) -> R {
+        let r = f(&mut self.ledger.lock().unwrap_or_else(PoisonError::into_inner));
+        self.changed.send_modify(|v| *v += 1);
+        r
+    }
+
+    async fn hold(&self) {
+        let mut released = self.released.subscribe();
+        self.with(|l| l.held += 1);
+        // The sender lives as long as `self`, so `changed` only errors on shutdown.
+        let _ = released.changed().await;
+        self.with(|l| l.held -= 1);
+    }
+}
+
+/// Handle to a running fake payment provider.
+pub struct PaymentProvider {
+    shared: Arc<Shared>,
+    server: FakeServer,
+}
+
+impl PaymentProvider {
+    /// Starts a healthy provider on a fresh loopback port.
+    pub async fn start() -> std::io::Result<PaymentProvider> {
+        let shared = Arc::new(Shared {
+            ledger: Mutex::new(Ledger::default()),
+            started: Instant::now(),
+            changed: watch::channel(0).0,
+            released: watch::channel(0).0,
+        });
+        let router = Router::new()
+            .route("/v1/charges", post(create_charge).get(list_charges))
+            .with_state(Arc::clone(&shared));
+        let server = FakeServer::start(router).await?;
+        Ok(PaymentProvider { shared, server })
+    }
+
+    /// Base URL to give the service as its `payments` downstream.
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    /// Applies `fault` to the next call that has no earlier queued fault.
+    pub fn fail_next(&self, fault: ProviderFault) {
+        self.shared.with(|l| l.queued.push_back(fault));
+    }
+
+    /// Applies `fault` to every call without a queued fault, until cleared with `None`.
+    pub fn set_standing(&self, fault: Option<ProviderFault>) {
+        self.shared.with(|l| l.standing = fault);
+    }
+
+    /// Drops queued and standing faults.
+    pub fn heal(&self) {
+        self.shared.with(|l| {
+            l.queued.clear();
+            l.standing = None;
+        });
+    }
+
+    /// Lets every held call continue.
+    pub fn release_held(&self) {
+        self.shared.released.send_modify(|v| *v += 1);
+    }
+
+    /// Number of calls currently held.
+    pub fn held(&self) -> usize {
+        self.shared.read(|l| l.held)
+    }
+
+    /// Every charge made so far, in order.
+    pub fn charges(&self) -> Vec<ProviderCharge> {
+        self.shared.read(|l| l.charges.clone())
+    }
+
+    /// The charges made for one customer.
+    pub fn charges_for(&self, customer: &str) -> Vec<ProviderCharge> {
+        self.shared.read(|l| {
+            l.charges
+                .iter()
+                .filter(|c| c.customer == customer)
+                .cloned()
+                .collect()
+        })
+    }
+
+    /// Every call received so far, in arrival order.
+    pub fn calls(&self) -> Vec<ProviderCall> {
+        self.shared.read(|l| l.calls.clone())
+    }
+
+    /// Waits until `held` calls are held; false if `timeout` passes first.
+    pub async fn wait_for_held(&self, held: usize, timeout: Duration) -> bool {
+        self.wait_until(|l| l.held >= held, timeout).await
+    }
+
+    /// Waits until no call is being processed; false if `timeout` passes first.
+    pub async fn wait_idle(&self, timeout: Duration) -> bool {
+        self.wait_until(|l| l.in_progress == 0, timeout).await
+    }
+
+    async fn wait_until(&self, mut done: impl FnMut(&Ledger) -> bool, timeout: Duration) -> bool {
+        let mut changed = self.shared.changed.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            // Mark the current version seen before looking, so no change is missed.
+            changed.borrow_and_update();
+            if self.shared.read(&mut done) {
+                return true;
+            }
+            match tokio::time::timeout_at(deadline, changed.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return self.shared.read(&mut done),
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ChargeParams {
+    customer: String,
+    amount: i64,
+    currency: String,
+}
+
+/// Marks a call finished (and a key no longer in flight) however the call ends,
+/// including when its connection is dropped mid-hold.
+struct CallGuard {
+    shared: Arc<Shared>,
+    key: Option<String>,
+}
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        let key = self.key.take();
+        self.shared.with(|l| {
+            l.in_progress -= 1;
+            if let Some(key) = key
+                && matches!(l.keys.get(&key), Some(KeyState::InFlight))
+            {
+                l.keys.remove(&key);
+            }
+        });
+    }
+}
+
+async fn create_charge(
+    State(shared): State<Arc<Shared>>,
+    Extension(drop_connection): Extension<DropConnection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params: Result<ChargeParams, _> = serde_json::from_slice(&body);
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let at_ms = shared.started.elapsed().as_millis();
+
+    // Record the call, pick its fault and settle idempotency in one step.
+    let decision = shared.with(|l| {
+        let fault = l.queued.pop_front().or(l.standing);
+        l.calls.push(ProviderCall {
+            at_ms,
+            customer: params.as_ref().ok().map(|p| p.customer.clone()),
+            idempotency_key: key.clone(),
+            fault,
+        });
+        let Ok(p) = &params else {
+            return Err(error(StatusCode::BAD_REQUEST, "invalid_request"));
+        };
+        if p.amount <= 0 || p.customer.is_empty() {
+            return Err(error(StatusCode::BAD_REQUEST, "invalid_request"));
+        }
+        if let Some(key) = &key {
+            match l.keys.get(key) {
+                Some(KeyState::InFlight) => {
+                    return Err(error(StatusCode::CONFLICT, "idempotency_key_in_use"));
+                }
+                Some(KeyState::Done(c)) => {
+                    return if (c.customer.as_str(), c.amount, c.currency.as_str())
+                        == (p.customer.as_str(), p.amount, p.currency.as_str())
+                    {
+                        Err((StatusCode::OK, Json(charge_json(c))).into_response())
+                    } else {
+                        Err(error(
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            "idempotency_key_reused_with_different_parameters",
+                        ))
+                    };
+                }
+                None => {
+                    l.keys.insert(key.clone(), KeyState::InFlight);
+                }
+            }
+        }
+        l.in_progress += 1;
+        Ok(fault)
+    });
+    let fault = match decision {
+        Ok(fault) => fault,
+        Err(response) => return response,
+    };
+    let _guard = CallGuard {
+        shared: Arc::clone(&shared),
+        key: key.clone(),
+    };
+    let Ok(params) = params else {
+        return error(StatusCode::BAD_REQUEST, "invalid_request");
+    };
+
+    match fault {
+        Some(ProviderFault::Latency(delay)) => tokio::time::sleep(delay).await,
+        Some(ProviderFault::ServerError) => {
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "processing_error");
+        }
+        Some(ProviderFault::HoldUntilReleased) => shared.hold().await,
+        Some(ProviderFault::Hang) => std::future::pending::<()>().await,
+        _ => {}
+    }
+
+    let charge = shared.with(|l| {
+        let charge = ProviderCharge {
+            id: format!("pch_{}", l.charges.len() + 1),
+            customer: params.customer,
+            amount: params.amount,
+            currency: params.currency,
+            idempotency_key: key.clone(),
+        };
+        l.charges.push(charge.clone());
+        if let Some(key) = &key {
+            l.keys.insert(key.clone(), KeyState::Done(charge.clone()));
+        }
+        charge
+    });
+
+    match fault {
+        Some(ProviderFault::LostResponse) => {
+            drop_connection.now();
+            std::future::pending::<()>().await;
+        }
+        Some(ProviderFault::CommitThenHold) => shared.hold().await,
+        _ => {}
+    }
+    (StatusCode::OK, Json(charge_json(&charge))).into_response()
+}
+
+/// `GET /v1/charges?customer=ID`: the provider's dashboard view, for reconciliation.
+async fn list_charges(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    let customer = query.get("customer").cloned();
+    let data: Vec<_> = shared.read(|l| {
+        l.charges
+            .iter()
+            .filter(|c| customer.as_ref().is_none_or(|cu| &c.customer == cu))
+            .map(charge_json)
+            .collect()
+    });
+    Json(json!({ "data": data })).into_response()
+}
+
+fn charge_json(c: &ProviderCharge) -> serde_json::Value {
+    json!({
+        "id": c.id,
+        "object": "charge",
+        "customer": c.customer,
+        "amount": c.amount,
+        "currency": c.currency,
+        "status": "succeeded",
+    })
+}
+
+fn error(status: StatusCode, code: &str) -> Response {
+    (status, Json(json!({ "error": { "code": code } }))).into_response()
+}

@@ -1,0 +1,236 @@
+//! Grading: build each exercise from a submission, run its checks, build the report.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::catalog::{self, Exercise};
+use crate::checks::{CheckEnv, Verdict};
+use crate::report::{
+    BuildReport, BuildStatus, CheckReport, CheckStatus, ExerciseReport, Report, SCHEMA,
+};
+use crate::staging::{self, Build, StageError, Workspace};
+
+/// Longest a single check may run before it is reported as an error.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The seed used when `--seed` is not given: the same for every submission, so a
+/// pipeline grades every candidate against the same histories.
+pub const DEFAULT_SEED: u64 = 20_261_129;
+
+/// What to grade.
+#[derive(Debug, Clone)]
+pub struct GradeOptions {
+    /// A directory laid out like this repository.
+    pub submission: PathBuf,
+    /// Exercise ids; empty means every exercise.
+    pub exercises: Vec<String>,
+    /// Check ids to run; empty means every check.
+    pub checks: Vec<String>,
+    /// The seed every random choice derives from.
+    pub seed: u64,
+}
+
+/// Why a grade could not be produced at all (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum GradeError {
+    /// The submission path is not a directory.
+    #[error("{0}: not a directory")]
+    NotADirectory(PathBuf),
+    /// The submission has no `exercises/` directory.
+    #[error("{0}: no exercises/ directory; expected a tree laid out like this repository")]
+    NoExercises(PathBuf),
+    /// An exercise id that the catalog does not know.
+    #[error("unknown exercise `{0}` (known: {1})")]
+    UnknownExercise(String, String),
+    /// A check id that none of the selected exercises has.
+    #[error("unknown check `{0}`")]
+    UnknownCheck(String),
+    /// Staging failed on the grader's side.
+    #[error(transparent)]
+    Stage(#[from] StageError),
+    /// A temp directory could not be created.
+    #[error("temporary directory: {0}")]
+    TempDir(std::io::Error),
+}
+
+/// Progress events, for a CLI to print as checks finish.
+pub trait Progress {
+    /// An exercise's build finished.
+    fn built(&self, exercise: &str, build: &BuildReport);
+    /// A check finished.
+    fn checked(&self, check: &CheckReport);
+}
+
+/// A [`Progress`] that prints nothing.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn built(&self, _: &str, _: &BuildReport) {}
+    fn checked(&self, _: &CheckReport) {}
+}
+
+/// Grades a submission.
+pub async fn grade(
+    ws: &Workspace,
+    opts: &GradeOptions,
+    progress: &dyn Progress,
+) -> Result<Report, GradeError> {
+    if !opts.submission.is_dir() {
+        return Err(GradeError::NotADirectory(opts.submission.clone()));
+    }
+    if !opts.submission.join("exercises").is_dir() {
+        return Err(GradeError::NoExercises(opts.submission.clone()));
+    }
+    let exercises = select_exercises(&opts.exercises)?;
+    for wanted in &opts.checks {
+        let known = exercises
+            .iter()
+            .flat_map(|e| (e.checks)())
+            .any(|c| c.id == wanted);
+        if !known {
+            return Err(GradeError::UnknownCheck(wanted.clone()));
+        }
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix("harness-grade-")
+        .tempdir()
+        .map_err(GradeError::TempDir)?;
+
+    let mut reports = Vec::new();
+    for exercise in exercises {
+        let report = grade_exercise(ws, opts, &exercise, scratch.path(), progress).await?;
+        reports.push(report);
+    }
+    let points = reports.iter().map(|e| e.points).sum();
+    let max_points = reports.iter().map(|e| e.max_points).sum();
+    Ok(Report {
+        schema: SCHEMA.to_owned(),
+        seed: opts.seed,
+        exercises: reports,
+        points,
+        max_points,
+    })
+}
+
+fn select_exercises(ids: &[String]) -> Result<Vec<Exercise>, GradeError> {
+    if ids.is_empty() {
+        return Ok(catalog::all());
+    }
+    ids.iter()
+        .map(|id| {
+            catalog::find(id).ok_or_else(|| {
+                let known: Vec<_> = catalog::all().iter().map(|e| e.id).collect();
+                GradeError::UnknownExercise(id.clone(), known.join(", "))
+            })
+        })
+        .collect()
+}
+
+async fn grade_exercise(
+    ws: &Workspace,
+    opts: &GradeOptions,
+    exercise: &Exercise,
+    scratch: &Path,
+    progress: &dyn Progress,
+) -> Result<ExerciseReport, GradeError> {
+    let started = Instant::now();
+    let dir = scratch.join(exercise.id);
+    let build = staging::build_exercise(ws, &opts.submission, exercise, &dir.join("bin")).await?;
+    let build_ms = started.elapsed().as_millis() as u64;
+    let checks: Vec<_> = (exercise.checks)()
+        .into_iter()
+        .filter(|c| opts.checks.is_empty() || opts.checks.iter().any(|w| w == c.id))
+        .collect();
+    let (build_report, binary) = match build {
+        Build::Ok { binary, .. } => (
+            BuildReport {
+                status: BuildStatus::Ok,
+                log: None,
+                duration_ms: build_ms,
+            },
+            Some(binary),
+        ),
+        Build::Failed { log } => (
+            BuildReport {
+                status: BuildStatus::Failed,
+                log: Some(log),
+                duration_ms: build_ms,
+            },
+            None,
+        ),
+    };
+    progress.built(exercise.id, &build_report);
+
+    let mut results = Vec::new();
+    for check in checks {
+        let started = Instant::now();
+        let (status, evidence) = match &binary {
+            None => (
+                CheckStatus::Skipped,
+                vec!["Not run: the service did not build.".to_owned()],
+            ),
+            Some(binary) => {
+                let workdir = dir.join(check.id);
+                std::fs::create_dir_all(&workdir).map_err(GradeError::TempDir)?;
+                let env = CheckEnv {
+                    binary: binary.clone(),
+                    workdir,
+                    seed: crate::seed::for_check(opts.seed, check.id),
+                    replay: replay_command(&opts.submission, exercise.id, check.id, opts.seed),
+                };
+                // Each check runs in its own task so a panic is contained and reported.
+                let task = tokio::spawn((check.run)(env));
+                match tokio::time::timeout(CHECK_TIMEOUT, task).await {
+                    Err(_) => (
+                        CheckStatus::Error,
+                        vec![format!(
+                            "The check did not finish within {}s.",
+                            CHECK_TIMEOUT.as_secs()
+                        )],
+                    ),
+                    Ok(Err(e)) => (CheckStatus::Error, vec![format!("The check panicked: {e}")]),
+                    Ok(Ok(Verdict::Pass(ev))) => (CheckStatus::Pass, ev.into_lines()),
+                    Ok(Ok(Verdict::Fail(ev))) => (CheckStatus::Fail, ev.into_lines()),
+                    Ok(Ok(Verdict::Error(reason))) => (CheckStatus::Error, vec![reason]),
+                }
+            }
+        };
+        let report = CheckReport {
+            id: check.id.to_owned(),
+            flaw: check.flaw.map(str::to_owned),
+            visibility: check.visibility,
+            status,
+            points: if status == CheckStatus::Pass { check.points } else { 0 },
+            max_points: check.points,
+            duration_ms: started.elapsed().as_millis() as u64,
+            description: check.description.to_owned(),
+            evidence,
+        };
+        progress.checked(&report);
+        results.push(report);
+    }
+    Ok(ExerciseReport {
+        id: exercise.id.to_owned(),
+        build: build_report,
+        points: results.iter().map(|c| c.points).sum(),
+        max_points: results.iter().map(|c| c.max_points).sum(),
+        checks: results,
+    })
+}
+
+fn replay_command(submission: &Path, exercise: &str, check: &str, seed: u64) -> String {
+    format!(
+        "cargo run -p harness -- grade {} --exercise {exercise} --check {check} --seed {seed}",
+        shell_quote(&submission.display().to_string())
+    )
+}
+
+fn shell_quote(s: &str) -> String {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}

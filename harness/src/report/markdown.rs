@@ -1,0 +1,97 @@
+//! The Markdown report an interviewer reads: a summary table, then the evidence of
+//! every check that did not pass.
+
+use std::fmt::Write;
+
+use super::{BuildStatus, CheckStatus, Report};
+use crate::checks::Visibility;
+
+/// Renders `report`. With `timings` false the output holds no durations, so it is
+/// stable across runs (snapshots).
+pub fn render(report: &Report, timings: bool) -> String {
+    let mut out = String::new();
+    let (pass, fail, error, skipped) = report.tally();
+    let _ = writeln!(out, "# Grade report\n");
+    let _ = write!(
+        out,
+        "**{} / {} points** · {pass} passed · {fail} failed",
+        report.points, report.max_points
+    );
+    if error > 0 {
+        let _ = write!(out, " · {error} could not be judged");
+    }
+    if skipped > 0 {
+        let _ = write!(out, " · {skipped} skipped");
+    }
+    let _ = writeln!(out, " · seed `{}`\n", report.seed);
+
+    for ex in &report.exercises {
+        let _ = writeln!(
+            out,
+            "## `{}` — {} / {} points\n",
+            ex.id, ex.points, ex.max_points
+        );
+        match ex.build.status {
+            BuildStatus::Ok if timings => {
+                let _ = writeln!(out, "Build: ok ({} ms)\n", ex.build.duration_ms);
+            }
+            BuildStatus::Ok => {
+                let _ = writeln!(out, "Build: ok\n");
+            }
+            BuildStatus::Failed => {
+                let _ = writeln!(out, "Build: **failed** — no check could run.\n");
+                let _ = writeln!(
+                    out,
+                    "```text\n{}\n```\n",
+                    ex.build.log.as_deref().unwrap_or("")
+                );
+            }
+        }
+        let _ = writeln!(out, "| check | targets | visibility | result | points |");
+        let _ = writeln!(out, "|---|---|---|---|---|");
+        for c in &ex.checks {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {}/{} |",
+                c.id,
+                c.flaw.as_deref().map_or("contract".to_owned(), |f| format!("flaw `{f}`")),
+                match c.visibility {
+                    Visibility::Public => "public",
+                    Visibility::Hidden => "hidden",
+                },
+                status_label(c.status),
+                c.points,
+                c.max_points
+            );
+        }
+        let _ = writeln!(out);
+        for c in ex
+            .checks
+            .iter()
+            .filter(|c| matches!(c.status, CheckStatus::Fail | CheckStatus::Error))
+        {
+            let _ = writeln!(out, "### {} `{}`\n", status_label(c.status), c.id);
+            let _ = writeln!(out, "_{}_\n", c.description);
+            for line in &c.evidence {
+                let mut lines = line.lines();
+                if let Some(first) = lines.next() {
+                    let _ = writeln!(out, "- {first}");
+                }
+                for more in lines {
+                    let _ = writeln!(out, "  {more}");
+                }
+            }
+            let _ = writeln!(out);
+        }
+    }
+    out
+}
+
+fn status_label(status: CheckStatus) -> &'static str {
+    match status {
+        CheckStatus::Pass => "✓ pass",
+        CheckStatus::Fail => "✗ fail",
+        CheckStatus::Error => "⚠ error",
+        CheckStatus::Skipped => "– skipped",
+    }
+}

@@ -1,0 +1,139 @@
+//! Reports: derived from check results and nothing else.
+//!
+//! [`Report`] is the versioned JSON machine contract; [`markdown`] renders it for an
+//! interviewer.
+
+pub mod markdown;
+
+use serde::{Deserialize, Serialize};
+
+use crate::checks::Visibility;
+
+/// Schema id of the JSON report; bump on any incompatible change.
+pub const SCHEMA: &str = "harness.report/v1";
+
+/// A whole grade.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Report {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// The seed every random choice derived from.
+    pub seed: u64,
+    /// One entry per graded exercise.
+    pub exercises: Vec<ExerciseReport>,
+    /// Points earned.
+    pub points: u32,
+    /// Points available.
+    pub max_points: u32,
+}
+
+/// Whether an exercise built.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildStatus {
+    /// Built.
+    Ok,
+    /// Did not build; checks were skipped.
+    Failed,
+}
+
+/// Build outcome of one exercise.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BuildReport {
+    /// ok or failed.
+    pub status: BuildStatus,
+    /// The compiler's errors when the build failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+    /// Staging plus build time.
+    pub duration_ms: u64,
+}
+
+/// The grade of one exercise.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExerciseReport {
+    /// Exercise id.
+    pub id: String,
+    /// Build outcome.
+    pub build: BuildReport,
+    /// One entry per check, in catalog order.
+    pub checks: Vec<CheckReport>,
+    /// Points earned.
+    pub points: u32,
+    /// Points available.
+    pub max_points: u32,
+}
+
+/// Outcome of one check.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    /// The requirement holds.
+    Pass,
+    /// The requirement is broken.
+    Fail,
+    /// The harness could not judge.
+    Error,
+    /// Not run (build failed).
+    Skipped,
+}
+
+/// The result of one check.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CheckReport {
+    /// Check id.
+    pub id: String,
+    /// Planted flaw targeted; null for contract checks.
+    pub flaw: Option<String>,
+    /// public or hidden.
+    pub visibility: Visibility,
+    /// pass, fail, error or skipped.
+    pub status: CheckStatus,
+    /// Points earned.
+    pub points: u32,
+    /// Points available.
+    pub max_points: u32,
+    /// Wall-clock time of the check.
+    pub duration_ms: u64,
+    /// What the check does and what must hold.
+    pub description: String,
+    /// The story: what was sent, what came back, what ground truth holds.
+    pub evidence: Vec<String>,
+}
+
+impl Report {
+    /// Exit code for `grade`: 0 all passed, 1 something failed, 2 the harness could
+    /// not judge some check.
+    pub fn exit_code(&self) -> i32 {
+        let statuses = || self.exercises.iter().flat_map(|e| &e.checks).map(|c| c.status);
+        if statuses().any(|s| s == CheckStatus::Error) {
+            2
+        } else if statuses().all(|s| s == CheckStatus::Pass)
+            && self.exercises.iter().all(|e| e.build.status == BuildStatus::Ok)
+        {
+            0
+        } else {
+            1
+        }
+    }
+
+    /// Counts of (passed, failed, errored, skipped) checks.
+    pub fn tally(&self) -> (usize, usize, usize, usize) {
+        let mut t = (0, 0, 0, 0);
+        for c in self.exercises.iter().flat_map(|e| &e.checks) {
+            match c.status {
+                CheckStatus::Pass => t.0 += 1,
+                CheckStatus::Fail => t.1 += 1,
+                CheckStatus::Error => t.2 += 1,
+                CheckStatus::Skipped => t.3 += 1,
+            }
+        }
+        t
+    }
+
+    /// The report as pretty JSON.
+    pub fn to_json(&self) -> String {
+        // Serialising plain data structs cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}

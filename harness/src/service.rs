@@ -1,0 +1,217 @@
+//! Running an exercise service as a child process: the one way every check starts one.
+//!
+//! The service gets its own process group (so kill -9 takes any children with it), a
+//! database file and log file chosen by the check, port 0 on loopback, and its
+//! downstreams pointed at the harness's fakes. The only thing read from its stdout is
+//! the `READY <addr>` line, and the address must be loopback; nothing else it prints is
+//! believed.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// How long a service may take from spawn to its READY line.
+const READY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long a SIGTERM'd service may take to exit before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// How to start one service instance.
+#[derive(Debug, Clone)]
+pub struct ServiceSpec {
+    /// The built service binary.
+    pub binary: PathBuf,
+    /// SQLite file; instances given the same file share one database.
+    pub db: PathBuf,
+    /// Downstream name and base URL pairs (`--downstream NAME=URL`).
+    pub downstreams: Vec<(String, String)>,
+    /// Extra environment, e.g. timing parameters the brief makes settable.
+    pub env: Vec<(String, String)>,
+    /// File the service's stderr is appended to.
+    pub log: PathBuf,
+}
+
+/// Why a service did not come up.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The binary could not be executed.
+    #[error("could not start {binary}: {source}")]
+    Spawn {
+        /// The binary path.
+        binary: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// It exited or closed stdout before printing READY.
+    #[error("service exited before printing READY")]
+    ExitedEarly,
+    /// No READY line within the time limit.
+    #[error("service printed no READY line within {0:?}")]
+    NoReady(Duration),
+    /// The READY line did not name a loopback address.
+    #[error("service printed an invalid READY line: {0:?}")]
+    BadReady(String),
+}
+
+/// A running service instance; killed (whole process group) when dropped.
+pub struct RunningService {
+    spec: ServiceSpec,
+    child: Option<Child>,
+    addr: SocketAddr,
+}
+
+impl RunningService {
+    /// Starts an instance and waits for its READY line.
+    pub async fn start(spec: &ServiceSpec) -> Result<RunningService, StartError> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&spec.log)
+            .map_err(|source| StartError::Spawn {
+                binary: spec.binary.clone(),
+                source,
+            })?;
+        let mut cmd = Command::new(&spec.binary);
+        cmd.arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--db")
+            .arg(&spec.db);
+        for (name, url) in &spec.downstreams {
+            cmd.arg("--downstream").arg(format!("{name}={url}"));
+        }
+        cmd.env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("RUST_LOG", "info")
+            .env("RUST_BACKTRACE", "1")
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .process_group(0)
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().map_err(|source| StartError::Spawn {
+            binary: spec.binary.clone(),
+            source,
+        })?;
+        let stdout = child.stdout.take().ok_or(StartError::ExitedEarly)?;
+        let mut service = RunningService {
+            spec: spec.clone(),
+            child: Some(child),
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        };
+        let mut lines = BufReader::new(stdout).lines();
+        let line = match tokio::time::timeout(READY_TIMEOUT, lines.next_line()).await {
+            Err(_) => return Err(StartError::NoReady(READY_TIMEOUT)),
+            Ok(Ok(Some(line))) => line,
+            Ok(_) => return Err(StartError::ExitedEarly),
+        };
+        service.addr = parse_ready(&line)?;
+        // Keep draining stdout so a chatty service never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(service)
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:40123`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The database file this instance uses.
+    pub fn db(&self) -> &Path {
+        &self.spec.db
+    }
+
+    /// Kills the whole process group with SIGKILL, at once, mid-whatever.
+    pub async fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            if let Some(pid) = child.id() {
+                let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+            }
+            let _ = child.wait().await;
+        }
+    }
+
+    /// Kills this instance with SIGKILL and starts a new one on the same database.
+    pub async fn restart_after_kill9(&mut self) -> Result<(), StartError> {
+        self.kill9().await;
+        let fresh = RunningService::start(&self.spec).await?;
+        *self = fresh;
+        Ok(())
+    }
+
+    /// Stops with SIGTERM, then SIGKILL if it does not exit in time.
+    pub async fn stop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            if let Some(pid) = child.id() {
+                let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGTERM);
+            }
+            if tokio::time::timeout(STOP_GRACE, child.wait()).await.is_ok() {
+                self.child = None;
+            }
+        }
+        self.kill9().await;
+    }
+
+    /// True if the process has exited.
+    pub fn has_exited(&mut self) -> bool {
+        match self.child.as_mut() {
+            None => true,
+            Some(child) => !matches!(child.try_wait(), Ok(None)),
+        }
+    }
+
+    /// The last `lines` lines of the service's stderr log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        log_tail(&self.spec.log, lines)
+    }
+}
+
+impl Drop for RunningService {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut()
+            && let Some(pid) = child.id()
+        {
+            let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+    }
+}
+
+/// The last `lines` lines of a log file ("" if unreadable).
+pub fn log_tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+fn parse_ready(line: &str) -> Result<SocketAddr, StartError> {
+    let addr: SocketAddr = line
+        .strip_prefix("READY ")
+        .and_then(|a| a.trim().parse().ok())
+        .ok_or_else(|| StartError::BadReady(line.chars().take(200).collect()))?;
+    if !addr.ip().is_loopback() || addr.port() == 0 {
+        return Err(StartError::BadReady(line.chars().take(200).collect()));
+    }
+    Ok(addr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_line_must_name_a_loopback_port() {
+        assert_eq!(
+            parse_ready("READY 127.0.0.1:4000").unwrap(),
+            "127.0.0.1:4000".parse().unwrap()
+        );
+        assert!(parse_ready("READY 10.0.0.1:4000").is_err());
+        assert!(parse_ready("READY 127.0.0.1:0").is_err());
+        assert!(parse_ready("all checks passed").is_err());
+    }
+}

@@ -1,0 +1,350 @@
+//! Staging a submission and building its services.
+//!
+//! Only candidate-owned paths ([`Exercise::CANDIDATE_FILES`], [`Exercise::CANDIDATE_DIRS`])
+//! come from the submission; the workspace manifest, the lock file and the kit come
+//! from the grader's own copy, so the trusted code linked into a service is always the
+//! grader's. Each submission gets a stable staging directory and every build shares one
+//! target directory, and files are rewritten only when their content changed, so a
+//! re-grade is an incremental build.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use crate::catalog::Exercise;
+
+/// Longest a build may take before it is killed and reported as failed.
+const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
+/// Largest single file taken from a submission.
+const MAX_FILE_BYTES: u64 = 1024 * 1024;
+/// Most bytes taken from one exercise of a submission.
+const MAX_TOTAL_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The grader's own repository and its build cache.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    /// Root of the grader's repository (holds `Cargo.toml`, `Cargo.lock`, `exercises/kit`).
+    pub root: PathBuf,
+    /// Where staged submissions and the shared target directory live.
+    pub cache: PathBuf,
+}
+
+impl Workspace {
+    /// The repository this harness was built from; the cache defaults to
+    /// `target/harness` inside it and can be moved with `HARNESS_CACHE_DIR`.
+    pub fn grader() -> Workspace {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let cache = std::env::var_os("HARNESS_CACHE_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target").join("harness"));
+        Workspace { root, cache }
+    }
+}
+
+/// Why staging could not happen at all (as opposed to a build that failed).
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    /// Reading the grader's copy or writing the stage failed.
+    #[error("staging {path}: {source}")]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The grader's workspace manifest is not what the harness expects.
+    #[error("grader manifest {0}: {1}")]
+    Manifest(PathBuf, String),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StageError + '_ {
+    move |source| StageError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The result of building one exercise from a submission.
+#[derive(Debug, Clone)]
+pub enum Build {
+    /// Built; the binary was copied out of the shared target directory.
+    Ok {
+        /// The service binary.
+        binary: PathBuf,
+        /// How long staging and building took.
+        elapsed: Duration,
+    },
+    /// The submission does not build (or is not a valid submission for this exercise).
+    Failed {
+        /// The compiler's errors, or why the submission was refused.
+        log: String,
+    },
+}
+
+/// Stages `exercise` from `submission` and builds it; the binary lands in `out_dir`.
+pub async fn build_exercise(
+    ws: &Workspace,
+    submission: &Path,
+    exercise: &Exercise,
+    out_dir: &Path,
+) -> Result<Build, StageError> {
+    let started = Instant::now();
+    let files = match collect_files(ws, submission, exercise)? {
+        Ok(files) => files,
+        Err(refusal) => return Ok(Build::Failed { log: refusal }),
+    };
+    let stage = ws.cache.join("stage").join(stage_key(submission, exercise));
+    sync_tree(&stage, &files)?;
+
+    std::fs::create_dir_all(&ws.cache).map_err(io_err(&ws.cache))?;
+    let lock_path = ws.cache.join("build.lock");
+    let lock = std::fs::File::create(&lock_path).map_err(io_err(&lock_path))?;
+    // One build at a time: builds share the target directory and the uplifted binary.
+    let lock = tokio::task::spawn_blocking(move || lock.lock().map(|()| lock))
+        .await
+        .map_err(|e| StageError::Io {
+            path: lock_path.clone(),
+            source: std::io::Error::other(e),
+        })?
+        .map_err(io_err(&lock_path))?;
+
+    let target = ws.cache.join("target");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = tokio::process::Command::new(cargo);
+    cmd.current_dir(&stage)
+        .args(["build", "--offline", "--message-format", "short", "-p"])
+        .arg(exercise.package)
+        .args(["--bin", exercise.binary, "--target-dir"])
+        .arg(&target)
+        .env("CARGO_TERM_COLOR", "never")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let child = cmd.spawn().map_err(io_err(&stage))?;
+    let output = match tokio::time::timeout(BUILD_TIMEOUT, child.wait_with_output()).await {
+        Err(_) => {
+            return Ok(Build::Failed {
+                log: format!("build did not finish within {}s", BUILD_TIMEOUT.as_secs()),
+            });
+        }
+        Ok(result) => result.map_err(io_err(&stage))?,
+    };
+    if !output.status.success() {
+        let raw = String::from_utf8_lossy(&output.stderr);
+        return Ok(Build::Failed {
+            log: clean_build_log(&raw, &stage),
+        });
+    }
+    std::fs::create_dir_all(out_dir).map_err(io_err(out_dir))?;
+    let built = target.join("debug").join(exercise.binary);
+    let binary = out_dir.join(exercise.binary);
+    std::fs::copy(&built, &binary).map_err(io_err(&built))?;
+    drop(lock);
+    Ok(Build::Ok {
+        binary,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Relative path → contents of every file the stage must hold.
+type FileSet = BTreeMap<PathBuf, Vec<u8>>;
+
+fn collect_files(
+    ws: &Workspace,
+    submission: &Path,
+    exercise: &Exercise,
+) -> Result<Result<FileSet, String>, StageError> {
+    let mut files = FileSet::new();
+    let manifest_path = ws.root.join("Cargo.toml");
+    let manifest = std::fs::read_to_string(&manifest_path).map_err(io_err(&manifest_path))?;
+    files.insert(
+        "Cargo.toml".into(),
+        staged_manifest(&manifest, exercise)
+            .map_err(|e| StageError::Manifest(manifest_path.clone(), e))?
+            .into_bytes(),
+    );
+    let lock_path = ws.root.join("Cargo.lock");
+    files.insert(
+        "Cargo.lock".into(),
+        std::fs::read(&lock_path).map_err(io_err(&lock_path))?,
+    );
+    // The kit always comes from the grader.
+    let kit = ws.root.join("exercises/kit");
+    for rel in ["Cargo.toml"] {
+        let p = kit.join(rel);
+        files.insert(
+            Path::new("exercises/kit").join(rel),
+            std::fs::read(&p).map_err(io_err(&p))?,
+        );
+    }
+    let mut budget = u64::MAX;
+    walk_into(&kit.join("src"), Path::new("exercises/kit/src"), &mut files, &mut budget)
+        .map_err(io_err(&kit))?;
+
+    // Candidate-owned paths come from the submission.
+    let ex_rel = PathBuf::from(exercise.dir());
+    let ex_dir = submission.join(&ex_rel);
+    let manifest = ex_dir.join("Cargo.toml");
+    if !manifest.is_file() || !ex_dir.join("src").is_dir() {
+        return Ok(Err(format!(
+            "the submission has no {}/Cargo.toml and {}/src",
+            ex_rel.display(),
+            ex_rel.display()
+        )));
+    }
+    let mut budget = MAX_TOTAL_BYTES;
+    for rel in Exercise::CANDIDATE_FILES {
+        let p = ex_dir.join(rel);
+        if let Ok(meta) = std::fs::symlink_metadata(&p)
+            && meta.is_file()
+        {
+            if meta.len() > MAX_FILE_BYTES {
+                return Ok(Err(format!("{} is larger than {MAX_FILE_BYTES} bytes", p.display())));
+            }
+            files.insert(ex_rel.join(rel), std::fs::read(&p).map_err(io_err(&p))?);
+        }
+    }
+    for rel in Exercise::CANDIDATE_DIRS {
+        if let Err(e) = walk_into(&ex_dir.join(rel), &ex_rel.join(rel), &mut files, &mut budget) {
+            return Ok(Err(format!("cannot take {}/{rel}: {e}", ex_rel.display())));
+        }
+    }
+    Ok(Ok(files))
+}
+
+/// Adds regular files under `dir` (no symlinks followed) to `files` as `rel/...`.
+fn walk_into(dir: &Path, rel: &Path, files: &mut FileSet, budget: &mut u64) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let kind = entry.file_type()?;
+        let name = entry.file_name();
+        if kind.is_dir() {
+            walk_into(&entry.path(), &rel.join(&name), files, budget)?;
+        } else if kind.is_file() {
+            let len = entry.metadata()?.len();
+            if len > MAX_FILE_BYTES || len > *budget {
+                return Err(std::io::Error::other(format!(
+                    "{} is too large",
+                    rel.join(&name).display()
+                )));
+            }
+            *budget -= len;
+            files.insert(rel.join(&name), std::fs::read(entry.path())?);
+        }
+        // Symlinks and special files are never staged.
+    }
+    Ok(())
+}
+
+/// The grader's workspace manifest with `members` narrowed to the kit and `exercise`.
+fn staged_manifest(manifest: &str, exercise: &Exercise) -> Result<String, String> {
+    let mut doc: toml::Table = manifest.parse().map_err(|e| format!("{e}"))?;
+    let workspace = doc
+        .get_mut("workspace")
+        .and_then(toml::Value::as_table_mut)
+        .ok_or("no [workspace] table")?;
+    workspace.insert(
+        "members".into(),
+        toml::Value::Array(vec![
+            "exercises/kit".into(),
+            toml::Value::String(exercise.dir()),
+        ]),
+    );
+    toml::to_string(&doc).map_err(|e| e.to_string())
+}
+
+/// Makes `stage` hold exactly `files`, touching only files whose content changed so
+/// cargo's fingerprints stay valid.
+fn sync_tree(stage: &Path, files: &FileSet) -> Result<(), StageError> {
+    for (rel, content) in files {
+        let path = stage.join(rel);
+        if std::fs::read(&path).ok().as_deref() == Some(content.as_slice()) {
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+        }
+        std::fs::write(&path, content).map_err(io_err(&path))?;
+    }
+    remove_stale(stage, Path::new(""), files)
+}
+
+fn remove_stale(stage: &Path, rel: &Path, files: &FileSet) -> Result<(), StageError> {
+    let dir = stage.join(rel);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let child = rel.join(entry.file_name());
+        let Ok(kind) = entry.file_type() else { continue };
+        if kind.is_dir() {
+            remove_stale(stage, &child, files)?;
+        } else if !files.contains_key(&child) {
+            let path = entry.path();
+            std::fs::remove_file(&path).map_err(io_err(&path))?;
+        }
+    }
+    Ok(())
+}
+
+fn stage_key(submission: &Path, exercise: &Exercise) -> String {
+    let canonical = submission
+        .canonicalize()
+        .unwrap_or_else(|_| submission.to_path_buf());
+    let mut h = Sha256::new();
+    h.update(canonical.to_string_lossy().as_bytes());
+    h.update([0]);
+    h.update(exercise.id.as_bytes());
+    let digest = h.finalize();
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The compiler's output with staging paths removed and progress noise dropped.
+fn clean_build_log(raw: &str, stage: &Path) -> String {
+    let stage = format!("{}/", stage.display());
+    let lines: Vec<String> = raw
+        .lines()
+        .filter(|l| {
+            let t = l.trim_start();
+            !(t.starts_with("Compiling ")
+                || t.starts_with("Blocking ")
+                || t.starts_with("Locking ")
+                || t.starts_with("Updating "))
+        })
+        .map(|l| l.replace(&stage, ""))
+        .collect();
+    let keep = 150;
+    lines[lines.len().saturating_sub(keep)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staged_manifest_keeps_only_kit_and_exercise() {
+        let m = "[workspace]\nmembers = [\"a\", \"harness\"]\n[workspace.dependencies]\nx = \"1\"\n";
+        let ex = crate::catalog::find("charge").unwrap();
+        let out = staged_manifest(m, &ex).unwrap();
+        assert!(out.contains("exercises/kit"));
+        assert!(out.contains("exercises/charge"));
+        assert!(!out.contains("harness"));
+        assert!(out.contains("x = \"1\""));
+    }
+
+    #[test]
+    fn build_logs_lose_stage_paths_and_progress() {
+        let log = "   Compiling kit v0.1.0\nerror[E0425]: x\n --> /cache/stage/ab/exercises/charge/src/main.rs:1:1\n";
+        let out = clean_build_log(log, Path::new("/cache/stage/ab"));
+        assert!(!out.contains("Compiling"));
+        assert!(out.contains("--> exercises/charge/src/main.rs:1:1"));
+    }
+}
