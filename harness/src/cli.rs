@@ -127,7 +127,9 @@ impl Progress for StderrProgress {
     fn built(&self, exercise: &str, build: &BuildReport) {
         match build.status {
             BuildStatus::Ok => eprintln!("built {exercise} ({} ms)", build.duration_ms),
-            BuildStatus::Failed => eprintln!("{}", self.paint("31", &format!("{exercise}: build failed"))),
+            BuildStatus::Failed => {
+                eprintln!("{}", self.paint("31", &format!("{exercise}: build failed")))
+            }
         }
     }
 

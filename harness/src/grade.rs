@@ -200,7 +200,11 @@ async fn grade_exercise(
             flaw: check.flaw.map(str::to_owned),
             visibility: check.visibility,
             status,
-            points: if status == CheckStatus::Pass { check.points } else { 0 },
+            points: if status == CheckStatus::Pass {
+                check.points
+            } else {
+                0
+            },
             max_points: check.points,
             duration_ms: started.elapsed().as_millis() as u64,
             description: check.description.to_owned(),

@@ -185,8 +185,13 @@ fn collect_files(
         );
     }
     let mut budget = u64::MAX;
-    walk_into(&kit.join("src"), Path::new("exercises/kit/src"), &mut files, &mut budget)
-        .map_err(io_err(&kit))?;
+    walk_into(
+        &kit.join("src"),
+        Path::new("exercises/kit/src"),
+        &mut files,
+        &mut budget,
+    )
+    .map_err(io_err(&kit))?;
 
     // Candidate-owned paths come from the submission.
     let ex_rel = PathBuf::from(exercise.dir());
@@ -206,13 +211,21 @@ fn collect_files(
             && meta.is_file()
         {
             if meta.len() > MAX_FILE_BYTES {
-                return Ok(Err(format!("{} is larger than {MAX_FILE_BYTES} bytes", p.display())));
+                return Ok(Err(format!(
+                    "{} is larger than {MAX_FILE_BYTES} bytes",
+                    p.display()
+                )));
             }
             files.insert(ex_rel.join(rel), std::fs::read(&p).map_err(io_err(&p))?);
         }
     }
     for rel in Exercise::CANDIDATE_DIRS {
-        if let Err(e) = walk_into(&ex_dir.join(rel), &ex_rel.join(rel), &mut files, &mut budget) {
+        if let Err(e) = walk_into(
+            &ex_dir.join(rel),
+            &ex_rel.join(rel),
+            &mut files,
+            &mut budget,
+        ) {
             return Ok(Err(format!("cannot take {}/{rel}: {e}", ex_rel.display())));
         }
     }
@@ -284,7 +297,9 @@ fn remove_stale(stage: &Path, rel: &Path, files: &FileSet) -> Result<(), StageEr
     };
     for entry in entries.flatten() {
         let child = rel.join(entry.file_name());
-        let Ok(kind) = entry.file_type() else { continue };
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
         if kind.is_dir() {
             remove_stale(stage, &child, files)?;
         } else if !files.contains_key(&child) {
@@ -331,7 +346,8 @@ mod tests {
 
     #[test]
     fn staged_manifest_keeps_only_kit_and_exercise() {
-        let m = "[workspace]\nmembers = [\"a\", \"harness\"]\n[workspace.dependencies]\nx = \"1\"\n";
+        let m =
+            "[workspace]\nmembers = [\"a\", \"harness\"]\n[workspace.dependencies]\nx = \"1\"\n";
         let ex = crate::catalog::find("charge").unwrap();
         let out = staged_manifest(m, &ex).unwrap();
         assert!(out.contains("exercises/kit"));

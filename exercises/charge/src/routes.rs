@@ -63,7 +63,12 @@ async fn get_charge(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Charge>, AppError> {
-    state.store.get(&id).await?.map(Json).ok_or(AppError::NotFound)
+    state
+        .store
+        .get(&id)
+        .await?
+        .map(Json)
+        .ok_or(AppError::NotFound)
 }
 
 /// The request's idempotency key, required on every charge.

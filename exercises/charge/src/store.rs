@@ -22,8 +22,7 @@ pub const MIGRATIONS: &[&str] = &["
     CREATE INDEX charges_by_idempotency_key ON charges (idempotency_key);
 "];
 
-const COLUMNS: &str =
-    "id, customer_id, amount, currency, status, provider_charge_id, created_at";
+const COLUMNS: &str = "id, customer_id, amount, currency, status, provider_charge_id, created_at";
 
 /// Reads and writes the `charges` table.
 #[derive(Clone)]

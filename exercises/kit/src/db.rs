@@ -257,21 +257,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(
             dir.path().join("t.db"),
-            &[
-                "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL);
+            &["CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL);
                  CREATE TABLE audit (v TEXT NOT NULL);
                  CREATE TRIGGER t_audit AFTER INSERT ON t BEGIN
                      INSERT INTO audit (v) VALUES (NEW.v);
-                 END;",
-            ],
+                 END;"],
         )
         .unwrap();
         let counter = Arc::new(AtomicU64::new(0));
         let db2 = db.clone();
         crate::accounting::count_scope(Arc::clone(&counter), async move {
-            db2.call(|c| c.execute("INSERT INTO t (v) VALUES ('x')", []).map_err(DbError::from))
-                .await
-                .unwrap();
+            db2.call(|c| {
+                c.execute("INSERT INTO t (v) VALUES ('x')", [])
+                    .map_err(DbError::from)
+            })
+            .await
+            .unwrap();
         })
         .await;
         assert_eq!(counter.load(Ordering::SeqCst), 1);

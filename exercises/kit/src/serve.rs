@@ -32,9 +32,7 @@ pub enum ServeError {
 /// is the last word), binds `args.listen`, and prints exactly one `READY <addr>` line
 /// on stdout once the socket accepts connections.
 pub async fn serve(args: &KitArgs, db: Db, app: Router) -> Result<(), ServeError> {
-    let canary = Router::new()
-        .route(CANARY_PATH, get(canary))
-        .with_state(db);
+    let canary = Router::new().route(CANARY_PATH, get(canary)).with_state(db);
     let app = app
         .merge(canary)
         .layer(axum::middleware::from_fn(count_statements));

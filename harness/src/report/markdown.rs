@@ -54,7 +54,9 @@ pub fn render(report: &Report, timings: bool) -> String {
                 out,
                 "| `{}` | {} | {} | {} | {}/{} |",
                 c.id,
-                c.flaw.as_deref().map_or("contract".to_owned(), |f| format!("flaw `{f}`")),
+                c.flaw
+                    .as_deref()
+                    .map_or("contract".to_owned(), |f| format!("flaw `{f}`")),
                 match c.visibility {
                     Visibility::Public => "public",
                     Visibility::Hidden => "hidden",

@@ -105,11 +105,19 @@ impl Report {
     /// Exit code for `grade`: 0 all passed, 1 something failed, 2 the harness could
     /// not judge some check.
     pub fn exit_code(&self) -> i32 {
-        let statuses = || self.exercises.iter().flat_map(|e| &e.checks).map(|c| c.status);
+        let statuses = || {
+            self.exercises
+                .iter()
+                .flat_map(|e| &e.checks)
+                .map(|c| c.status)
+        };
         if statuses().any(|s| s == CheckStatus::Error) {
             2
         } else if statuses().all(|s| s == CheckStatus::Pass)
-            && self.exercises.iter().all(|e| e.build.status == BuildStatus::Ok)
+            && self
+                .exercises
+                .iter()
+                .all(|e| e.build.status == BuildStatus::Ok)
         {
             0
         } else {

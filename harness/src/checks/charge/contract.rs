@@ -17,12 +17,22 @@ pub async fn happy_path(env: CheckEnv) -> CheckResult {
     if created.status != Some(201) {
         broken.push("A new charge must be answered with 201 Created.".to_owned());
     }
-    for field in ["id", "customer_id", "currency", "status", "provider_charge_id", "created_at"] {
+    for field in [
+        "id",
+        "customer_id",
+        "currency",
+        "status",
+        "provider_charge_id",
+        "created_at",
+    ] {
         if created.str_field(field).is_none() {
             broken.push(format!("The created charge has no string field `{field}`."));
         }
     }
-    if created.str_field("status").is_some_and(|s| s != "succeeded") {
+    if created
+        .str_field("status")
+        .is_some_and(|s| s != "succeeded")
+    {
         broken.push("The created charge's status is not `succeeded`.".to_owned());
     }
     if let Some(id) = created.str_field("id") {
@@ -61,9 +71,13 @@ pub async fn distinct_keys(env: CheckEnv) -> CheckResult {
         broken.push("Two idempotency keys returned the same charge.".to_owned());
     }
     let charged = w.provider.charges_for(&customer).len();
-    story.say(format!("The provider holds {charged} charge(s) for {customer}."));
+    story.say(format!(
+        "The provider holds {charged} charge(s) for {customer}."
+    ));
     if charged != 2 {
-        broken.push(format!("Two keys must make two provider charges, not {charged}."));
+        broken.push(format!(
+            "Two keys must make two provider charges, not {charged}."
+        ));
     }
     Ok(verdict(story, broken))
 }
@@ -83,7 +97,9 @@ pub async fn sequential_retry(env: CheckEnv) -> CheckResult {
     }
     let mut broken = Vec::new();
     if !answers.iter().all(|x| x.is_success()) {
-        broken.push("A retry of a completed charge must answer 2xx with the original charge.".to_owned());
+        broken.push(
+            "A retry of a completed charge must answer 2xx with the original charge.".to_owned(),
+        );
     }
     broken.extend(judge_one_key(&w, &body, &answers, &mut story)?);
     Ok(verdict(story, broken))
@@ -103,7 +119,9 @@ pub async fn rejects_invalid_requests(env: CheckEnv) -> CheckResult {
     let no_key = client.post_raw(&url, &[json], &valid.json()).await;
     story.exchange(&no_key);
     if no_key.status != Some(400) || !no_key.is_json_error() {
-        broken.push("A request without an Idempotency-Key must get 400 with a JSON error.".to_owned());
+        broken.push(
+            "A request without an Idempotency-Key must get 400 with a JSON error.".to_owned(),
+        );
     }
     let c = &customer;
     let bad_bodies = [
@@ -172,7 +190,9 @@ pub async fn provider_error_is_clean(env: CheckEnv) -> CheckResult {
             answers.push(x);
         }
         if !answers.last().is_some_and(|x| x.is_success()) {
-            broken.push("Once the provider is healthy a retry with the same key must succeed.".to_owned());
+            broken.push(
+                "Once the provider is healthy a retry with the same key must succeed.".to_owned(),
+            );
         }
     }
     broken.extend(judge_one_key(&w, &body, &answers, &mut story)?);

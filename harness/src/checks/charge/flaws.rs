@@ -16,7 +16,10 @@ pub async fn concurrent_duplicates(env: CheckEnv) -> CheckResult {
     let customer = w.new_customer();
     let key = w.new_key();
     let body = w.body_for(&customer);
-    story.say(format!("Sending {} with Idempotency-Key {key}.", body.json()));
+    story.say(format!(
+        "Sending {} with Idempotency-Key {key}.",
+        body.json()
+    ));
     let svc = &w.svc;
     let answers = w
         .burst_while_held(&[svc, svc, svc], &key, &body, &mut story)
@@ -100,7 +103,8 @@ pub async fn lost_provider_response(env: CheckEnv) -> CheckResult {
     let mut answers = vec![w.post_charge(Some(&key), &body).await];
     story.exchange(&answers[0]);
     if !answers[0].is_success() {
-        story.say("The client retries with the same Idempotency-Key, as the brief says clients do.");
+        story
+            .say("The client retries with the same Idempotency-Key, as the brief says clients do.");
         for x in w.post_until_success(&key, &body, 3).await {
             story.exchange(&x);
             answers.push(x);
@@ -126,7 +130,9 @@ pub async fn crash_after_provider_call(env: CheckEnv) -> CheckResult {
     let in_flight = tokio::spawn(async move { client.post_charge(&url, Some(&k), &b).await });
     if !w.provider.wait_for_held(1, Duration::from_secs(5)).await {
         w.provider.release_held();
-        let x = in_flight.await.map_err(|e| Problem::Harness(e.to_string()))?;
+        let x = in_flight
+            .await
+            .map_err(|e| Problem::Harness(e.to_string()))?;
         story.exchange(&x);
         story.say("The request never reached the payment provider.");
         return Err(Problem::Service(story));
@@ -138,7 +144,9 @@ pub async fn crash_after_provider_call(env: CheckEnv) -> CheckResult {
     w.svc.kill9().await;
     story.say("Killed the service with SIGKILL while it waited for the provider.");
     w.provider.release_held();
-    let cut = in_flight.await.map_err(|e| Problem::Harness(e.to_string()))?;
+    let cut = in_flight
+        .await
+        .map_err(|e| Problem::Harness(e.to_string()))?;
     story.exchange(&cut);
     if !w.provider.wait_idle(Duration::from_secs(5)).await {
         return Err(Problem::Harness("the provider call did not finish".into()));

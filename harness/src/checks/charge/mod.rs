@@ -46,7 +46,9 @@ pub fn checks() -> Vec<Check> {
             visibility: Visibility::Public,
             points: 1,
             description: "A missing Idempotency-Key gets 400; zero, negative, fractional or string amounts, unknown currencies, missing fields, malformed and empty JSON get a 4xx; every refusal has a JSON error body and nothing is charged or stored.",
-            run: |env| Box::pin(async move { settle(contract::rejects_invalid_requests(env).await) }),
+            run: |env| {
+                Box::pin(async move { settle(contract::rejects_invalid_requests(env).await) })
+            },
         },
         Check {
             id: "charge.provider-error-is-clean",
@@ -54,7 +56,9 @@ pub fn checks() -> Vec<Check> {
             visibility: Visibility::Public,
             points: 1,
             description: "The provider answers 500 without charging: the service answers a 5xx with a JSON error (or succeeds after retrying internally), and a client retry with the same key then charges exactly once.",
-            run: |env| Box::pin(async move { settle(contract::provider_error_is_clean(env).await) }),
+            run: |env| {
+                Box::pin(async move { settle(contract::provider_error_is_clean(env).await) })
+            },
         },
         Check {
             id: "charge.statement-accounting",

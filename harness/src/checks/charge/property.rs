@@ -46,7 +46,11 @@ pub enum CallFault {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     /// One request. `altered` sends a different amount under a key that already succeeded.
-    Send { key: u8, altered: bool, fault: CallFault },
+    Send {
+        key: u8,
+        altered: bool,
+        fault: CallFault,
+    },
     /// `copies` concurrent requests with one key; the first is held at the provider
     /// until the others have arrived.
     Burst { key: u8, copies: u8 },
@@ -60,8 +64,16 @@ pub enum Step {
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Step::Send { key, altered, fault } => {
-                write!(f, "POST /charges with key k{key}, {}", body_label(*key, *altered))?;
+            Step::Send {
+                key,
+                altered,
+                fault,
+            } => {
+                write!(
+                    f,
+                    "POST /charges with key k{key}, {}",
+                    body_label(*key, *altered)
+                )?;
                 match fault {
                     CallFault::None => Ok(()),
                     CallFault::LostResponse => {
@@ -143,7 +155,7 @@ pub async fn histories(env: CheckEnv) -> CheckResult {
             let case = case_counter.fetch_add(1, Ordering::SeqCst);
             let result = handle.block_on(async {
                 let mut w = runner_world.lock().await;
-                run_history(&mut w, case, &history).await
+                run_history(&mut w, &format!("c{case}"), &history).await
             });
             match result {
                 Ok((broken, _)) if broken.is_empty() => Ok(()),
@@ -164,13 +176,12 @@ pub async fn histories(env: CheckEnv) -> CheckResult {
             ));
             Ok(Verdict::Pass(story))
         }
-        Err(TestError::Abort(reason)) => Err(Problem::Harness(format!(
-            "property run aborted: {reason}"
-        ))),
+        Err(TestError::Abort(reason)) => {
+            Err(Problem::Harness(format!("property run aborted: {reason}")))
+        }
         Err(TestError::Fail(_, minimal)) => {
             // Replay the shrunk history once more to tell its story in full.
             let mut w = world.lock().await;
-            let case = u64::MAX / 2;
             let mut story = Evidence::new();
             story.say(format!(
                 "Shrunk failing history ({} step(s)); keys k0..k{} each use their own customer:",
@@ -182,7 +193,7 @@ pub async fn histories(env: CheckEnv) -> CheckResult {
             }
             story.say("  then: faults cleared, every key retried with its first body until 2xx.");
             story.say(format!("Replay: {replay}"));
-            let broken = match run_history(&mut w, case, &minimal).await {
+            let broken = match run_history(&mut w, "replay", &minimal).await {
                 Ok((broken, replayed)) => {
                     for line in replayed.into_lines() {
                         story.say(line);
@@ -212,21 +223,20 @@ struct KeyLog {
 /// the exchanges as evidence.
 async fn run_history(
     w: &mut ChargeWorld,
-    case: u64,
+    tag: &str,
     history: &[Step],
 ) -> Result<(Vec<String>, Evidence), Problem> {
     w.provider.heal();
     let mut story = Evidence::new();
     let mut logs: Vec<Option<KeyLog>> = (0..KEYS).map(|_| None).collect();
-    let names = |key: u8| {
-        (
-            format!("prop-{case}-k{key}"),
-            format!("cus_p{case}_k{key}"),
-        )
-    };
+    let names = |key: u8| (format!("prop-{case}-k{key}"), format!("cus_p{case}_k{key}"));
     for step in history {
         match *step {
-            Step::Send { key, altered, fault } => {
+            Step::Send {
+                key,
+                altered,
+                fault,
+            } => {
                 let (k, customer) = names(key);
                 let succeeded = logs[key as usize]
                     .as_ref()
@@ -257,8 +267,12 @@ async fn run_history(
                 w.provider.fail_next(ProviderFault::CommitThenHold);
                 let client = w.client();
                 let (url, kk, b) = (w.svc.url(), k.clone(), body.json());
-                let task = tokio::spawn(async move { client.post_charge(&url, Some(&kk), &b).await });
-                let held = w.provider.wait_for_held(1, Duration::from_millis(1500)).await;
+                let task =
+                    tokio::spawn(async move { client.post_charge(&url, Some(&kk), &b).await });
+                let held = w
+                    .provider
+                    .wait_for_held(1, Duration::from_millis(1500))
+                    .await;
                 if held {
                     w.svc.kill9().await;
                     w.provider.release_held();
@@ -266,7 +280,9 @@ async fn run_history(
                 let x = task.await.map_err(|e| Problem::Harness(e.to_string()))?;
                 story.exchange(&x);
                 if held {
-                    story.say("(service killed with SIGKILL while the provider held its charged answer)");
+                    story.say(
+                        "(service killed with SIGKILL while the provider held its charged answer)",
+                    );
                     w.provider.wait_idle(Duration::from_secs(5)).await;
                     restart(w).await?;
                 }

@@ -119,7 +119,9 @@ impl ChargeWorld {
 
     /// `GET /charges/{id}` on the first instance.
     pub async fn get_charge(&self, id: &str) -> Exchange {
-        self.client().get(&self.svc.url(), &format!("/charges/{id}")).await
+        self.client()
+            .get(&self.svc.url(), &format!("/charges/{id}"))
+            .await
     }
 
     /// The `charges` rows for a customer, read from the database file.
