@@ -229,7 +229,7 @@ async fn run_history(
     w.provider.heal();
     let mut story = Evidence::new();
     let mut logs: Vec<Option<KeyLog>> = (0..KEYS).map(|_| None).collect();
-    let names = |key: u8| (format!("prop-{case}-k{key}"), format!("cus_p{case}_k{key}"));
+    let names = |key: u8| (format!("prop-{tag}-k{key}"), format!("cus_{tag}_k{key}"));
     for step in history {
         match *step {
             Step::Send {
