@@ -1,0 +1,83 @@
+//! Every exercise is complete: a brief, a planted-flaw list that matches its code, and
+//! checks that target only flaws on that list.
+
+use std::collections::BTreeSet;
+
+use harness::catalog;
+
+#[derive(serde::Deserialize)]
+struct FlawList {
+    flaw: Vec<Flaw>,
+}
+
+#[derive(serde::Deserialize)]
+struct Flaw {
+    id: String,
+    category: String,
+    file: String,
+    lines: [usize; 2],
+    anchor: String,
+    explanation: String,
+}
+
+#[test]
+fn every_exercise_has_a_brief_a_true_flaw_list_and_a_corpus() {
+    let root = harness::staging::Workspace::grader().root;
+    for exercise in catalog::all() {
+        let dir = root.join(exercise.dir());
+        let brief = std::fs::read_to_string(dir.join("BRIEF.md"))
+            .unwrap_or_else(|e| panic!("{}: BRIEF.md: {e}", exercise.id));
+        assert!(brief.len() > 500, "{}: BRIEF.md is too thin", exercise.id);
+
+        let list: FlawList = toml::from_str(
+            &std::fs::read_to_string(dir.join("flaws.toml"))
+                .unwrap_or_else(|e| panic!("{}: flaws.toml: {e}", exercise.id)),
+        )
+        .unwrap_or_else(|e| panic!("{}: flaws.toml: {e}", exercise.id));
+        let mut ids = BTreeSet::new();
+        for flaw in &list.flaw {
+            assert!(ids.insert(flaw.id.as_str()), "{}: duplicate flaw {}", exercise.id, flaw.id);
+            assert!(!flaw.category.is_empty() && !flaw.explanation.is_empty());
+            let source = std::fs::read_to_string(dir.join(&flaw.file))
+                .unwrap_or_else(|e| panic!("{}: {}: {e}", flaw.id, flaw.file));
+            let lines: Vec<&str> = source.lines().collect();
+            let [first, last] = flaw.lines;
+            assert!(
+                first >= 1 && first <= last && last <= lines.len(),
+                "{}: line range {first}-{last} outside {}",
+                flaw.id,
+                flaw.file
+            );
+            let span = lines[first - 1..last].join("\n");
+            assert!(
+                span.contains(&flaw.anchor),
+                "{}: `{}` is not within {}:{first}-{last}; update flaws.toml",
+                flaw.id,
+                flaw.anchor,
+                flaw.file
+            );
+            // The brief must never name a planted flaw.
+            assert!(!brief.contains(&flaw.id), "{}: BRIEF.md names flaw {}", exercise.id, flaw.id);
+        }
+
+        let checks = (exercise.checks)();
+        let mut check_ids = BTreeSet::new();
+        for check in &checks {
+            assert!(check_ids.insert(check.id), "duplicate check id {}", check.id);
+            assert!(check.id.starts_with(&format!("{}.", exercise.id)), "{}: id must start with the exercise id", check.id);
+            if let Some(flaw) = check.flaw {
+                assert!(ids.contains(flaw), "{}: targets unknown flaw {flaw}", check.id);
+                assert_eq!(check.visibility, harness::checks::Visibility::Hidden, "{}: flaw checks are hidden", check.id);
+            } else {
+                assert_eq!(check.visibility, harness::checks::Visibility::Public, "{}: contract checks are public", check.id);
+            }
+        }
+        assert!(checks.iter().any(|c| c.flaw.is_none()), "{}: no contract check", exercise.id);
+        assert!(
+            root.join("tests/corpus").join(exercise.id).is_dir(),
+            "{}: no corpus under tests/corpus/{}",
+            exercise.id,
+            exercise.id
+        );
+    }
+}

@@ -1,0 +1,137 @@
+//! Shared helpers for the harness's own tests: corpus patches and grading.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use harness::grade::{GradeOptions, Quiet, grade};
+use harness::report::Report;
+use harness::staging::Workspace;
+
+/// The repository root (the grader's own copy).
+pub fn repo_root() -> PathBuf {
+    Workspace::grader().root
+}
+
+/// One entry of `tests/corpus/<exercise>/`: a patch and what it must fail.
+#[derive(Debug, Clone)]
+pub struct CorpusEntry {
+    /// File stem, e.g. `decoy-process-mutex`.
+    pub name: String,
+    /// The patch file.
+    pub patch: PathBuf,
+    /// Exactly the checks this entry fails (empty for references).
+    pub fails: Vec<String>,
+    /// Pull-request style description.
+    pub summary: String,
+}
+
+#[derive(serde::Deserialize)]
+struct Meta {
+    summary: String,
+    fails: Vec<String>,
+}
+
+/// Every corpus entry of `exercise`, references first, sorted by name.
+pub fn corpus(exercise: &str) -> Vec<CorpusEntry> {
+    let dir = repo_root().join("tests/corpus").join(exercise);
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("corpus dir") {
+        let path = entry.expect("dir entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("patch") {
+            continue;
+        }
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let meta_path = path.with_extension("toml");
+        let meta: Meta = toml::from_str(
+            &std::fs::read_to_string(&meta_path)
+                .unwrap_or_else(|e| panic!("{}: {e}", meta_path.display())),
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", meta_path.display()));
+        assert!(
+            name.starts_with("reference-") || name.starts_with("decoy-"),
+            "{name}: corpus patches are named reference-* or decoy-*"
+        );
+        if name.starts_with("reference-") {
+            assert!(meta.fails.is_empty(), "{name}: a reference must fail nothing");
+        }
+        entries.push(CorpusEntry {
+            name,
+            patch: path,
+            fails: meta.fails,
+            summary: meta.summary,
+        });
+    }
+    entries.sort_by(|a, b| {
+        (!a.name.starts_with("reference-"), &a.name)
+            .cmp(&(!b.name.starts_with("reference-"), &b.name))
+    });
+    entries
+}
+
+/// A submission directory holding the pristine exercise with `patch` applied.
+///
+/// The path is stable per entry (under `target/`), so re-runs are incremental builds.
+pub fn patched_submission(exercise: &str, entry: &CorpusEntry) -> PathBuf {
+    let root = Workspace::grader()
+        .cache
+        .join("corpus")
+        .join(exercise)
+        .join(&entry.name);
+    if root.exists() {
+        std::fs::remove_dir_all(&root).expect("clear corpus submission");
+    }
+    let rel = Path::new("exercises").join(exercise);
+    copy_tree(&repo_root().join(&rel), &root.join(&rel));
+    let out = Command::new("git")
+        .args(["apply", "--whitespace=nowarn"])
+        .arg(&entry.patch)
+        .current_dir(&root)
+        .output()
+        .expect("run git apply");
+    assert!(
+        out.status.success(),
+        "{}: git apply failed: {}",
+        entry.name,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    root
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy file");
+        }
+    }
+}
+
+/// Grades `submission` for one exercise with `seed`.
+pub async fn grade_exercise(submission: &Path, exercise: &str, seed: u64) -> Report {
+    let opts = GradeOptions {
+        submission: submission.to_path_buf(),
+        exercises: vec![exercise.to_owned()],
+        checks: Vec::new(),
+        seed,
+    };
+    grade(&Workspace::grader(), &opts, &Quiet)
+        .await
+        .unwrap_or_else(|e| panic!("grading {} failed: {e}", submission.display()))
+}
+
+/// Ids of the checks that did not pass.
+pub fn not_passed(report: &Report) -> Vec<String> {
+    report
+        .exercises
+        .iter()
+        .flat_map(|e| &e.checks)
+        .filter(|c| c.status != harness::report::CheckStatus::Pass)
+        .map(|c| c.id.clone())
+        .collect()
+}
