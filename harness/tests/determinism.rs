@@ -1,0 +1,70 @@
+//! Determinism, measured: grades the pristine exercise and every corpus entry under
+//! many seeds and counts how often each got exactly its expected result.
+//!
+//! Ignored by default (minutes, not seconds). Run:
+//! `SEEDS=100 cargo test -p harness --release --test determinism -- --ignored --nocapture`
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use harness::report::CheckStatus;
+
+use common::{corpus, grade_exercise, not_passed, patched_submission, repo_root};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "long-running determinism sweep; see the module docs"]
+async fn every_seed_gives_every_submission_its_expected_result() {
+    let seeds: u64 = std::env::var("SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100);
+    let exercise = "charge";
+    let mut subjects = vec![("pristine".to_owned(), repo_root(), None)];
+    for entry in corpus(exercise) {
+        let path = patched_submission(exercise, &entry);
+        subjects.push((entry.name.clone(), path, Some(entry.fails.clone())));
+    }
+    let mut as_expected: BTreeMap<String, u64> = BTreeMap::new();
+    let mut surprises = Vec::new();
+    for seed in 1..=seeds {
+        for (name, path, fails) in &subjects {
+            let report = grade_exercise(path, exercise, seed).await;
+            let ok = match fails {
+                // Pristine: every flaw check fails, every contract check passes.
+                None => report.exercises[0].checks.iter().all(|c| {
+                    c.status
+                        == if c.flaw.is_some() {
+                            CheckStatus::Fail
+                        } else {
+                            CheckStatus::Pass
+                        }
+                }),
+                Some(expected) => {
+                    let mut got = not_passed(&report);
+                    got.sort();
+                    let mut expected = expected.clone();
+                    expected.sort();
+                    got == expected
+                }
+            };
+            if ok {
+                *as_expected.entry(name.clone()).or_default() += 1;
+            } else {
+                surprises.push(format!("seed {seed}: {name} failed {:?}", not_passed(&report)));
+            }
+        }
+        eprintln!("seed {seed}/{seeds} done");
+    }
+    println!("determinism over {seeds} seeds ({exercise}):");
+    for (name, _, _) in &subjects {
+        println!(
+            "  {name:<40} {}/{seeds} as expected",
+            as_expected.get(name).copied().unwrap_or(0)
+        );
+    }
+    for s in &surprises {
+        println!("  ! {s}");
+    }
+    assert!(surprises.is_empty(), "{} unexpected results", surprises.len());
+}
