@@ -36,7 +36,12 @@ fn every_exercise_has_a_brief_a_true_flaw_list_and_a_corpus() {
         .unwrap_or_else(|e| panic!("{}: flaws.toml: {e}", exercise.id));
         let mut ids = BTreeSet::new();
         for flaw in &list.flaw {
-            assert!(ids.insert(flaw.id.as_str()), "{}: duplicate flaw {}", exercise.id, flaw.id);
+            assert!(
+                ids.insert(flaw.id.as_str()),
+                "{}: duplicate flaw {}",
+                exercise.id,
+                flaw.id
+            );
             assert!(!flaw.category.is_empty() && !flaw.explanation.is_empty());
             let source = std::fs::read_to_string(dir.join(&flaw.file))
                 .unwrap_or_else(|e| panic!("{}: {}: {e}", flaw.id, flaw.file));
@@ -57,22 +62,53 @@ fn every_exercise_has_a_brief_a_true_flaw_list_and_a_corpus() {
                 flaw.file
             );
             // The brief must never name a planted flaw.
-            assert!(!brief.contains(&flaw.id), "{}: BRIEF.md names flaw {}", exercise.id, flaw.id);
+            assert!(
+                !brief.contains(&flaw.id),
+                "{}: BRIEF.md names flaw {}",
+                exercise.id,
+                flaw.id
+            );
         }
 
         let checks = (exercise.checks)();
         let mut check_ids = BTreeSet::new();
         for check in &checks {
-            assert!(check_ids.insert(check.id), "duplicate check id {}", check.id);
-            assert!(check.id.starts_with(&format!("{}.", exercise.id)), "{}: id must start with the exercise id", check.id);
+            assert!(
+                check_ids.insert(check.id),
+                "duplicate check id {}",
+                check.id
+            );
+            assert!(
+                check.id.starts_with(&format!("{}.", exercise.id)),
+                "{}: id must start with the exercise id",
+                check.id
+            );
             if let Some(flaw) = check.flaw {
-                assert!(ids.contains(flaw), "{}: targets unknown flaw {flaw}", check.id);
-                assert_eq!(check.visibility, harness::checks::Visibility::Hidden, "{}: flaw checks are hidden", check.id);
+                assert!(
+                    ids.contains(flaw),
+                    "{}: targets unknown flaw {flaw}",
+                    check.id
+                );
+                assert_eq!(
+                    check.visibility,
+                    harness::checks::Visibility::Hidden,
+                    "{}: flaw checks are hidden",
+                    check.id
+                );
             } else {
-                assert_eq!(check.visibility, harness::checks::Visibility::Public, "{}: contract checks are public", check.id);
+                assert_eq!(
+                    check.visibility,
+                    harness::checks::Visibility::Public,
+                    "{}: contract checks are public",
+                    check.id
+                );
             }
         }
-        assert!(checks.iter().any(|c| c.flaw.is_none()), "{}: no contract check", exercise.id);
+        assert!(
+            checks.iter().any(|c| c.flaw.is_none()),
+            "{}: no contract check",
+            exercise.id
+        );
         assert!(
             root.join("tests/corpus").join(exercise.id).is_dir(),
             "{}: no corpus under tests/corpus/{}",

@@ -19,14 +19,30 @@ fn list_prints_one_line_per_exercise() {
 fn bad_input_is_a_one_line_error_with_exit_code_2() {
     let dir = tempfile::tempdir().unwrap();
     let cases: Vec<(Vec<String>, &str)> = vec![
-        (vec!["grade".into(), "/definitely/not/here".into()], "not a directory"),
-        (vec!["grade".into(), dir.path().display().to_string()], "no exercises/ directory"),
         (
-            vec!["grade".into(), ".".into(), "--exercise".into(), "nope".into()],
+            vec!["grade".into(), "/definitely/not/here".into()],
+            "not a directory",
+        ),
+        (
+            vec!["grade".into(), dir.path().display().to_string()],
+            "no exercises/ directory",
+        ),
+        (
+            vec![
+                "grade".into(),
+                ".".into(),
+                "--exercise".into(),
+                "nope".into(),
+            ],
             "unknown exercise `nope`",
         ),
         (
-            vec!["grade".into(), ".".into(), "--check".into(), "charge.nope".into()],
+            vec![
+                "grade".into(),
+                ".".into(),
+                "--check".into(),
+                "charge.nope".into(),
+            ],
             "unknown check `charge.nope`",
         ),
     ];
@@ -40,7 +56,10 @@ fn bad_input_is_a_one_line_error_with_exit_code_2() {
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
-        assert!(out.stdout.is_empty(), "{args:?}: no report on a usage error");
+        assert!(
+            out.stdout.is_empty(),
+            "{args:?}: no report on a usage error"
+        );
     }
 }
 
@@ -50,9 +69,24 @@ fn a_submission_that_does_not_build_is_a_graded_result() {
     let sub = tempfile::tempdir().unwrap();
     let ex = sub.path().join("exercises/charge");
     std::fs::create_dir_all(ex.join("src")).unwrap();
-    std::fs::copy(root.join("exercises/charge/Cargo.toml"), ex.join("Cargo.toml")).unwrap();
-    for f in ["main.rs", "error.rs", "model.rs", "provider.rs", "store.rs", "routes.rs"] {
-        std::fs::copy(root.join("exercises/charge/src").join(f), ex.join("src").join(f)).unwrap();
+    std::fs::copy(
+        root.join("exercises/charge/Cargo.toml"),
+        ex.join("Cargo.toml"),
+    )
+    .unwrap();
+    for f in [
+        "main.rs",
+        "error.rs",
+        "model.rs",
+        "provider.rs",
+        "store.rs",
+        "routes.rs",
+    ] {
+        std::fs::copy(
+            root.join("exercises/charge/src").join(f),
+            ex.join("src").join(f),
+        )
+        .unwrap();
     }
     std::fs::write(ex.join("src/model.rs"), "this is not rust\n").unwrap();
     let report_path = sub.path().join("report.json");
@@ -62,14 +96,26 @@ fn a_submission_that_does_not_build_is_a_graded_result() {
         .arg(sub.path())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: harness::report::Report =
         serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
     let ex = &report.exercises[0];
     assert_eq!(ex.build.status, harness::report::BuildStatus::Failed);
     let log = ex.build.log.as_deref().unwrap();
     assert!(log.contains("exercises/charge/src/model.rs"), "{log}");
-    assert!(!log.contains("/stage/"), "staging paths leak into the log: {log}");
-    assert!(ex.checks.iter().all(|c| c.status == harness::report::CheckStatus::Skipped));
+    assert!(
+        !log.contains("/stage/"),
+        "staging paths leak into the log: {log}"
+    );
+    assert!(
+        ex.checks
+            .iter()
+            .all(|c| c.status == harness::report::CheckStatus::Skipped)
+    );
     assert_eq!(report.points, 0);
 }

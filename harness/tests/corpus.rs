@@ -28,7 +28,11 @@ async fn pristine_charge_fails_every_flaw_check_and_passes_the_contract() {
             c.evidence.join("\n")
         );
         if c.status == CheckStatus::Fail {
-            assert!(c.evidence.iter().any(|l| l.starts_with('✗')), "{}: failure without a broken invariant", c.id);
+            assert!(
+                c.evidence.iter().any(|l| l.starts_with('✗')),
+                "{}: failure without a broken invariant",
+                c.id
+            );
         }
     }
     assert_eq!(report.exit_code(), 1);
@@ -49,10 +53,19 @@ async fn pristine_charge_fails_every_flaw_check_and_passes_the_contract() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn charge_corpus_references_pass_and_decoys_fail_exactly_their_checks() {
     let entries = corpus("charge");
-    let references = entries.iter().filter(|e| e.name.starts_with("reference-")).count();
+    let references = entries
+        .iter()
+        .filter(|e| e.name.starts_with("reference-"))
+        .count();
     let decoys = entries.len() - references;
-    assert!(references >= 2, "the corpus needs at least two references, has {references}");
-    assert!(decoys >= 4, "the corpus needs at least four decoys, has {decoys}");
+    assert!(
+        references >= 2,
+        "the corpus needs at least two references, has {references}"
+    );
+    assert!(
+        decoys >= 4,
+        "the corpus needs at least four decoys, has {decoys}"
+    );
 
     let mut mismatches = Vec::new();
     for entry in &entries {
@@ -60,7 +73,11 @@ async fn charge_corpus_references_pass_and_decoys_fail_exactly_their_checks() {
         let report = grade_exercise(&submission, "charge", DEFAULT_SEED).await;
         let ex = &report.exercises[0];
         if ex.build.status != BuildStatus::Ok {
-            mismatches.push(format!("{}: build failed:\n{}", entry.name, ex.build.log.as_deref().unwrap_or("")));
+            mismatches.push(format!(
+                "{}: build failed:\n{}",
+                entry.name,
+                ex.build.log.as_deref().unwrap_or("")
+            ));
             continue;
         }
         let mut failed = not_passed(&report);
@@ -72,7 +89,14 @@ async fn charge_corpus_references_pass_and_decoys_fail_exactly_their_checks() {
                 .checks
                 .iter()
                 .filter(|c| c.status != CheckStatus::Pass && !expected.contains(&c.id))
-                .map(|c| format!("  {} ({:?}):\n    {}", c.id, c.status, c.evidence.join("\n    ")))
+                .map(|c| {
+                    format!(
+                        "  {} ({:?}):\n    {}",
+                        c.id,
+                        c.status,
+                        c.evidence.join("\n    ")
+                    )
+                })
                 .collect();
             mismatches.push(format!(
                 "{}: expected to fail {expected:?}, failed {failed:?}\n{}",
@@ -81,5 +105,9 @@ async fn charge_corpus_references_pass_and_decoys_fail_exactly_their_checks() {
             ));
         }
     }
-    assert!(mismatches.is_empty(), "corpus mismatches:\n{}", mismatches.join("\n\n"));
+    assert!(
+        mismatches.is_empty(),
+        "corpus mismatches:\n{}",
+        mismatches.join("\n\n")
+    );
 }

@@ -51,7 +51,10 @@ async fn every_seed_gives_every_submission_its_expected_result() {
             if ok {
                 *as_expected.entry(name.clone()).or_default() += 1;
             } else {
-                surprises.push(format!("seed {seed}: {name} failed {:?}", not_passed(&report)));
+                surprises.push(format!(
+                    "seed {seed}: {name} failed {:?}",
+                    not_passed(&report)
+                ));
             }
         }
         eprintln!("seed {seed}/{seeds} done");
@@ -66,5 +69,9 @@ async fn every_seed_gives_every_submission_its_expected_result() {
     for s in &surprises {
         println!("  ! {s}");
     }
-    assert!(surprises.is_empty(), "{} unexpected results", surprises.len());
+    assert!(
+        surprises.is_empty(),
+        "{} unexpected results",
+        surprises.len()
+    );
 }

@@ -256,7 +256,8 @@ async fn create_charge(
     let at_ms = shared.started.elapsed().as_millis();
 
     // Record the call, pick its fault and settle idempotency in one step.
-    let decision = shared.with(|l| {
+    // The early answer is boxed: a `Response` is large and this is the uncommon path.
+    let decision = shared.with(|l| -> Result<Option<ProviderFault>, Box<Response>> {
         let fault = l.queued.pop_front().or(l.standing);
         l.calls.push(ProviderCall {
             at_ms,
@@ -265,26 +266,31 @@ async fn create_charge(
             fault,
         });
         let Ok(p) = &params else {
-            return Err(error(StatusCode::BAD_REQUEST, "invalid_request"));
+            return Err(Box::new(error(StatusCode::BAD_REQUEST, "invalid_request")));
         };
         if p.amount <= 0 || p.customer.is_empty() {
-            return Err(error(StatusCode::BAD_REQUEST, "invalid_request"));
+            return Err(Box::new(error(StatusCode::BAD_REQUEST, "invalid_request")));
         }
         if let Some(key) = &key {
             match l.keys.get(key) {
                 Some(KeyState::InFlight) => {
-                    return Err(error(StatusCode::CONFLICT, "idempotency_key_in_use"));
+                    return Err(Box::new(error(
+                        StatusCode::CONFLICT,
+                        "idempotency_key_in_use",
+                    )));
                 }
                 Some(KeyState::Done(c)) => {
                     return if (c.customer.as_str(), c.amount, c.currency.as_str())
                         == (p.customer.as_str(), p.amount, p.currency.as_str())
                     {
-                        Err((StatusCode::OK, Json(charge_json(c))).into_response())
+                        Err(Box::new(
+                            (StatusCode::OK, Json(charge_json(c))).into_response(),
+                        ))
                     } else {
-                        Err(error(
+                        Err(Box::new(error(
                             StatusCode::UNPROCESSABLE_ENTITY,
                             "idempotency_key_reused_with_different_parameters",
-                        ))
+                        )))
                     };
                 }
                 None => {
@@ -297,7 +303,7 @@ async fn create_charge(
     });
     let fault = match decision {
         Ok(fault) => fault,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let _guard = CallGuard {
         shared: Arc::clone(&shared),

@@ -54,7 +54,10 @@ pub fn corpus(exercise: &str) -> Vec<CorpusEntry> {
             "{name}: corpus patches are named reference-* or decoy-*"
         );
         if name.starts_with("reference-") {
-            assert!(meta.fails.is_empty(), "{name}: a reference must fail nothing");
+            assert!(
+                meta.fails.is_empty(),
+                "{name}: a reference must fail nothing"
+            );
         }
         entries.push(CorpusEntry {
             name,

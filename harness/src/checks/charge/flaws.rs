@@ -151,9 +151,7 @@ pub async fn crash_after_provider_call(env: CheckEnv) -> CheckResult {
     if !w.provider.wait_idle(Duration::from_secs(5)).await {
         return Err(Problem::Harness("the provider call did not finish".into()));
     }
-    if let Err(problem) = restart(&mut w).await {
-        return Err(problem);
-    }
+    restart(&mut w).await?;
     story.say("Restarted the service on the same database; the client retries with the same key.");
     let mut answers = Vec::new();
     for x in w.post_until_success(&key, &body, 3).await {
