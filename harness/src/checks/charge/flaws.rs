@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::checks::charge::contract::verdict;
-use crate::checks::charge::world::{ChargeWorld, judge_one_key};
+use crate::checks::charge::world::{ChargeWorld, HeldOrAnswered, judge_one_key};
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem};
 use crate::fakes::ProviderFault;
 
@@ -127,15 +127,20 @@ pub async fn crash_after_provider_call(env: CheckEnv) -> CheckResult {
     w.provider.fail_next(ProviderFault::CommitThenHold);
     let client = w.client();
     let (url, k, b) = (w.svc.url(), key.clone(), body.json());
-    let in_flight = tokio::spawn(async move { client.post_charge(&url, Some(&k), &b).await });
-    if !w.provider.wait_for_held(1, Duration::from_secs(5)).await {
-        w.provider.release_held();
-        let x = in_flight
-            .await
-            .map_err(|e| Problem::Harness(e.to_string()))?;
-        story.exchange(&x);
-        story.say("The request never reached the payment provider.");
-        return Err(Problem::Service(story));
+    let mut in_flight = tokio::spawn(async move { client.post_charge(&url, Some(&k), &b).await });
+    match w.first_held_or_answered(&mut in_flight).await {
+        HeldOrAnswered::Held => {}
+        HeldOrAnswered::Answered(x) => {
+            story.exchange(&x);
+            story.say("The request was answered without its provider call completing.");
+            w.provider.heal();
+            return Err(Problem::Service(story));
+        }
+        HeldOrAnswered::Neither => {
+            w.provider.release_held();
+            story.say("The request never reached the payment provider within 5 s.");
+            return Err(Problem::Service(story));
+        }
     }
     story.say(format!(
         "Sent {} with Idempotency-Key {key}; the provider charged the card and is holding its answer.",

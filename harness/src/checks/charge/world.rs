@@ -178,14 +178,32 @@ impl ChargeWorld {
             .set_standing(Some(ProviderFault::HoldUntilReleased));
         let client = self.client();
         let (url, k, b) = (first.url(), key.to_owned(), body.json());
-        let first_task = tokio::spawn(async move { client.post_charge(&url, Some(&k), &b).await });
-        if !self.provider.wait_for_held(1, Duration::from_secs(5)).await {
-            self.provider.set_standing(None);
-            self.provider.release_held();
-            let x = join(first_task).await?;
-            story.exchange(&x);
-            story.say("The first request never reached the payment provider.");
-            return Err(Problem::Service(story.clone()));
+        let mut first_task =
+            tokio::spawn(async move { client.post_charge(&url, Some(&k), &b).await });
+        match self.first_held_or_answered(&mut first_task).await {
+            HeldOrAnswered::Held => {}
+            HeldOrAnswered::Answered(first) => {
+                // Served without a provider call (e.g. a replay): nothing to hold, so
+                // the duplicates simply follow it.
+                self.provider.set_standing(None);
+                let mut exchanges = vec![first];
+                for target in rest {
+                    exchanges.push(
+                        self.client()
+                            .post_charge(&target.url(), Some(key), &body.json())
+                            .await,
+                    );
+                }
+                return Ok(exchanges);
+            }
+            HeldOrAnswered::Neither => {
+                self.provider.set_standing(None);
+                self.provider.release_held();
+                let x = join(first_task).await?;
+                story.exchange(&x);
+                story.say("The first request neither reached the payment provider nor was answered within 5 s.");
+                return Err(Problem::Service(story.clone()));
+            }
         }
         story.say(format!(
             "The provider is holding the first request's charge call; now sending {} duplicate(s) with the same key.",
@@ -224,6 +242,34 @@ impl ChargeWorld {
             exchanges.push(join(task).await?);
         }
         Ok(exchanges)
+    }
+}
+
+/// What a spawned request did first.
+pub enum HeldOrAnswered {
+    /// Its provider call is being held.
+    Held,
+    /// It was answered without a held provider call.
+    Answered(Exchange),
+    /// Neither within the time limit.
+    Neither,
+}
+
+impl ChargeWorld {
+    /// Waits until the provider holds a call or `task` is answered, whichever first.
+    pub async fn first_held_or_answered(
+        &self,
+        task: &mut tokio::task::JoinHandle<Exchange>,
+    ) -> HeldOrAnswered {
+        tokio::select! {
+            held = self.provider.wait_for_held(1, Duration::from_secs(5)) => {
+                if held { HeldOrAnswered::Held } else { HeldOrAnswered::Neither }
+            }
+            answered = task => match answered {
+                Ok(x) => HeldOrAnswered::Answered(x),
+                Err(_) => HeldOrAnswered::Neither,
+            },
+        }
     }
 }
 
