@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::catalog;
 use crate::grade::{self, DEFAULT_SEED, GradeOptions, Progress};
-use crate::report::{BuildReport, BuildStatus, CheckReport, CheckStatus, markdown};
+use crate::report::{BuildReport, BuildStatus, CheckReport, CheckStatus, junit, markdown};
 use crate::staging::Workspace;
 
 /// Grades fixes of AI-written backend exercises by running them under faults.
@@ -50,6 +50,7 @@ enum Command {
 enum Format {
     Json,
     Markdown,
+    Junit,
 }
 
 /// Runs the CLI; returns the process exit code.
@@ -89,6 +90,7 @@ pub async fn main() -> ExitCode {
             let text = match format {
                 Format::Json => report.to_json(),
                 Format::Markdown => markdown::render(&report, true),
+                Format::Junit => junit::render(&report),
             };
             match &out {
                 Some(file) => {

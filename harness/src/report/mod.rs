@@ -1,8 +1,9 @@
 //! Reports: derived from check results and nothing else.
 //!
 //! [`Report`] is the versioned JSON machine contract; [`markdown`] renders it for an
-//! interviewer.
+//! interviewer and [`junit`] for CI systems.
 
+pub mod junit;
 pub mod markdown;
 
 use serde::{Deserialize, Serialize};
