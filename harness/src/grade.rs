@@ -179,15 +179,19 @@ async fn grade_exercise(
                     replay: replay_command(&opts.submission, exercise.id, check.id, opts.seed),
                 };
                 // Each check runs in its own task so a panic is contained and reported.
-                let task = tokio::spawn((check.run)(env));
-                match tokio::time::timeout(CHECK_TIMEOUT, task).await {
-                    Err(_) => (
-                        CheckStatus::Error,
-                        vec![format!(
-                            "The check did not finish within {}s.",
-                            CHECK_TIMEOUT.as_secs()
-                        )],
-                    ),
+                let mut task = tokio::spawn((check.run)(env));
+                match tokio::time::timeout(CHECK_TIMEOUT, &mut task).await {
+                    Err(_) => {
+                        // Dropping the check's future kills its services and fakes.
+                        task.abort();
+                        (
+                            CheckStatus::Error,
+                            vec![format!(
+                                "The check did not finish within {}s.",
+                                CHECK_TIMEOUT.as_secs()
+                            )],
+                        )
+                    }
                     Ok(Err(e)) => (CheckStatus::Error, vec![format!("The check panicked: {e}")]),
                     Ok(Ok(Verdict::Pass(ev))) => (CheckStatus::Pass, ev.into_lines()),
                     Ok(Ok(Verdict::Fail(ev))) => (CheckStatus::Fail, ev.into_lines()),
