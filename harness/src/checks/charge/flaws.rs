@@ -5,31 +5,33 @@
 use std::time::Duration;
 
 use crate::checks::charge::contract::verdict;
-use crate::checks::charge::world::{ChargeWorld, HeldOrAnswered, judge_one_key};
+use crate::checks::charge::world::{
+    ChargeBody, ChargeWorld, HeldOrAnswered, HoldPoint, judge_one_key,
+};
+use crate::checks::http::Exchange;
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem};
 use crate::fakes::ProviderFault;
 
-/// Duplicates with one key arrive while the first request's provider call is in flight.
+/// Duplicates with one key arrive while the first request's provider call is in
+/// flight: once held before the provider charges, once after it charged but before it
+/// answered (two keys, one round each).
 pub async fn concurrent_duplicates(env: CheckEnv) -> CheckResult {
     let mut w = ChargeWorld::start(env).await?;
     let mut story = Evidence::new();
-    let customer = w.new_customer();
-    let key = w.new_key();
-    let body = w.body_for(&customer);
-    story.say(format!(
-        "Sending {} with Idempotency-Key {key}.",
-        body.json()
-    ));
-    let svc = &w.svc;
-    let answers = w
-        .burst_while_held(&[svc, svc, svc], &key, &body, &mut story)
-        .await?;
-    for x in &answers {
-        story.exchange(x);
-    }
-    let mut broken = judge_one_key(&w, &body, &answers, &mut story)?;
-    if !answers.iter().any(|x| x.is_success()) {
-        broken.push("None of the requests succeeded once the provider answered.".to_owned());
+    let mut broken = Vec::new();
+    for hold in [HoldPoint::BeforeCharge, HoldPoint::AfterCharge] {
+        let customer = w.new_customer();
+        let key = w.new_key();
+        let body = w.body_for(&customer);
+        story.say(format!(
+            "Sending {} with Idempotency-Key {key}.",
+            body.json()
+        ));
+        let svc = &w.svc;
+        let answers = w
+            .burst_while_held(&[svc, svc, svc], &key, &body, hold, &mut story)
+            .await?;
+        broken.extend(judge_burst(&w, &body, &answers, &mut story)?);
     }
     Ok(verdict(story, broken))
 }
@@ -40,24 +42,37 @@ pub async fn two_instances(env: CheckEnv) -> CheckResult {
     let second = w.start_another_instance().await?;
     let mut story = Evidence::new();
     story.say("Two service instances share one database, as behind a load balancer.");
-    let customer = w.new_customer();
-    let key = w.new_key();
-    let body = w.body_for(&customer);
-    story.say(format!(
-        "Instance 1 gets {} with Idempotency-Key {key}; instance 2 gets the same twice.",
-        body.json()
-    ));
-    let answers = w
-        .burst_while_held(&[&w.svc, &second, &second], &key, &body, &mut story)
-        .await?;
-    for x in &answers {
+    let mut broken = Vec::new();
+    for hold in [HoldPoint::BeforeCharge, HoldPoint::AfterCharge] {
+        let customer = w.new_customer();
+        let key = w.new_key();
+        let body = w.body_for(&customer);
+        story.say(format!(
+            "Instance 1 gets {} with Idempotency-Key {key}; instance 2 gets the same twice.",
+            body.json()
+        ));
+        let answers = w
+            .burst_while_held(&[&w.svc, &second, &second], &key, &body, hold, &mut story)
+            .await?;
+        broken.extend(judge_burst(&w, &body, &answers, &mut story)?);
+    }
+    Ok(verdict(story, broken))
+}
+
+fn judge_burst(
+    w: &ChargeWorld,
+    body: &ChargeBody,
+    answers: &[Exchange],
+    story: &mut Evidence,
+) -> Result<Vec<String>, Problem> {
+    for x in answers {
         story.exchange(x);
     }
-    let mut broken = judge_one_key(&w, &body, &answers, &mut story)?;
+    let mut broken = judge_one_key(w, body, answers, story)?;
     if !answers.iter().any(|x| x.is_success()) {
         broken.push("None of the requests succeeded once the provider answered.".to_owned());
     }
-    Ok(verdict(story, broken))
+    Ok(broken)
 }
 
 /// A key reused with a different body is refused with 422 and changes nothing.

@@ -73,7 +73,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("check-then-act"),
             visibility: Visibility::Hidden,
             points: 3,
-            description: "Three requests with one key: the provider holds the first one's charge call while the two duplicates arrive, then answers. The customer must be charged once, every 2xx must carry the same charge, and the `charges` table must agree with the provider.",
+            description: "Three requests with one key: the provider holds the first one's charge call while the two duplicates arrive, then answers — once holding it before it charges the card, once after it charged but before it answers. Each time the customer must be charged once, every 2xx must carry the same charge, and the `charges` table must agree with the provider.",
             run: |env| Box::pin(async move { settle(flaws::concurrent_duplicates(env).await) }),
         },
         Check {
@@ -81,7 +81,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("check-then-act"),
             visibility: Visibility::Hidden,
             points: 2,
-            description: "Two service instances on one database: instance 1 gets a request whose charge call the provider holds, instance 2 gets two duplicates meanwhile. One charge, one recorded row, the same charge in every 2xx.",
+            description: "Two service instances on one database: instance 1 gets a request whose charge call the provider holds (before, then in a second round after, it charges), instance 2 gets two duplicates meanwhile. Each time: one charge, one succeeded row, the same charge in every 2xx.",
             run: |env| Box::pin(async move { settle(flaws::two_instances(env).await) }),
         },
         Check {

@@ -18,7 +18,9 @@ use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, Test
 use tokio::sync::Mutex;
 
 use crate::checks::charge::contract::verdict;
-use crate::checks::charge::world::{ChargeBody, ChargeWorld, HeldOrAnswered, judge_one_key};
+use crate::checks::charge::world::{
+    ChargeBody, ChargeWorld, HeldOrAnswered, HoldPoint, judge_one_key,
+};
 use crate::checks::http::Exchange;
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, Verdict};
 use crate::fakes::ProviderFault;
@@ -53,7 +55,11 @@ pub enum Step {
     },
     /// `copies` concurrent requests with one key; the first is held at the provider
     /// until the others have arrived.
-    Burst { key: u8, copies: u8 },
+    Burst {
+        key: u8,
+        copies: u8,
+        after_charge: bool,
+    },
     /// One request; the provider charges and holds its answer; the service is killed
     /// with SIGKILL and restarted on the same database.
     Crash { key: u8 },
@@ -82,10 +88,19 @@ impl fmt::Display for Step {
                     CallFault::ServerError => write!(f, "; the provider answers 500"),
                 }
             }
-            Step::Burst { key, copies } => write!(
+            Step::Burst {
+                key,
+                copies,
+                after_charge,
+            } => write!(
                 f,
-                "{copies} concurrent POST /charges with key k{key}, {}; the first is held at the provider until the others arrive",
-                body_label(*key, false)
+                "{copies} concurrent POST /charges with key k{key}, {}; the first is held at the provider ({}) until the others arrive",
+                body_label(*key, false),
+                if *after_charge {
+                    "after it charged"
+                } else {
+                    "before it charges"
+                }
             ),
             Step::Crash { key } => write!(
                 f,
@@ -120,7 +135,8 @@ fn step_strategy() -> impl Strategy<Value = Step> {
     prop_oneof![
         5 => (key.clone(), any::<bool>(), fault)
             .prop_map(|(key, altered, fault)| Step::Send { key, altered, fault }),
-        3 => (key.clone(), 2u8..=3).prop_map(|(key, copies)| Step::Burst { key, copies }),
+        3 => (key.clone(), 2u8..=3, any::<bool>())
+            .prop_map(|(key, copies, after_charge)| Step::Burst { key, copies, after_charge }),
         1 => key.prop_map(|key| Step::Crash { key }),
         1 => Just(Step::Restart),
     ]
@@ -251,11 +267,22 @@ async fn run_history(
                 story.exchange(&x);
                 log(&mut logs, key, &k, body, x);
             }
-            Step::Burst { key, copies } => {
+            Step::Burst {
+                key,
+                copies,
+                after_charge,
+            } => {
                 let (k, customer) = names(key);
                 let body = body(&customer, key, false);
                 let targets: Vec<_> = (0..copies).map(|_| &w.svc).collect();
-                let answers = w.burst_while_held(&targets, &k, &body, &mut story).await?;
+                let hold = if after_charge {
+                    HoldPoint::AfterCharge
+                } else {
+                    HoldPoint::BeforeCharge
+                };
+                let answers = w
+                    .burst_while_held(&targets, &k, &body, hold, &mut story)
+                    .await?;
                 for x in answers {
                     story.exchange(&x);
                     log(&mut logs, key, &k, body.clone(), x);

@@ -159,23 +159,27 @@ impl ChargeWorld {
         exchanges
     }
 
-    /// Sends one request to `first`, holds it at the provider, then sends the others
-    /// (to their instances) while it is held; releases once each duplicate has either
-    /// answered or is itself held at the provider (or `grace` passed, for fixes that
-    /// make duplicates wait). Returns the first exchange, then the duplicates'.
+    /// Sends one request to `first`, holds it at the provider (before or after the
+    /// provider charges, per `hold`), then sends the others (to their instances) while
+    /// it is held; releases once each duplicate has either answered or is itself held
+    /// at the provider (or `GRACE` passed, for fixes that make duplicates wait).
+    /// Returns the first exchange, then the duplicates'.
     pub async fn burst_while_held(
         &self,
         targets: &[&RunningService],
         key: &str,
         body: &ChargeBody,
+        hold: HoldPoint,
         story: &mut Evidence,
     ) -> Result<Vec<Exchange>, Problem> {
         const GRACE: Duration = Duration::from_millis(1500);
         let Some((first, rest)) = targets.split_first() else {
             return Ok(Vec::new());
         };
-        self.provider
-            .set_standing(Some(ProviderFault::HoldUntilReleased));
+        self.provider.set_standing(Some(match hold {
+            HoldPoint::BeforeCharge => ProviderFault::HoldUntilReleased,
+            HoldPoint::AfterCharge => ProviderFault::CommitThenHold,
+        }));
         let client = self.client();
         let (url, k, b) = (first.url(), key.to_owned(), body.json());
         let mut first_task =
@@ -206,7 +210,11 @@ impl ChargeWorld {
             }
         }
         story.say(format!(
-            "The provider is holding the first request's charge call; now sending {} duplicate(s) with the same key.",
+            "The provider is holding the first request's charge call ({}); now sending {} duplicate(s) with the same key.",
+            match hold {
+                HoldPoint::BeforeCharge => "before charging the card",
+                HoldPoint::AfterCharge => "after charging the card, before answering",
+            },
             rest.len()
         ));
         let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
@@ -243,6 +251,16 @@ impl ChargeWorld {
         }
         Ok(exchanges)
     }
+}
+
+/// Where the provider holds the first request of a burst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldPoint {
+    /// Before it charges: duplicates find the original still in flight.
+    BeforeCharge,
+    /// After it charged, before it answers: duplicates find the charge made but the
+    /// service not yet told.
+    AfterCharge,
 }
 
 /// What a spawned request did first.
