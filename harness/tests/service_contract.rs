@@ -1,0 +1,86 @@
+//! The service contract every exercise binary keeps, checked on the pristine `charge`
+//! service: READY on a loopback port, statement accounting per request across the
+//! blocking-thread hop, graceful SIGTERM, restart after SIGKILL on the same database.
+
+use std::time::Duration;
+
+use harness::catalog;
+use harness::fakes::PaymentProvider;
+use harness::service::{RunningService, ServiceSpec};
+use harness::staging::{Build, Workspace, build_exercise};
+
+async fn pristine_charge_binary(out: &std::path::Path) -> std::path::PathBuf {
+    let ws = Workspace::grader();
+    let exercise = catalog::find("charge").unwrap();
+    match build_exercise(&ws, &ws.root, &exercise, out).await.unwrap() {
+        Build::Ok { binary, .. } => binary,
+        Build::Failed { log } => panic!("pristine charge does not build:\n{log}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn charge_keeps_the_service_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let binary = pristine_charge_binary(&dir.path().join("bin")).await;
+    let provider = PaymentProvider::start().await.unwrap();
+    let spec = ServiceSpec {
+        binary,
+        db: dir.path().join("charge.db"),
+        downstreams: vec![("payments".into(), provider.url())],
+        env: Vec::new(),
+        log: dir.path().join("service.log"),
+    };
+    let mut svc = RunningService::start(&spec).await.unwrap();
+    assert!(svc.url().starts_with("http://127.0.0.1:"));
+    let http = reqwest::Client::new();
+
+    // Statement accounting: the flawed create runs one lookup and one insert.
+    let created = http
+        .post(format!("{}/charges", svc.url()))
+        .header("Idempotency-Key", "contract-1")
+        .header("content-type", "application/json")
+        .body(r#"{"customer_id":"cus_1","amount":500,"currency":"usd"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    assert_eq!(created.headers()["x-kit-sql-statements"], "2");
+    let replay = http
+        .post(format!("{}/charges", svc.url()))
+        .header("Idempotency-Key", "contract-1")
+        .header("content-type", "application/json")
+        .body(r#"{"customer_id":"cus_1","amount":500,"currency":"usd"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 200);
+    assert_eq!(replay.headers()["x-kit-sql-statements"], "1");
+    let canary = http
+        .get(format!("{}/__kit/canary", svc.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(canary.headers()["x-kit-sql-statements"], "3");
+
+    // SIGKILL, then a restart on the same file keeps the data (migrations re-run safely).
+    svc.restart_after_kill9().await.unwrap();
+    let after = http
+        .post(format!("{}/charges", svc.url()))
+        .header("Idempotency-Key", "contract-1")
+        .header("content-type", "application/json")
+        .body(r#"{"customer_id":"cus_1","amount":500,"currency":"usd"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 200, "the charge survived the restart");
+    assert_eq!(provider.charges().len(), 1);
+
+    // SIGTERM stops it gracefully and promptly.
+    let started = std::time::Instant::now();
+    svc.stop().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "SIGTERM was not honoured"
+    );
+    assert!(harness::service::log_tail(&dir.path().join("service.log"), 50).contains("stopped"));
+}
