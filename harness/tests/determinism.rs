@@ -2,7 +2,7 @@
 //! many seeds and counts how often each got exactly its expected result.
 //!
 //! Ignored by default (minutes, not seconds). Run:
-//! `SEEDS=100 cargo test -p harness --release --test determinism -- --ignored --nocapture`
+//! `SEEDS=100 cargo test -p harness --test determinism -- --ignored --nocapture`
 
 mod common;
 
