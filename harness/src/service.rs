@@ -35,6 +35,8 @@ pub struct ServiceSpec {
     pub env: Vec<(String, String)>,
     /// File the service's stderr is appended to.
     pub log: PathBuf,
+    /// File the kit appends per-request SQL statement records to (`--stats-file`).
+    pub stats: Option<PathBuf>,
 }
 
 /// Why a service did not come up.
@@ -82,6 +84,9 @@ impl RunningService {
             .arg("127.0.0.1:0")
             .arg("--db")
             .arg(&spec.db);
+        if let Some(stats) = &spec.stats {
+            cmd.arg("--stats-file").arg(stats);
+        }
         for (name, url) in &spec.downstreams {
             cmd.arg("--downstream").arg(format!("{name}={url}"));
         }

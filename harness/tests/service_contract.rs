@@ -29,6 +29,7 @@ async fn charge_keeps_the_service_contract() {
         downstreams: vec![("payments".into(), provider.url())],
         env: Vec::new(),
         log: dir.path().join("service.log"),
+        stats: Some(dir.path().join("stats.jsonl")),
     };
     let mut svc = RunningService::start(&spec).await.unwrap();
     assert!(svc.url().starts_with("http://127.0.0.1:"));
@@ -61,6 +62,23 @@ async fn charge_keeps_the_service_contract() {
         .await
         .unwrap();
     assert_eq!(canary.headers()["x-kit-sql-statements"], "3");
+
+    // The stats file has a line per request, written before its response left.
+    let stats = std::fs::read_to_string(dir.path().join("stats.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = stats
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["path"], "/charges");
+    assert_eq!(lines[0]["statements"], 2);
+    assert_eq!(lines[0]["detail"].as_array().unwrap().len(), 2);
+    assert!(
+        lines[0]["detail"][1]["sql"]
+            .as_str()
+            .unwrap()
+            .contains("INSERT INTO charges")
+    );
 
     // SIGKILL, then a restart on the same file keeps the data (migrations re-run safely).
     svc.restart_after_kill9().await.unwrap();

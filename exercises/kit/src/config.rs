@@ -26,6 +26,10 @@ pub struct KitArgs {
     /// Insert this many rows of demo data on start (for trying the service by hand).
     #[arg(long, env = "KIT_SEED_DEMO")]
     pub seed_demo: Option<u64>,
+
+    /// Append one JSON line per request, with every SQL statement it ran, to this file.
+    #[arg(long, env = "KIT_STATS_FILE")]
+    pub stats_file: Option<PathBuf>,
 }
 
 /// A named downstream dependency and the base URL it is reached at.

@@ -7,13 +7,15 @@
 //! against `PRAGMA user_version`, so they are idempotent and safe when a service is
 //! restarted after SIGKILL or two instances start on one file.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rusqlite::trace::{TraceEvent, TraceEventCodes};
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, StatementStatus, TransactionBehavior};
+
+use crate::accounting::{RequestStats, StatementRecord};
 
 /// How long a connection waits on a locked database before `SQLITE_BUSY`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -45,8 +47,15 @@ pub enum DbError {
     Panicked,
 }
 
-/// Which request's counter a pooled connection's trace callback should bump.
-type CounterSlot = Arc<Mutex<Option<Arc<AtomicU64>>>>;
+/// What a pooled connection's trace callbacks need: the request its statements belong
+/// to, and the status counters of statements that started but have not finished.
+#[derive(Default)]
+struct TraceState {
+    request: Option<Arc<RequestStats>>,
+    running: HashMap<String, (i64, i64)>,
+}
+
+type CounterSlot = Arc<Mutex<TraceState>>;
 
 struct Pooled {
     conn: Connection,
@@ -95,7 +104,7 @@ impl Db {
         R: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let counter = crate::accounting::current_counter();
+        let counter = crate::accounting::current();
         let db = self.clone();
         let joined = tokio::task::spawn_blocking(move || {
             let mut pooled = match db.take() {
@@ -148,21 +157,35 @@ impl Db {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let slot: CounterSlot = Arc::new(Mutex::new(None));
+        let slot: CounterSlot = Arc::new(Mutex::new(TraceState::default()));
         let traced = Arc::clone(&slot);
         conn.trace_v2(
-            TraceEventCodes::SQLITE_TRACE_STMT,
+            TraceEventCodes::SQLITE_TRACE_STMT | TraceEventCodes::SQLITE_TRACE_PROFILE,
             Some(move |event: TraceEvent<'_>| {
-                // Trigger subprograms are reported with a `-- TRIGGER` pseudo-statement;
-                // they are part of the statement that fired them, not new statements.
-                if let TraceEvent::Stmt(_, sql) = event
-                    && !sql.trim_start().starts_with("--")
-                    && let Some(counter) = traced
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .as_ref()
-                {
-                    counter.fetch_add(1, Ordering::SeqCst);
+                let mut state = traced.lock().unwrap_or_else(PoisonError::into_inner);
+                let Some(request) = state.request.clone() else {
+                    return;
+                };
+                match event {
+                    // Trigger subprograms are reported with a `-- TRIGGER` pseudo-statement;
+                    // they are part of the statement that fired them, not new statements.
+                    TraceEvent::Stmt(stmt, sql) if !sql.trim_start().starts_with("--") => {
+                        request.started();
+                        // Counters are cumulative over a cached statement's life: remember
+                        // where they stood so the finish can take the difference.
+                        state.running.insert(sql.to_owned(), counters(&stmt));
+                    }
+                    TraceEvent::Profile(stmt, _) => {
+                        let sql = stmt.sql().into_owned();
+                        let (scan0, vm0) = state.running.remove(&sql).unwrap_or((0, 0));
+                        let (scan1, vm1) = counters(&stmt);
+                        request.finished(StatementRecord {
+                            sql,
+                            fullscan_steps: scan1 - scan0,
+                            vm_steps: vm1 - vm0,
+                        });
+                    }
+                    _ => {}
                 }
             }),
         )?;
@@ -170,8 +193,17 @@ impl Db {
     }
 }
 
-fn set_slot(slot: &CounterSlot, counter: Option<Arc<AtomicU64>>) {
-    *slot.lock().unwrap_or_else(PoisonError::into_inner) = counter;
+fn set_slot(slot: &CounterSlot, request: Option<Arc<RequestStats>>) {
+    let mut state = slot.lock().unwrap_or_else(PoisonError::into_inner);
+    state.request = request;
+    state.running.clear();
+}
+
+fn counters(stmt: &rusqlite::trace::StmtRef<'_>) -> (i64, i64) {
+    (
+        i64::from(stmt.get_status(StatementStatus::FullscanStep)),
+        i64::from(stmt.get_status(StatementStatus::VmStep)),
+    )
 }
 
 /// Applies the migrations the file has not seen yet, each in its own IMMEDIATE
@@ -230,7 +262,7 @@ mod tests {
     async fn statements_are_counted_per_request_across_threads() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path().join("c.db"), MIGRATIONS).unwrap();
-        let counter = Arc::new(AtomicU64::new(0));
+        let counter = Arc::new(RequestStats::default());
         let db2 = db.clone();
         crate::accounting::count_scope(Arc::clone(&counter), async move {
             for _ in 0..2 {
@@ -244,12 +276,12 @@ mod tests {
             }
         })
         .await;
-        assert_eq!(counter.load(Ordering::SeqCst), 4);
+        assert_eq!(counter.statements(), 4);
         // Outside a request nothing is attributed.
         db.call(|c| c.execute("DELETE FROM t", []).map_err(DbError::from))
             .await
             .unwrap();
-        assert_eq!(counter.load(Ordering::SeqCst), 4);
+        assert_eq!(counter.statements(), 4);
     }
 
     #[tokio::test]
@@ -264,7 +296,7 @@ mod tests {
                  END;"],
         )
         .unwrap();
-        let counter = Arc::new(AtomicU64::new(0));
+        let counter = Arc::new(RequestStats::default());
         let db2 = db.clone();
         crate::accounting::count_scope(Arc::clone(&counter), async move {
             db2.call(|c| {
@@ -275,6 +307,58 @@ mod tests {
             .unwrap();
         })
         .await;
-        assert_eq!(counter.load(Ordering::SeqCst), 1);
+        assert_eq!(counter.statements(), 1);
+    }
+
+    #[tokio::test]
+    async fn full_scans_are_measured_per_statement_and_indexes_remove_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path().join("s.db"), MIGRATIONS).unwrap();
+        db.call(|c| {
+            let tx = c.transaction()?;
+            for n in 0..500 {
+                tx.execute(
+                    "INSERT INTO t (v, w) VALUES (?1, ?2)",
+                    (format!("v{n}"), n % 7),
+                )?;
+            }
+            tx.commit()?;
+            Ok::<_, DbError>(())
+        })
+        .await
+        .unwrap();
+        let lookup = |db: Db| async move {
+            let stats = Arc::new(RequestStats::default());
+            crate::accounting::count_scope(Arc::clone(&stats), async move {
+                // A cached statement run twice: counters are per execution, not cumulative.
+                for _ in 0..2 {
+                    db.call(|c| {
+                        let mut s = c.prepare_cached("SELECT count(*) FROM t WHERE w = ?1")?;
+                        s.query_row([3], |r| r.get::<_, i64>(0))?;
+                        Ok::<_, DbError>(())
+                    })
+                    .await
+                    .unwrap();
+                }
+            })
+            .await;
+            stats.detail()
+        };
+        let scanned = lookup(db.clone()).await;
+        assert_eq!(scanned.len(), 2);
+        assert!(scanned.iter().all(|s| s.sql.contains("WHERE w")));
+        assert!(
+            scanned.iter().all(|s| s.fullscan_steps >= 499),
+            "{scanned:?}"
+        );
+        assert_eq!(scanned[0].fullscan_steps, scanned[1].fullscan_steps);
+        db.call(|c| {
+            c.execute("CREATE INDEX t_w ON t (w)", [])
+                .map_err(DbError::from)
+        })
+        .await
+        .unwrap();
+        let indexed = lookup(db).await;
+        assert!(indexed.iter().all(|s| s.fullscan_steps == 0), "{indexed:?}");
     }
 }

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::routing::get;
 use tokio::net::TcpListener;
 
-use crate::accounting::{CANARY_PATH, count_statements};
+use crate::accounting::{CANARY_PATH, StatsSink, count_statements};
 use crate::{Db, DbError, KitArgs};
 
 /// Why a service could not start or stopped with an error.
@@ -33,9 +33,10 @@ pub enum ServeError {
 /// on stdout once the socket accepts connections.
 pub async fn serve(args: &KitArgs, db: Db, app: Router) -> Result<(), ServeError> {
     let canary = Router::new().route(CANARY_PATH, get(canary)).with_state(db);
+    let sink = StatsSink::open(args.stats_file.as_deref())?;
     let app = app
         .merge(canary)
-        .layer(axum::middleware::from_fn(count_statements));
+        .layer(axum::middleware::from_fn_with_state(sink, count_statements));
 
     let listener = TcpListener::bind(args.listen)
         .await

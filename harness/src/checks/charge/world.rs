@@ -346,6 +346,7 @@ fn spec(env: &CheckEnv, provider: &PaymentProvider, instance: usize) -> ServiceS
         downstreams: vec![("payments".to_owned(), provider.url())],
         env: Vec::new(),
         log: env.workdir.join(format!("instance-{instance}.log")),
+        stats: None,
     }
 }
 
