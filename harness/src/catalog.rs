@@ -32,13 +32,22 @@ impl Exercise {
 
 /// Every exercise, in the order `list` shows them.
 pub fn all() -> Vec<Exercise> {
-    vec![Exercise {
-        id: "charge",
-        package: "charge",
-        binary: "charge",
-        summary: "Payments endpoint: retries, lost provider responses, concurrency and crashes must never charge a customer twice.",
-        checks: checks::charge::checks,
-    }]
+    vec![
+        Exercise {
+            id: "charge",
+            package: "charge",
+            binary: "charge",
+            summary: "Payments endpoint: retries, lost provider responses, concurrency and crashes must never charge a customer twice.",
+            checks: checks::charge::checks,
+        },
+        Exercise {
+            id: "orders",
+            package: "orders",
+            binary: "orders",
+            summary: "Order-history endpoint: must stay cheap as customers and catalogue grow, without changing its answer.",
+            checks: checks::orders::checks,
+        },
+    ]
 }
 
 /// The exercise with this id.

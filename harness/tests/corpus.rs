@@ -10,99 +10,104 @@ use harness::report::{BuildStatus, CheckStatus};
 use common::{corpus, grade_exercise, not_passed, patched_submission, repo_root};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pristine_charge_fails_every_flaw_check_and_passes_the_contract() {
-    let report = grade_exercise(&repo_root(), "charge", DEFAULT_SEED).await;
-    let ex = &report.exercises[0];
-    assert_eq!(ex.build.status, BuildStatus::Ok, "{:?}", ex.build.log);
-    for c in &ex.checks {
-        let expected = if c.flaw.is_some() {
-            CheckStatus::Fail
-        } else {
-            CheckStatus::Pass
-        };
-        assert_eq!(
-            c.status,
-            expected,
-            "{}: expected {expected:?}, evidence:\n{}",
-            c.id,
-            c.evidence.join("\n")
-        );
-        if c.status == CheckStatus::Fail {
-            assert!(
-                c.evidence.iter().any(|l| l.starts_with('✗')),
-                "{}: failure without a broken invariant",
-                c.id
+async fn pristine_exercises_fail_every_flaw_check_and_pass_the_contract() {
+    for exercise in harness::catalog::all() {
+        let report = grade_exercise(&repo_root(), exercise.id, DEFAULT_SEED).await;
+        let ex = &report.exercises[0];
+        assert_eq!(ex.build.status, BuildStatus::Ok, "{:?}", ex.build.log);
+        for c in &ex.checks {
+            let expected = if c.flaw.is_some() {
+                CheckStatus::Fail
+            } else {
+                CheckStatus::Pass
+            };
+            assert_eq!(
+                c.status,
+                expected,
+                "{}: expected {expected:?}, evidence:\n{}",
+                c.id,
+                c.evidence.join("\n")
             );
+            if c.status == CheckStatus::Fail {
+                assert!(
+                    c.evidence.iter().any(|l| l.starts_with('✗')),
+                    "{}: failure without a broken invariant",
+                    c.id
+                );
+            }
         }
-    }
-    assert_eq!(report.exit_code(), 1);
+        assert_eq!(report.exit_code(), 1);
 
-    // The interviewer's report, with run-specific ids, times and ports masked.
-    let markdown = harness::report::markdown::render(&report, false);
-    insta::with_settings!({filters => vec![
-        (r"ch_[0-9a-f]{32}", "ch_[id]"),
-        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", "[timestamp]"),
-        (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),
-        // Which of several released duplicates the provider charges first is a race.
-        (r"pch_\d+", "pch_[n]"),
-    ]}, {
-        insta::assert_snapshot!("pristine_charge_report", markdown);
-    });
+        // The interviewer's report, with run-specific ids, times and ports masked.
+        let markdown = harness::report::markdown::render(&report, false);
+        insta::with_settings!({filters => vec![
+            (r"ch_[0-9a-f]{32}", "ch_[id]"),
+            (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", "[timestamp]"),
+            (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),
+            // Which of several released duplicates the provider charges first is a race.
+            (r"pch_\d+", "pch_[n]"),
+        ]}, {
+            insta::assert_snapshot!(format!("pristine_{}_report", exercise.id), markdown);
+        });
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn charge_corpus_references_pass_and_decoys_fail_exactly_their_checks() {
-    let entries = corpus("charge");
-    let references = entries
-        .iter()
-        .filter(|e| e.name.starts_with("reference-"))
-        .count();
-    let decoys = entries.len() - references;
-    assert!(
-        references >= 2,
-        "the corpus needs at least two references, has {references}"
-    );
-    assert!(
-        decoys >= 4,
-        "the corpus needs at least four decoys, has {decoys}"
-    );
-
+async fn corpus_references_pass_and_decoys_fail_exactly_their_checks() {
     let mut mismatches = Vec::new();
-    for entry in &entries {
-        let submission = patched_submission("charge", entry);
-        let report = grade_exercise(&submission, "charge", DEFAULT_SEED).await;
-        let ex = &report.exercises[0];
-        if ex.build.status != BuildStatus::Ok {
-            mismatches.push(format!(
-                "{}: build failed:\n{}",
-                entry.name,
-                ex.build.log.as_deref().unwrap_or("")
-            ));
-            continue;
-        }
-        let mut failed = not_passed(&report);
-        failed.sort();
-        let mut expected = entry.fails.clone();
-        expected.sort();
-        if failed != expected {
-            let evidence: Vec<String> = ex
-                .checks
-                .iter()
-                .filter(|c| c.status != CheckStatus::Pass && !expected.contains(&c.id))
-                .map(|c| {
-                    format!(
-                        "  {} ({:?}):\n    {}",
-                        c.id,
-                        c.status,
-                        c.evidence.join("\n    ")
-                    )
-                })
-                .collect();
-            mismatches.push(format!(
-                "{}: expected to fail {expected:?}, failed {failed:?}\n{}",
-                entry.name,
-                evidence.join("\n")
-            ));
+    for exercise in harness::catalog::all() {
+        let entries = corpus(exercise.id);
+        let references = entries
+            .iter()
+            .filter(|e| e.name.starts_with("reference-"))
+            .count();
+        let decoys = entries.len() - references;
+        assert!(
+            references >= 2,
+            "{}: the corpus needs at least two references, has {references}",
+            exercise.id
+        );
+        assert!(
+            decoys >= 4,
+            "{}: the corpus needs at least four decoys, has {decoys}",
+            exercise.id
+        );
+        for entry in &entries {
+            let submission = patched_submission(exercise.id, entry);
+            let report = grade_exercise(&submission, exercise.id, DEFAULT_SEED).await;
+            let ex = &report.exercises[0];
+            if ex.build.status != BuildStatus::Ok {
+                mismatches.push(format!(
+                    "{}: build failed:\n{}",
+                    entry.name,
+                    ex.build.log.as_deref().unwrap_or("")
+                ));
+                continue;
+            }
+            let mut failed = not_passed(&report);
+            failed.sort();
+            let mut expected = entry.fails.clone();
+            expected.sort();
+            if failed != expected {
+                let evidence: Vec<String> = ex
+                    .checks
+                    .iter()
+                    .filter(|c| c.status != CheckStatus::Pass && !expected.contains(&c.id))
+                    .map(|c| {
+                        format!(
+                            "  {} ({:?}):\n    {}",
+                            c.id,
+                            c.status,
+                            c.evidence.join("\n    ")
+                        )
+                    })
+                    .collect();
+                mismatches.push(format!(
+                    "{}: expected to fail {expected:?}, failed {failed:?}\n{}",
+                    entry.name,
+                    evidence.join("\n")
+                ));
+            }
         }
     }
     assert!(

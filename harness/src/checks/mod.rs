@@ -7,6 +7,7 @@
 pub mod charge;
 pub mod evidence;
 pub mod http;
+pub mod orders;
 
 use std::future::Future;
 use std::path::PathBuf;

@@ -1,0 +1,298 @@
+//! Flaw checks (hidden): statement counts that must not grow with the data returned,
+//! and no full scans of large tables — measured by SQLite's own counters per statement,
+//! never by a stopwatch.
+
+use std::collections::BTreeSet;
+
+use regex::Regex;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::checks::charge::contract::verdict;
+use crate::checks::orders::dataset::{Dataset, Line, Order, Product, timestamp};
+use crate::checks::orders::world::OrdersWorld;
+use crate::checks::{CheckEnv, CheckResult, Evidence, Problem};
+
+/// Most statements one page request may run, whatever it returns.
+const STATEMENT_BUDGET: u64 = 10;
+/// How much the count may vary between a small and a large page.
+const STATEMENT_SLACK: u64 = 2;
+/// Rows a single statement may step through by full scans before it counts as a scan
+/// of a large table (the scale dataset's large tables hold tens of thousands of rows).
+const SCAN_LIMIT: i64 = 1_000;
+
+/// Statement counts at 1, 10 and 100 orders (orders without lines, so only the
+/// per-order work shows).
+pub async fn statements_per_order(env: CheckEnv) -> CheckResult {
+    let mut w = OrdersWorld::start(env).await?;
+    let mut data = Dataset::default();
+    let mut customers = Vec::new();
+    for n in [1i64, 10, 100] {
+        let c = w.fresh_id();
+        data.customers.push(c);
+        for k in 0..n {
+            data.orders.push(Order {
+                customer_id: c,
+                placed_at: timestamp(k * 7),
+                lines: Vec::new(),
+            });
+        }
+        customers.push((n, c));
+    }
+    w.write(&data)?;
+    judge_counts(&w, &customers, "order(s)").await
+}
+
+/// Statement counts at 1, 10 and 100 lines in one order, each line a different product.
+pub async fn statements_per_line(env: CheckEnv) -> CheckResult {
+    let mut w = OrdersWorld::start(env).await?;
+    let mut data = Dataset::default();
+    let mut customers = Vec::new();
+    for n in [1i64, 10, 100] {
+        let c = w.fresh_id();
+        data.customers.push(c);
+        let mut lines = Vec::new();
+        for k in 0..n {
+            let p = Product {
+                id: w.fresh_id(),
+                name: format!("Product {k}"),
+                price: 100 + k,
+            };
+            lines.push(Line {
+                product_id: p.id,
+                quantity: 1,
+                unit_price: p.price,
+            });
+            data.products.push(p);
+        }
+        data.orders.push(Order {
+            customer_id: c,
+            placed_at: timestamp(0),
+            lines,
+        });
+        customers.push((n, c));
+    }
+    w.write(&data)?;
+    judge_counts(&w, &customers, "line(s) in one order").await
+}
+
+async fn judge_counts(w: &OrdersWorld, customers: &[(i64, i64)], unit: &str) -> CheckResult {
+    let mut story = Evidence::new();
+    let mut counts = Vec::new();
+    for (n, customer) in customers {
+        let page = w.page(*customer, Some("100"), None).await;
+        let Some(stats) = &page.stats else {
+            story.exchange(&page.exchange);
+            return Err(no_stats(story));
+        };
+        if page.exchange.status != Some(200) {
+            story.exchange(&page.exchange);
+            return Err(Problem::Service(story));
+        }
+        counts.push((*n, stats.statements));
+    }
+    story.say(format!(
+        "SQL statements per request: {}",
+        counts
+            .iter()
+            .map(|(n, c)| format!("{n} {unit} → {c}"))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    ));
+    let min = counts.iter().map(|c| c.1).min().unwrap_or(0);
+    let max = counts.iter().map(|c| c.1).max().unwrap_or(0);
+    let mut broken = Vec::new();
+    if max > min + STATEMENT_SLACK {
+        broken.push(format!(
+            "The number of SQL statements grows with the number of {unit} returned ({min} → {max}); it must stay constant."
+        ));
+    }
+    if max > STATEMENT_BUDGET {
+        broken.push(format!(
+            "A page request ran {max} statements; the budget is {STATEMENT_BUDGET}."
+        ));
+    }
+    Ok(verdict(story, broken))
+}
+
+/// Which large table a check is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanTarget {
+    /// `orders` (and any large scan not attributed to `order_lines`).
+    Orders,
+    /// `order_lines`.
+    OrderLines,
+}
+
+/// At a realistic scale (20,000 orders, ~50,000 lines), every statement of a page
+/// request is checked with SQLite's full-scan step counter and its query plan.
+pub async fn no_large_scans(env: CheckEnv, target: ScanTarget) -> CheckResult {
+    let mut w = OrdersWorld::start(env).await?;
+    let (customer, data) = scale_dataset(&mut w);
+    w.write(&data)?;
+    let mut story = Evidence::new();
+    story.say(format!(
+        "The database holds {} customers, {} products, {} orders and {} order lines; customer {customer} has 100 orders.",
+        data.customers.len(),
+        data.products.len(),
+        data.orders.len(),
+        data.orders.iter().map(|o| o.lines.len()).sum::<usize>()
+    ));
+    let first = w.page(customer, Some("20"), None).await;
+    let cursor = first.next_cursor();
+    let mut pages = vec![first];
+    if let Some(c) = cursor {
+        pages.push(w.page(customer, Some("20"), Some(&c)).await);
+    }
+    let conn = Connection::open_with_flags(w.svc.db(), OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| Problem::Harness(format!("opening the database: {e}")))?;
+    let mut broken = Vec::new();
+    let mut reported = BTreeSet::new();
+    for page in &pages {
+        story.say(format!(
+            "{} → {}",
+            page.exchange.request_line,
+            page.exchange
+                .status
+                .map_or("no response".to_owned(), |s| s.to_string())
+        ));
+        let Some(stats) = &page.stats else {
+            return Err(no_stats(story));
+        };
+        for s in &stats.detail {
+            if s.fullscan_steps <= SCAN_LIMIT {
+                continue;
+            }
+            let tables = scanned_tables(&conn, &s.sql);
+            let about_lines = tables.iter().any(|t| t == "order_lines");
+            let mine = match target {
+                ScanTarget::OrderLines => about_lines,
+                ScanTarget::Orders => !about_lines || tables.iter().any(|t| t != "order_lines"),
+            };
+            if mine && reported.insert(s.sql.clone()) {
+                broken.push(format!(
+                    "A statement stepped through {} rows by full scan{}: {}",
+                    s.fullscan_steps,
+                    if tables.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (its plan scans {})", tables.join(", "))
+                    },
+                    one_line(&s.sql)
+                ));
+            }
+        }
+    }
+    if broken.is_empty() {
+        story.say(format!(
+            "No statement of these requests stepped through more than {SCAN_LIMIT} rows by full scan{}.",
+            match target {
+                ScanTarget::Orders => " of orders",
+                ScanTarget::OrderLines => " of order_lines",
+            }
+        ));
+    }
+    Ok(verdict(story, broken))
+}
+
+fn scale_dataset(w: &mut OrdersWorld) -> (i64, Dataset) {
+    let mut data = Dataset::default();
+    for _ in 0..200 {
+        data.customers.push(w.fresh_id());
+    }
+    for k in 0..2_000 {
+        data.products.push(Product {
+            id: w.fresh_id(),
+            name: format!("Product {k}"),
+            price: 100 + k,
+        });
+    }
+    let target = data.customers[0];
+    for k in 0..20_000i64 {
+        let customer = if k % 200 == 0 {
+            target
+        } else {
+            data.customers[1 + w.rng().below(199) as usize]
+        };
+        let lines = (0..w.rng().below(6))
+            .map(|_| {
+                let p = &data.products[w.rng().below(2_000) as usize];
+                Line {
+                    product_id: p.id,
+                    quantity: 1 + w.rng().below(5) as i64,
+                    unit_price: p.price,
+                }
+            })
+            .collect();
+        data.orders.push(Order {
+            customer_id: customer,
+            placed_at: timestamp(k * 3),
+            lines,
+        });
+    }
+    (target, data)
+}
+
+/// Tables a statement's query plan scans, resolved from aliases via the SQL text.
+fn scanned_tables(conn: &Connection, sql: &str) -> Vec<String> {
+    let Ok(mut stmt) = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")) else {
+        return Vec::new();
+    };
+    let mut rows = stmt.raw_query();
+    let mut scanned = Vec::new();
+    while let Ok(Some(row)) = rows.next() {
+        let detail: String = row.get(3).unwrap_or_default();
+        let Some(rest) = detail.strip_prefix("SCAN ") else {
+            continue;
+        };
+        let name = rest
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        if let Some(table) = resolve_alias(sql, &name) {
+            scanned.push(table);
+        }
+    }
+    scanned.sort();
+    scanned.dedup();
+    scanned
+}
+
+fn resolve_alias(sql: &str, name: &str) -> Option<String> {
+    const TABLES: [&str; 4] = ["orders", "order_lines", "products", "customers"];
+    if TABLES.contains(&name) {
+        return Some(name.to_owned());
+    }
+    let pattern = format!(
+        r"(?i)\b({})\s+(?:AS\s+)?{}\b",
+        TABLES.join("|"),
+        regex::escape(name)
+    );
+    let re = Regex::new(&pattern).ok()?;
+    re.captures(sql)
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str().to_lowercase())
+}
+
+fn one_line(sql: &str) -> String {
+    sql.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn no_stats(mut story: Evidence) -> Problem {
+    story.say("The kit's statement record for this request is missing: the kit's accounting was bypassed.");
+    Problem::Service(story)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_resolve_to_contract_tables() {
+        let sql = "SELECT l.id FROM order_lines AS l JOIN products p ON p.id = l.product_id";
+        assert_eq!(resolve_alias(sql, "l").as_deref(), Some("order_lines"));
+        assert_eq!(resolve_alias(sql, "p").as_deref(), Some("products"));
+        assert_eq!(resolve_alias(sql, "orders").as_deref(), Some("orders"));
+        assert_eq!(resolve_alias(sql, "x"), None);
+    }
+}
