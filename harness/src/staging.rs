@@ -114,6 +114,17 @@ pub async fn build_exercise(
         })?
         .map_err(io_err(&lock_path))?;
 
+    // Cargo names a workspace member's artifacts by its path *within* the workspace,
+    // so every stage's copy of this exercise shares one unit in the shared target dir,
+    // judged fresh by file times. When the previous build of this exercise came from
+    // another stage, make this stage's candidate files newer than that build, or cargo
+    // would hand back the other submission's binary.
+    let last_path = ws.cache.join(format!("last-stage-{}", exercise.id));
+    let key = stage_key(submission, exercise);
+    if std::fs::read_to_string(&last_path).ok().as_deref() != Some(key.as_str()) {
+        touch_tree(&stage.join(exercise.dir())).map_err(io_err(&stage))?;
+    }
+
     let target = ws.cache.join("target");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = tokio::process::Command::new(cargo);
@@ -136,6 +147,7 @@ pub async fn build_exercise(
         }
         Ok(result) => result.map_err(io_err(&stage))?,
     };
+    std::fs::write(&last_path, &key).map_err(io_err(&last_path))?;
     if !output.status.success() {
         let raw = String::from_utf8_lossy(&output.stderr);
         return Ok(Build::Failed {
@@ -303,6 +315,23 @@ fn remove_stale(stage: &Path, rel: &Path, files: &FileSet) -> Result<(), StageEr
         } else if !files.contains_key(&child) {
             let path = entry.path();
             std::fs::remove_file(&path).map_err(io_err(&path))?;
+        }
+    }
+    Ok(())
+}
+
+/// Sets every file under `dir` to the current time.
+fn touch_tree(dir: &Path) -> std::io::Result<()> {
+    let now = std::time::SystemTime::now();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            touch_tree(&entry.path())?;
+        } else {
+            std::fs::File::options()
+                .write(true)
+                .open(entry.path())?
+                .set_modified(now)?;
         }
     }
     Ok(())

@@ -87,10 +87,16 @@ pub fn patched_submission(exercise: &str, entry: &CorpusEntry) -> PathBuf {
     }
     let rel = Path::new("exercises").join(exercise);
     copy_tree(&repo_root().join(&rel), &root.join(&rel));
+    // The submission lives under this repository's target/; without a ceiling, git
+    // would treat it as part of the repository and silently skip the patch's paths.
     let out = Command::new("git")
         .args(["apply", "--whitespace=nowarn"])
         .arg(&entry.patch)
         .current_dir(&root)
+        .env(
+            "GIT_CEILING_DIRECTORIES",
+            root.parent().expect("corpus dir has a parent"),
+        )
         .output()
         .expect("run git apply");
     assert!(
@@ -99,7 +105,38 @@ pub fn patched_submission(exercise: &str, entry: &CorpusEntry) -> PathBuf {
         entry.name,
         String::from_utf8_lossy(&out.stderr)
     );
+    let pristine = repo_root().join(&rel);
+    assert!(
+        differs(&pristine, &root.join(&rel)),
+        "{}: the patch changed nothing",
+        entry.name
+    );
     root
+}
+
+/// True if any file differs between the two trees (or exists in only one).
+fn differs(a: &Path, b: &Path) -> bool {
+    let list = |root: &Path| {
+        let mut files = Vec::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).expect("read dir") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    files.push(path.strip_prefix(root).expect("prefix").to_path_buf());
+                }
+            }
+        }
+        files.sort();
+        files
+    };
+    let (fa, fb) = (list(a), list(b));
+    fa != fb
+        || fa
+            .iter()
+            .any(|f| std::fs::read(a.join(f)).ok() != std::fs::read(b.join(f)).ok())
 }
 
 fn copy_tree(from: &Path, to: &Path) {
