@@ -37,7 +37,10 @@ struct Meta {
 pub fn corpus(exercise: &str) -> Vec<CorpusEntry> {
     let dir = repo_root().join("tests/corpus").join(exercise);
     let mut entries = Vec::new();
-    for entry in std::fs::read_dir(&dir).expect("corpus dir") {
+    let Ok(listing) = std::fs::read_dir(&dir) else {
+        return entries;
+    };
+    for entry in listing {
         let path = entry.expect("dir entry").path();
         if path.extension().and_then(|e| e.to_str()) != Some("patch") {
             continue;
