@@ -19,16 +19,30 @@ async fn every_seed_gives_every_submission_its_expected_result() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(100);
-    let exercise = "charge";
-    let mut subjects = vec![("pristine".to_owned(), repo_root(), None)];
-    for entry in corpus(exercise) {
-        let path = patched_submission(exercise, &entry);
-        subjects.push((entry.name.clone(), path, Some(entry.fails.clone())));
+    let exercises: Vec<String> = match std::env::var("EXERCISES") {
+        Ok(list) => list.split(',').map(str::to_owned).collect(),
+        Err(_) => harness::catalog::all()
+            .iter()
+            .map(|e| e.id.to_owned())
+            .collect(),
+    };
+    let mut subjects = Vec::new();
+    for exercise in &exercises {
+        subjects.push((exercise.clone(), "pristine".to_owned(), repo_root(), None));
+        for entry in corpus(exercise) {
+            let path = patched_submission(exercise, &entry);
+            subjects.push((
+                exercise.clone(),
+                entry.name.clone(),
+                path,
+                Some(entry.fails.clone()),
+            ));
+        }
     }
     let mut as_expected: BTreeMap<String, u64> = BTreeMap::new();
     let mut surprises = Vec::new();
     for seed in 1..=seeds {
-        for (name, path, fails) in &subjects {
+        for (exercise, name, path, fails) in &subjects {
             let report = grade_exercise(path, exercise, seed).await;
             let ok = match fails {
                 // Pristine: every flaw check fails, every contract check passes.
@@ -48,22 +62,24 @@ async fn every_seed_gives_every_submission_its_expected_result() {
                     got == expected
                 }
             };
+            let label = format!("{exercise}/{name}");
             if ok {
-                *as_expected.entry(name.clone()).or_default() += 1;
+                *as_expected.entry(label).or_default() += 1;
             } else {
                 surprises.push(format!(
-                    "seed {seed}: {name} failed {:?}",
+                    "seed {seed}: {label} failed {:?}",
                     not_passed(&report)
                 ));
             }
         }
         eprintln!("seed {seed}/{seeds} done");
     }
-    println!("determinism over {seeds} seeds ({exercise}):");
-    for (name, _, _) in &subjects {
+    println!("determinism over {seeds} seeds:");
+    for (exercise, name, _, _) in &subjects {
+        let label = format!("{exercise}/{name}");
         println!(
-            "  {name:<40} {}/{seeds} as expected",
-            as_expected.get(name).copied().unwrap_or(0)
+            "  {label:<48} {}/{seeds} as expected",
+            as_expected.get(&label).copied().unwrap_or(0)
         );
     }
     for s in &surprises {
