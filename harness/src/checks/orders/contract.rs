@@ -61,11 +61,34 @@ pub async fn pages_match_the_database(env: CheckEnv) -> CheckResult {
             );
         }
     }
+    // Checkout keeps writing while a customer scrolls: a new order placed after the
+    // first page must not shift the later pages (no repeats, no gaps).
+    let first = w.page(customer, Some("7"), None).await;
+    w.write(&Dataset {
+        orders: vec![Order {
+            customer_id: customer,
+            placed_at: timestamp(100_000),
+            lines: Vec::new(),
+        }],
+        ..Dataset::default()
+    })?;
+    story.say(
+        "A new order was placed after the first page was read; paging continues from its cursor.",
+    );
+    let mut pages = vec![first];
+    while let Some(cursor) = pages.last().and_then(|p| p.next_cursor()) {
+        if pages.len() >= 10 {
+            break;
+        }
+        pages.push(w.page(customer, Some("7"), Some(&cursor)).await);
+    }
+    broken.extend(judge_walk(&pages, &expected, 7, 10, &mut story));
+
     let default = w.page(customer, None, None).await;
     story.exchange(&default.exchange);
     if default.orders().len() != 20 {
         broken.push(format!(
-            "Without `limit` a page must hold 20 orders; it held {}.",
+            "Without `limit` the first page must hold 20 orders; it held {}.",
             default.orders().len()
         ));
     }

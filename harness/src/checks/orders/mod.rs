@@ -26,7 +26,7 @@ pub fn checks() -> Vec<Check> {
             flaw: None,
             visibility: Visibility::Public,
             points: 1,
-            description: "A customer with 25 orders (equal timestamps, orders without lines, unicode names) read 7 per page: every order exactly once, newest first with ties broken by higher id, lines and totals as in the database; a page without `limit` holds 20.",
+            description: "A customer with 25 orders (equal timestamps, orders without lines, unicode names) read 7 per page: every order exactly once, newest first with ties broken by higher id, lines and totals as in the database — also when a new order is placed after the first page was read; a page without `limit` holds 20.",
             run: |env| {
                 Box::pin(async move { settle(contract::pages_match_the_database(env).await) })
             },
