@@ -75,33 +75,74 @@ fn judge_burst(
     Ok(broken)
 }
 
-/// A key reused with a different body is refused with 422 and changes nothing.
+/// A key that already charged is reused with a different amount, a different currency
+/// and a different customer: each must be refused with 422 and change nothing.
 pub async fn key_reuse_different_body(env: CheckEnv) -> CheckResult {
     let mut w = ChargeWorld::start(env).await?;
     let mut story = Evidence::new();
     let customer = w.new_customer();
     let key = w.new_key();
     let body = w.body_for(&customer);
+    let mut variants = Vec::new();
     let mut other = body.clone();
     other.amount += 1 + w.rng().below(5_000) as i64;
+    variants.push(("amount", other));
+    let mut other = body.clone();
+    other.currency = if body.currency == "eur" { "gbp" } else { "eur" }.to_owned();
+    variants.push(("currency", other));
+    let mut other = body.clone();
+    other.customer_id = w.new_customer();
+    variants.push(("customer_id", other));
+
     let first = w.post_charge(Some(&key), &body).await;
     story.exchange(&first);
-    let reused = w.post_charge(Some(&key), &other).await;
-    story.exchange(&reused);
-    let replay = w.post_charge(Some(&key), &body).await;
-    story.exchange(&replay);
     let mut broken = Vec::new();
-    if reused.status != Some(422) || !reused.is_json_error() {
+    for (field, other) in &variants {
+        let reused = w.post_charge(Some(&key), other).await;
+        story.exchange(&reused);
+        if reused.status != Some(422) || !reused.is_json_error() {
+            broken.push(format!(
+                "Reusing a key with a different `{field}` must be refused with 422 and a JSON error."
+            ));
+        }
+    }
+    let stranger = &variants[2].1.customer_id;
+    let charged_stranger = w.provider.charges_for(stranger).len();
+    if charged_stranger > 0 {
         broken.push(format!(
-            "Reusing a key with a different body (amount {} instead of {}) must be refused with 422 and a JSON error.",
-            other.amount, body.amount
+            "The reused key charged another customer ({stranger}) {charged_stranger} time(s)."
         ));
     }
+    let replay = w.post_charge(Some(&key), &body).await;
+    story.exchange(&replay);
     if !first.is_success() || !replay.is_success() {
         broken.push("The original request and its exact retry must both succeed.".to_owned());
     }
     broken.extend(judge_one_key(&w, &body, &[first, replay], &mut story)?);
     Ok(verdict(story, broken))
+}
+
+/// The brief's reconciliation requirement: a charge the provider made must be findable
+/// in `charges` (in any status) even if the client never retries.
+fn traceable(
+    w: &ChargeWorld,
+    customer: &str,
+    when: &str,
+    story: &mut Evidence,
+) -> Result<Vec<String>, Problem> {
+    let rows = w.db_charges_for(customer)?;
+    let charged = w.provider.charges_for(customer).len();
+    story.say(format!(
+        "{when}: the provider holds {charged} charge(s) for {customer}, the `charges` table {} row(s).",
+        rows.len()
+    ));
+    if charged > 0 && rows.is_empty() {
+        Ok(vec![format!(
+            "{when} the provider had charged the customer but the `charges` table holds no row for the request: if the client never retries, the nightly reconciliation finds a charge we have no record of."
+        )])
+    } else {
+        Ok(Vec::new())
+    }
 }
 
 /// The provider charges the card but the response is lost; the client retries.
@@ -117,7 +158,14 @@ pub async fn lost_provider_response(env: CheckEnv) -> CheckResult {
     );
     let mut answers = vec![w.post_charge(Some(&key), &body).await];
     story.exchange(&answers[0]);
+    let mut broken = Vec::new();
     if !answers[0].is_success() {
+        broken.extend(traceable(
+            &w,
+            &customer,
+            "After the lost response",
+            &mut story,
+        )?);
         story
             .say("The client retries with the same Idempotency-Key, as the brief says clients do.");
         for x in w.post_until_success(&key, &body, 3).await {
@@ -125,7 +173,7 @@ pub async fn lost_provider_response(env: CheckEnv) -> CheckResult {
             answers.push(x);
         }
     }
-    let mut broken = judge_one_key(&w, &body, &answers, &mut story)?;
+    broken.extend(judge_one_key(&w, &body, &answers, &mut story)?);
     if !answers.iter().any(|x| x.is_success()) {
         broken.push("The retry never succeeded although the provider is healthy again.".to_owned());
     }
@@ -172,13 +220,14 @@ pub async fn crash_after_provider_call(env: CheckEnv) -> CheckResult {
         return Err(Problem::Harness("the provider call did not finish".into()));
     }
     restart(&mut w).await?;
+    let mut broken = traceable(&w, &customer, "After the crash and restart", &mut story)?;
     story.say("Restarted the service on the same database; the client retries with the same key.");
     let mut answers = Vec::new();
     for x in w.post_until_success(&key, &body, 3).await {
         story.exchange(&x);
         answers.push(x);
     }
-    let mut broken = judge_one_key(&w, &body, &answers, &mut story)?;
+    broken.extend(judge_one_key(&w, &body, &answers, &mut story)?);
     if !answers.iter().any(|x| x.is_success()) {
         broken.push("After the restart the retry never succeeded.".to_owned());
     }

@@ -89,7 +89,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("key-not-bound-to-request"),
             visibility: Visibility::Hidden,
             points: 2,
-            description: "A key that already charged is reused with a different amount: the service must refuse with 422 and a JSON error, charge nothing more, and still replay the original for the original body.",
+            description: "A key that already charged is reused with a different amount, a different currency and a different customer: each must be refused with 422 and a JSON error, charge nobody, and the original body must still replay the original charge.",
             run: |env| Box::pin(async move { settle(flaws::key_reuse_different_body(env).await) }),
         },
         Check {
@@ -97,7 +97,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("provider-key-missing"),
             visibility: Visibility::Hidden,
             points: 3,
-            description: "The provider charges the card and the connection drops before its answer arrives; the client retries with the same key. The customer must end up charged exactly once, with the service's record pointing at that charge.",
+            description: "The provider charges the card and the connection drops before its answer arrives. Before any retry, the `charges` table must already hold a row for the request (reconciliation); after the client's retry with the same key the customer must be charged exactly once, with the service's succeeded record pointing at that charge.",
             run: |env| Box::pin(async move { settle(flaws::lost_provider_response(env).await) }),
         },
         Check {
@@ -105,7 +105,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("record-after-charge"),
             visibility: Visibility::Hidden,
             points: 3,
-            description: "The service is killed with SIGKILL after the provider charged and before the service recorded it; restarted on the same database, it receives the client's retry. The customer must end up charged exactly once.",
+            description: "The service is killed with SIGKILL while the provider, having charged the card, holds its answer. After the restart and before any retry, the `charges` table must hold a row for the request (reconciliation); after the client's retry the customer must be charged exactly once.",
             run: |env| Box::pin(async move { settle(flaws::crash_after_provider_call(env).await) }),
         },
         Check {
