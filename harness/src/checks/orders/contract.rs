@@ -182,6 +182,17 @@ pub async fn rename_shows_on_next_request(env: CheckEnv) -> CheckResult {
     story.exchange(&after.exchange);
     let expected = w.expected(customer)?;
     broken.extend(judge_walk(&[after], &expected, 20, 1, &mut story));
+
+    // The back office renames products straight in the database (see the brief).
+    w.rename_in_db(product.id, "Kettle, back-office name")?;
+    story.say(format!(
+        "The back office renamed product {} directly in the database.",
+        product.id
+    ));
+    let direct = w.page(customer, None, None).await;
+    story.exchange(&direct.exchange);
+    let expected = w.expected(customer)?;
+    broken.extend(judge_walk(&[direct], &expected, 20, 1, &mut story));
     Ok(verdict(story, broken))
 }
 

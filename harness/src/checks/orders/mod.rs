@@ -46,7 +46,7 @@ pub fn checks() -> Vec<Check> {
             flaw: None,
             visibility: Visibility::Public,
             points: 1,
-            description: "A product renamed and repriced through PUT /products/{id} shows its new name on the very next orders request, while past lines keep the price paid.",
+            description: "A product renamed and repriced through PUT /products/{id}, and then renamed directly in the database as the back office does, shows its new name on the very next orders request each time, while past lines keep the price paid.",
             run: |env| {
                 Box::pin(async move { settle(contract::rename_shows_on_next_request(env).await) })
             },

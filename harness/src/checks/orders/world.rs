@@ -122,6 +122,27 @@ impl OrdersWorld {
         })
     }
 
+    /// Renames a product directly in the database, as the back office does.
+    pub fn rename_in_db(&self, product: i64, name: &str) -> Result<(), Problem> {
+        let conn = rusqlite::Connection::open(self.svc.db())
+            .map_err(|e| Problem::Harness(format!("opening the database: {e}")))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .and_then(|()| {
+                conn.execute(
+                    "UPDATE products SET name = ?1 WHERE id = ?2",
+                    rusqlite::params![name, product],
+                )
+            })
+            .map_err(|e| {
+                let mut ev = Evidence::new();
+                ev.say(format!(
+                    "Renaming a product in the `products` table failed: {e}"
+                ));
+                Problem::Service(ev)
+            })?;
+        Ok(())
+    }
+
     /// What the harness computes the full answer to be for `customer`.
     pub fn expected(&self, customer: i64) -> Result<Vec<Value>, Problem> {
         expected_orders(self.svc.db(), customer)
