@@ -105,9 +105,19 @@ impl Shared {
     async fn hold(&self) {
         let mut released = self.released.subscribe();
         self.with(|l| l.held += 1);
+        // Counted down however the hold ends, including when the service dies and its
+        // connection (and with it this future) is dropped mid-hold.
+        let _held = HeldGuard(self);
         // The sender lives as long as `self`, so `changed` only errors on shutdown.
         let _ = released.changed().await;
-        self.with(|l| l.held -= 1);
+    }
+}
+
+struct HeldGuard<'a>(&'a Shared);
+
+impl Drop for HeldGuard<'_> {
+    fn drop(&mut self) {
+        self.0.with(|l| l.held -= 1);
     }
 }
 

@@ -30,8 +30,11 @@ use crate::seed::SeedRng;
 const CASES: u32 = 12;
 /// Bound on shrinking work, so a failing grade stays fast.
 const MAX_SHRINK_ITERS: u32 = 48;
-/// Distinct idempotency keys a history uses.
+/// Distinct idempotency keys the random steps use.
 const KEYS: u8 = 3;
+/// A key only the history's guaranteed crash step uses, so that crash always hits a
+/// request the provider has never seen.
+const CRASH_KEY: u8 = KEYS;
 
 /// A fault the provider applies to a single request's charge call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,8 +145,33 @@ fn step_strategy() -> impl Strategy<Value = Step> {
     ]
 }
 
+/// Random steps on keys k0..k2, plus steps every history carries so that no seed can
+/// skip a scenario: a crash on a fresh key (k3) and, on one key, a request followed by
+/// a different body under the same key. Their positions are random; shrinking keeps them.
 fn history_strategy() -> impl Strategy<Value = Vec<Step>> {
-    proptest::collection::vec(step_strategy(), 1..=6)
+    (
+        proptest::collection::vec(step_strategy(), 0..=5),
+        any::<prop::sample::Index>(),
+        any::<prop::sample::Index>(),
+        0..KEYS,
+    )
+        .prop_map(|(mut steps, crash_at, reuse_at, reuse_key)| {
+            let crash = crash_at.index(steps.len() + 1);
+            steps.insert(crash, Step::Crash { key: CRASH_KEY });
+            let reuse = reuse_at.index(steps.len() + 1);
+            let plain = Step::Send {
+                key: reuse_key,
+                altered: false,
+                fault: CallFault::None,
+            };
+            let altered = Step::Send {
+                key: reuse_key,
+                altered: true,
+                fault: CallFault::None,
+            };
+            steps.splice(reuse..reuse, [plain, altered]);
+            steps
+        })
 }
 
 /// Runs the property over seeded random histories.
@@ -202,7 +230,7 @@ pub async fn histories(env: CheckEnv) -> CheckResult {
             story.say(format!(
                 "Shrunk failing history ({} step(s)); keys k0..k{} each use their own customer:",
                 minimal.len(),
-                KEYS - 1
+                CRASH_KEY
             ));
             for (n, step) in minimal.iter().enumerate() {
                 story.say(format!("  {}. {step}", n + 1));
@@ -244,7 +272,7 @@ async fn run_history(
 ) -> Result<(Vec<String>, Evidence), Problem> {
     w.provider.heal();
     let mut story = Evidence::new();
-    let mut logs: Vec<Option<KeyLog>> = (0..KEYS).map(|_| None).collect();
+    let mut logs: Vec<Option<KeyLog>> = (0..=CRASH_KEY).map(|_| None).collect();
     let names = |key: u8| (format!("prop-{tag}-k{key}"), format!("cus_{tag}_k{key}"));
     for step in history {
         match *step {
