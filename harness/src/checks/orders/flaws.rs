@@ -296,3 +296,77 @@ mod tests {
         assert_eq!(resolve_alias(sql, "x"), None);
     }
 }
+
+/// The work of one page must not grow with the customer's history: the first page
+/// (limit 20) of a customer with 4,000 orders may cost at most a small multiple of the
+/// same page for a customer with 100 orders, in SQLite VM steps (work done, not time).
+pub async fn page_cost_independent_of_history(env: CheckEnv) -> CheckResult {
+    const RATIO: i64 = 3;
+    const SLACK: i64 = 5_000;
+    let mut w = OrdersWorld::start(env).await?;
+    let mut data = Dataset::default();
+    for k in 0..200 {
+        data.products.push(Product {
+            id: w.fresh_id(),
+            name: format!("Product {k}"),
+            price: 100 + k,
+        });
+    }
+    let (short, long) = (w.fresh_id(), w.fresh_id());
+    let others: Vec<i64> = (0..50).map(|_| w.fresh_id()).collect();
+    data.customers = [vec![short, long], others.clone()].concat();
+    for k in 0..10_100i64 {
+        let customer = match k % 101 {
+            0 => short,
+            n if n <= 40 => long,
+            _ => others[w.rng().below(50) as usize],
+        };
+        let lines = (0..w.rng().below(4))
+            .map(|_| {
+                let p = &data.products[w.rng().below(200) as usize];
+                Line {
+                    product_id: p.id,
+                    quantity: 1,
+                    unit_price: p.price,
+                }
+            })
+            .collect();
+        data.orders.push(Order {
+            customer_id: customer,
+            placed_at: timestamp(k),
+            lines,
+        });
+    }
+    w.write(&data)?;
+    let count = |c: i64| data.orders.iter().filter(|o| o.customer_id == c).count();
+    let mut story = Evidence::new();
+    let mut cost = Vec::new();
+    for customer in [short, long] {
+        let page = w.page(customer, Some("20"), None).await;
+        let Some(stats) = &page.stats else {
+            story.exchange(&page.exchange);
+            return Err(no_stats(story));
+        };
+        if page.exchange.status != Some(200) {
+            story.exchange(&page.exchange);
+            return Err(Problem::Service(story));
+        }
+        let steps: i64 = stats.detail.iter().map(|s| s.vm_steps).sum();
+        story.say(format!(
+            "First page (limit 20) of customer {customer} with {} orders: {} statement(s), {steps} SQLite VM steps.",
+            count(customer),
+            stats.statements
+        ));
+        cost.push(steps);
+    }
+    let mut broken = Vec::new();
+    if cost[1] > RATIO * cost[0] + SLACK {
+        broken.push(format!(
+            "A page costs {}× more for a customer with {} orders than for one with {}: the work per page grows with the customer's history.",
+            cost[1] / cost[0].max(1),
+            count(long),
+            count(short)
+        ));
+    }
+    Ok(verdict(story, broken))
+}

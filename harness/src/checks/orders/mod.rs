@@ -76,6 +76,16 @@ pub fn checks() -> Vec<Check> {
             run: |env| Box::pin(async move { settle(property::equivalence(env, 24).await) }),
         },
         Check {
+            id: "orders.page-cost-independent-of-history",
+            flaw: None,
+            visibility: Visibility::Hidden,
+            points: 2,
+            description: "The first page (limit 20) for a customer with 4,000 orders may cost at most 3× (plus a small constant) the SQLite VM steps of the same page for a customer with 100 orders in the same database: the cost of a page must not grow with the customer's history (defeats fixes that load the whole history and page in memory).",
+            run: |env| {
+                Box::pin(async move { settle(flaws::page_cost_independent_of_history(env).await) })
+            },
+        },
+        Check {
             id: "orders.statements-per-order",
             flaw: Some("n-plus-one-lines"),
             visibility: Visibility::Hidden,
