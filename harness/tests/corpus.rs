@@ -40,7 +40,9 @@ async fn pristine_exercises_fail_every_flaw_check_and_pass_the_contract() {
 
         // The interviewer's report, with run-specific ids, times and ports masked.
         let markdown = harness::report::markdown::render(&report, false);
+        let root = regex::escape(&repo_root().display().to_string());
         insta::with_settings!({filters => vec![
+            (root.as_str(), "[repo]"),
             (r"ch_[0-9a-f]{32}", "ch_[id]"),
             (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", "[timestamp]"),
             (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),

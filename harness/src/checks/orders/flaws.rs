@@ -283,20 +283,6 @@ fn no_stats(mut story: Evidence) -> Problem {
     Problem::Service(story)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn aliases_resolve_to_contract_tables() {
-        let sql = "SELECT l.id FROM order_lines AS l JOIN products p ON p.id = l.product_id";
-        assert_eq!(resolve_alias(sql, "l").as_deref(), Some("order_lines"));
-        assert_eq!(resolve_alias(sql, "p").as_deref(), Some("products"));
-        assert_eq!(resolve_alias(sql, "orders").as_deref(), Some("orders"));
-        assert_eq!(resolve_alias(sql, "x"), None);
-    }
-}
-
 /// The work of one page must not grow with the customer's history: the first page
 /// (limit 20) of a customer with 4,000 orders may cost at most a small multiple of the
 /// same page for a customer with 100 orders, in SQLite VM steps (work done, not time).
@@ -369,4 +355,18 @@ pub async fn page_cost_independent_of_history(env: CheckEnv) -> CheckResult {
         ));
     }
     Ok(verdict(story, broken))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_resolve_to_contract_tables() {
+        let sql = "SELECT l.id FROM order_lines AS l JOIN products p ON p.id = l.product_id";
+        assert_eq!(resolve_alias(sql, "l").as_deref(), Some("order_lines"));
+        assert_eq!(resolve_alias(sql, "p").as_deref(), Some("products"));
+        assert_eq!(resolve_alias(sql, "orders").as_deref(), Some("orders"));
+        assert_eq!(resolve_alias(sql, "x"), None);
+    }
 }
