@@ -163,14 +163,6 @@ impl RunningService {
         self.kill9().await;
     }
 
-    /// True if the process has exited.
-    pub fn has_exited(&mut self) -> bool {
-        match self.child.as_mut() {
-            None => true,
-            Some(child) => !matches!(child.try_wait(), Ok(None)),
-        }
-    }
-
     /// The last `lines` lines of the service's stderr log.
     pub fn log_tail(&self, lines: usize) -> String {
         log_tail(&self.spec.log, lines)

@@ -18,6 +18,17 @@ async fn pristine_charge_binary(out: &std::path::Path) -> std::path::PathBuf {
     }
 }
 
+/// The same charge request every time, so repeats are replays.
+async fn post_charge(http: &reqwest::Client, base: &str) -> reqwest::Response {
+    http.post(format!("{base}/charges"))
+        .header("Idempotency-Key", "contract-1")
+        .header("content-type", "application/json")
+        .body(r#"{"customer_id":"cus_1","amount":500,"currency":"usd"}"#)
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn charge_keeps_the_service_contract() {
     let dir = tempfile::tempdir().unwrap();
@@ -36,24 +47,10 @@ async fn charge_keeps_the_service_contract() {
     let http = reqwest::Client::new();
 
     // Statement accounting: the flawed create runs one lookup and one insert.
-    let created = http
-        .post(format!("{}/charges", svc.url()))
-        .header("Idempotency-Key", "contract-1")
-        .header("content-type", "application/json")
-        .body(r#"{"customer_id":"cus_1","amount":500,"currency":"usd"}"#)
-        .send()
-        .await
-        .unwrap();
+    let created = post_charge(&http, &svc.url()).await;
     assert_eq!(created.status(), 201);
     assert_eq!(created.headers()["x-kit-sql-statements"], "2");
-    let replay = http
-        .post(format!("{}/charges", svc.url()))
-        .header("Idempotency-Key", "contract-1")
-        .header("content-type", "application/json")
-        .body(r#"{"customer_id":"cus_1","amount":500,"currency":"usd"}"#)
-        .send()
-        .await
-        .unwrap();
+    let replay = post_charge(&http, &svc.url()).await;
     assert_eq!(replay.status(), 200);
     assert_eq!(replay.headers()["x-kit-sql-statements"], "1");
     let canary = http
@@ -82,16 +79,14 @@ async fn charge_keeps_the_service_contract() {
 
     // SIGKILL, then a restart on the same file keeps the data (migrations re-run safely).
     svc.restart_after_kill9().await.unwrap();
-    let after = http
-        .post(format!("{}/charges", svc.url()))
-        .header("Idempotency-Key", "contract-1")
-        .header("content-type", "application/json")
-        .body(r#"{"customer_id":"cus_1","amount":500,"currency":"usd"}"#)
-        .send()
-        .await
-        .unwrap();
+    let after = post_charge(&http, &svc.url()).await;
     assert_eq!(after.status(), 200, "the charge survived the restart");
     assert_eq!(provider.charges().len(), 1);
+    assert_eq!(
+        provider.calls().len(),
+        1,
+        "replays never reach the provider"
+    );
 
     // SIGTERM stops it gracefully and promptly.
     let started = std::time::Instant::now();

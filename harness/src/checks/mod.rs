@@ -8,6 +8,7 @@ pub mod charge;
 pub mod evidence;
 pub mod http;
 pub mod orders;
+pub mod property;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -96,4 +97,52 @@ pub fn settle(result: CheckResult) -> Verdict {
         Err(Problem::Service(evidence)) => Verdict::Fail(evidence),
         Err(Problem::Harness(reason)) => Verdict::Error(reason),
     }
+}
+
+/// Pass when nothing is broken; otherwise fail with the broken invariants first.
+pub fn verdict(story: Evidence, broken: Vec<String>) -> Verdict {
+    if broken.is_empty() {
+        return Verdict::Pass(story);
+    }
+    let mut evidence = Evidence::new();
+    for b in broken {
+        evidence.say(format!("✗ {b}"));
+    }
+    for line in story.into_lines() {
+        evidence.say(line);
+    }
+    Verdict::Fail(evidence)
+}
+
+/// The kit's statement accounting is intact: its canary route, which runs exactly
+/// three statements (the kit's `CANARY_STATEMENTS`), reports that count.
+pub async fn kit_canary(base_url: &str) -> Verdict {
+    const CANARY_PATH: &str = "/__kit/canary";
+    const CANARY_STATEMENTS: &str = "3";
+    let mut story = Evidence::new();
+    let header = match reqwest::Client::new()
+        .get(format!("{base_url}{CANARY_PATH}"))
+        .timeout(http::REQUEST_TIMEOUT)
+        .send()
+        .await
+    {
+        Ok(response) => response
+            .headers()
+            .get("x-kit-sql-statements")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        Err(_) => None,
+    };
+    story.say(format!(
+        "GET {CANARY_PATH} → x-kit-sql-statements: {}",
+        header.as_deref().unwrap_or("absent")
+    ));
+    let broken = if header.as_deref() == Some(CANARY_STATEMENTS) {
+        Vec::new()
+    } else {
+        vec![format!(
+            "The canary must report {CANARY_STATEMENTS} statements; the kit's statement accounting was removed or bypassed."
+        )]
+    };
+    verdict(story, broken)
 }

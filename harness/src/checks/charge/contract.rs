@@ -1,7 +1,7 @@
 //! Contract checks (public): the charge service still does its job.
 
 use crate::checks::charge::world::{ChargeWorld, judge_one_key};
-use crate::checks::{CheckEnv, CheckResult, Evidence, Verdict};
+use crate::checks::{CheckEnv, CheckResult, Evidence, verdict};
 use crate::fakes::ProviderFault;
 
 /// A new key charges once and the charge can be read back.
@@ -202,49 +202,5 @@ pub async fn provider_error_is_clean(env: CheckEnv) -> CheckResult {
 /// The kit's SQL statement accounting is intact (canary with a known count).
 pub async fn statement_accounting(env: CheckEnv) -> CheckResult {
     let w = ChargeWorld::start(env).await?;
-    let mut story = Evidence::new();
-    let header = kit_header(&w.svc.url(), "/__kit/canary").await;
-    story.say(format!(
-        "GET {} → x-kit-sql-statements: {}",
-        "/__kit/canary",
-        header.as_deref().unwrap_or("absent")
-    ));
-    let expected = "3";
-    let mut broken = Vec::new();
-    if header.as_deref() != Some(expected) {
-        broken.push(format!(
-            "The canary must report {expected} statements; the kit's statement accounting was removed or bypassed."
-        ));
-    }
-    Ok(verdict(story, broken))
-}
-
-async fn kit_header(base: &str, path: &str) -> Option<String> {
-    let response = reqwest::Client::new()
-        .get(format!("{base}{path}"))
-        .timeout(crate::checks::http::REQUEST_TIMEOUT)
-        .send()
-        .await
-        .ok()?;
-    response
-        .headers()
-        .get("x-kit-sql-statements")?
-        .to_str()
-        .ok()
-        .map(str::to_owned)
-}
-
-/// Pass when nothing is broken; otherwise fail with the broken invariants first.
-pub fn verdict(story: Evidence, broken: Vec<String>) -> Verdict {
-    if broken.is_empty() {
-        return Verdict::Pass(story);
-    }
-    let mut evidence = Evidence::new();
-    for b in broken {
-        evidence.say(format!("✗ {b}"));
-    }
-    for line in story.into_lines() {
-        evidence.say(line);
-    }
-    Verdict::Fail(evidence)
+    Ok(crate::checks::kit_canary(&w.svc.url()).await)
 }

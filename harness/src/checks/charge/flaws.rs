@@ -4,12 +4,11 @@
 
 use std::time::Duration;
 
-use crate::checks::charge::contract::verdict;
 use crate::checks::charge::world::{
     ChargeBody, ChargeWorld, HeldOrAnswered, HoldPoint, judge_one_key,
 };
 use crate::checks::http::Exchange;
-use crate::checks::{CheckEnv, CheckResult, Evidence, Problem};
+use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
 use crate::fakes::ProviderFault;
 
 /// Duplicates with one key arrive while the first request's provider call is in
@@ -219,7 +218,7 @@ pub async fn crash_after_provider_call(env: CheckEnv) -> CheckResult {
     if !w.provider.wait_idle(Duration::from_secs(5)).await {
         return Err(Problem::Harness("the provider call did not finish".into()));
     }
-    restart(&mut w).await?;
+    w.restart_after_kill9().await?;
     let mut broken = traceable(&w, &customer, "After the crash and restart", &mut story)?;
     story.say("Restarted the service on the same database; the client retries with the same key.");
     let mut answers = Vec::new();
@@ -232,15 +231,4 @@ pub async fn crash_after_provider_call(env: CheckEnv) -> CheckResult {
         broken.push("After the restart the retry never succeeded.".to_owned());
     }
     Ok(verdict(story, broken))
-}
-
-async fn restart(w: &mut ChargeWorld) -> Result<(), Problem> {
-    w.svc.restart_after_kill9().await.map_err(|e| {
-        let mut ev = Evidence::new();
-        ev.say(format!(
-            "After SIGKILL the service did not restart on the same database: {e}."
-        ));
-        ev.say(format!("Its log ends with:\n{}", w.svc.log_tail(15)));
-        Problem::Service(ev)
-    })
 }

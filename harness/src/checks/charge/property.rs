@@ -10,19 +10,17 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use tokio::sync::Mutex;
 
-use crate::checks::charge::contract::verdict;
 use crate::checks::charge::world::{
     ChargeBody, ChargeWorld, HeldOrAnswered, HoldPoint, judge_one_key,
 };
 use crate::checks::http::Exchange;
-use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, Verdict};
+use crate::checks::property::search;
+use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, Verdict, verdict};
 use crate::fakes::ProviderFault;
 use crate::seed::SeedRng;
 
@@ -180,50 +178,30 @@ pub async fn histories(env: CheckEnv) -> CheckResult {
     let mut rng = SeedRng::new(env.seed);
     let world = Arc::new(Mutex::new(ChargeWorld::start(env).await?));
     let runner_world = Arc::clone(&world);
-    let handle = tokio::runtime::Handle::current();
-    let case_counter = Arc::new(AtomicU64::new(0));
-    let seed_bytes = rng.bytes32();
-
-    let outcome = tokio::task::spawn_blocking(move || {
-        let config = Config {
-            cases: CASES,
-            max_shrink_iters: MAX_SHRINK_ITERS,
-            failure_persistence: None,
-            ..Config::default()
-        };
-        let mut runner = TestRunner::new_with_rng(
-            config,
-            TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
-        );
-        runner.run(&history_strategy(), |history| {
-            let case = case_counter.fetch_add(1, Ordering::SeqCst);
-            let result = handle.block_on(async {
-                let mut w = runner_world.lock().await;
-                run_history(&mut w, &format!("c{case}"), &history).await
-            });
-            match result {
-                Ok((broken, _)) if broken.is_empty() => Ok(()),
-                Ok((broken, _)) => Err(TestCaseError::fail(broken.join(" "))),
-                Err(Problem::Harness(e)) => Err(TestCaseError::fail(format!("harness: {e}"))),
-                Err(Problem::Service(ev)) => Err(TestCaseError::fail(ev.lines().join(" "))),
+    let found = search(
+        history_strategy(),
+        CASES,
+        MAX_SHRINK_ITERS,
+        rng.bytes32(),
+        move |case, history| {
+            let world = Arc::clone(&runner_world);
+            async move {
+                let mut w = world.lock().await;
+                Ok(run_history(&mut w, &format!("c{case}"), &history).await?.0)
             }
-        })
-    })
-    .await
-    .map_err(|e| Problem::Harness(format!("property runner panicked: {e}")))?;
+        },
+    )
+    .await?;
 
-    match outcome {
-        Ok(()) => {
+    match found {
+        None => {
             let mut story = Evidence::new();
             story.say(format!(
                 "{CASES} random histories of requests, retries, bursts, provider faults and crashes kept the invariant."
             ));
             Ok(Verdict::Pass(story))
         }
-        Err(TestError::Abort(reason)) => {
-            Err(Problem::Harness(format!("property run aborted: {reason}")))
-        }
-        Err(TestError::Fail(_, minimal)) => {
+        Some(minimal) => {
             // Replay the shrunk history once more to tell its story in full.
             let mut w = world.lock().await;
             let mut story = Evidence::new();
@@ -346,12 +324,12 @@ async fn run_history(
                         "(service killed with SIGKILL while the provider held its charged answer)",
                     );
                     w.provider.wait_idle(Duration::from_secs(5)).await;
-                    restart(w).await?;
+                    w.restart_after_kill9().await?;
                 }
                 log(&mut logs, key, &k, body, x);
             }
             Step::Restart => {
-                restart(w).await?;
+                w.restart_after_kill9().await?;
                 story.say("(service killed with SIGKILL and restarted)");
             }
         }
@@ -408,13 +386,4 @@ fn log(logs: &mut [Option<KeyLog>], key: u8, k: &str, body: ChargeBody, x: Excha
         sent: Vec::new(),
     });
     entry.sent.push((body, x));
-}
-
-async fn restart(w: &mut ChargeWorld) -> Result<(), Problem> {
-    w.svc.restart_after_kill9().await.map_err(|e| {
-        let mut ev = Evidence::new();
-        ev.say(format!("The service did not restart on its database: {e}."));
-        ev.say(format!("Its log ends with:\n{}", w.svc.log_tail(15)));
-        Problem::Service(ev)
-    })
 }

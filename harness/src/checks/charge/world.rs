@@ -103,6 +103,19 @@ impl ChargeWorld {
         }
     }
 
+    /// Kills the first instance with SIGKILL and restarts it on the same database; a
+    /// service that does not come back fails the check.
+    pub async fn restart_after_kill9(&mut self) -> Result<(), Problem> {
+        self.svc.restart_after_kill9().await.map_err(|e| {
+            let mut ev = Evidence::new();
+            ev.say(format!(
+                "After SIGKILL the service did not restart on the same database: {e}."
+            ));
+            ev.say(format!("Its log ends with:\n{}", self.svc.log_tail(15)));
+            Problem::Service(ev)
+        })
+    }
+
     /// A client for spawned requests.
     pub fn client(&self) -> Client {
         Client {

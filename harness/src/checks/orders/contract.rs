@@ -2,10 +2,9 @@
 
 use serde_json::json;
 
-use crate::checks::charge::contract::verdict;
 use crate::checks::orders::dataset::{Dataset, Line, Order, Product, timestamp};
 use crate::checks::orders::world::{OrdersWorld, judge_walk};
-use crate::checks::{CheckEnv, CheckResult, Evidence};
+use crate::checks::{CheckEnv, CheckResult, Evidence, verdict};
 
 /// A customer with 25 orders (equal timestamps, orders without lines, unicode names)
 /// read in pages of 7: every order once, in order, with correct lines and totals.
@@ -199,21 +198,5 @@ pub async fn rename_shows_on_next_request(env: CheckEnv) -> CheckResult {
 /// The kit's statement accounting is intact (canary with a known count).
 pub async fn statement_accounting(env: CheckEnv) -> CheckResult {
     let w = OrdersWorld::start(env).await?;
-    let mut story = Evidence::new();
-    let canary = w.get(kit_canary()).await;
-    let header = canary.stats.as_ref().map(|s| s.statements);
-    story.say(format!(
-        "GET /__kit/canary → stats record {}",
-        header.map_or("absent".to_owned(), |n| format!("{n} statement(s)"))
-    ));
-    let broken = if header == Some(3) {
-        Vec::new()
-    } else {
-        vec!["The canary must record exactly 3 statements; the kit's statement accounting was removed or bypassed.".to_owned()]
-    };
-    Ok(verdict(story, broken))
-}
-
-fn kit_canary() -> &'static str {
-    "/__kit/canary"
+    Ok(crate::checks::kit_canary(&w.svc.url()).await)
 }

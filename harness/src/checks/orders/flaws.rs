@@ -7,10 +7,9 @@ use std::collections::BTreeSet;
 use regex::Regex;
 use rusqlite::{Connection, OpenFlags};
 
-use crate::checks::charge::contract::verdict;
 use crate::checks::orders::dataset::{Dataset, Line, Order, Product, timestamp};
 use crate::checks::orders::world::OrdersWorld;
-use crate::checks::{CheckEnv, CheckResult, Evidence, Problem};
+use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
 
 /// Most statements one page request may run, whatever it returns.
 const STATEMENT_BUDGET: u64 = 10;

@@ -5,14 +5,13 @@
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use serde_json::json;
 use tokio::sync::Mutex;
 
-use crate::checks::charge::contract::verdict;
 use crate::checks::orders::dataset::{Dataset, Line, Order, Product, timestamp};
 use crate::checks::orders::world::{OrdersWorld, judge_walk};
-use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, Verdict};
+use crate::checks::property::search;
+use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, Verdict, verdict};
 use crate::seed::SeedRng;
 
 const NAMES: [&str; 8] = [
@@ -67,45 +66,23 @@ pub async fn equivalence(env: CheckEnv, cases: u32) -> CheckResult {
     let seed_bytes = SeedRng::new(env.seed).bytes32();
     let world = Arc::new(Mutex::new(OrdersWorld::start(env).await?));
     let runner_world = Arc::clone(&world);
-    let handle = tokio::runtime::Handle::current();
-    let outcome = tokio::task::spawn_blocking(move || {
-        let config = Config {
-            cases,
-            max_shrink_iters: 64,
-            failure_persistence: None,
-            ..Config::default()
-        };
-        let mut runner = TestRunner::new_with_rng(
-            config,
-            TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
-        );
-        runner.run(&case_strategy(), |case| {
-            let result = handle.block_on(async {
-                let mut w = runner_world.lock().await;
-                run_case(&mut w, &case).await
-            });
-            match result {
-                Ok((broken, _)) if broken.is_empty() => Ok(()),
-                Ok((broken, _)) => Err(TestCaseError::fail(broken.join(" "))),
-                Err(Problem::Harness(e)) => Err(TestCaseError::fail(format!("harness: {e}"))),
-                Err(Problem::Service(ev)) => Err(TestCaseError::fail(ev.lines().join(" "))),
-            }
-        })
+    let found = search(case_strategy(), cases, 64, seed_bytes, move |_, case| {
+        let world = Arc::clone(&runner_world);
+        async move {
+            let mut w = world.lock().await;
+            Ok(run_case(&mut w, &case).await?.0)
+        }
     })
-    .await
-    .map_err(|e| Problem::Harness(format!("property runner panicked: {e}")))?;
-    match outcome {
-        Ok(()) => {
+    .await?;
+    match found {
+        None => {
             let mut story = Evidence::new();
             story.say(format!(
                 "{cases} random datasets read page by page matched the database."
             ));
             Ok(Verdict::Pass(story))
         }
-        Err(TestError::Abort(reason)) => {
-            Err(Problem::Harness(format!("property run aborted: {reason}")))
-        }
-        Err(TestError::Fail(_, minimal)) => {
+        Some(minimal) => {
             let mut w = world.lock().await;
             let mut story = Evidence::new();
             story.say(format!(
