@@ -27,6 +27,11 @@ pub struct KitArgs {
     #[arg(long, env = "KIT_SEED_DEMO")]
     pub seed_demo: Option<u64>,
 
+    /// How long a database connection waits on a lock held by another connection or
+    /// process before giving up with `SQLITE_BUSY`, in milliseconds.
+    #[arg(long, env = "KIT_BUSY_TIMEOUT_MS", default_value_t = 5000)]
+    pub busy_timeout_ms: u64,
+
     /// Append one JSON line per request, with every SQL statement it ran, to this file.
     #[arg(long, env = "KIT_STATS_FILE")]
     pub stats_file: Option<PathBuf>,
@@ -47,6 +52,16 @@ pub struct Downstream {
 pub struct MissingDownstream(pub String);
 
 impl KitArgs {
+    /// Opens the service's database (`--db`) with `--busy-timeout-ms`, applying
+    /// `migrations` (see [`crate::Db::open`]).
+    pub fn open_db(&self, migrations: &[&str]) -> Result<crate::Db, crate::DbError> {
+        crate::Db::open_with_busy_timeout(
+            &self.db,
+            migrations,
+            std::time::Duration::from_millis(self.busy_timeout_ms),
+        )
+    }
+
     /// The base URL configured for the downstream called `name`.
     pub fn downstream_url(&self, name: &str) -> Result<&str, MissingDownstream> {
         self.downstreams

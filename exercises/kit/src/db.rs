@@ -17,8 +17,9 @@ use rusqlite::{Connection, OpenFlags, StatementStatus, TransactionBehavior};
 
 use crate::accounting::{RequestStats, StatementRecord};
 
-/// How long a connection waits on a locked database before `SQLITE_BUSY`.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a connection waits on a locked database before `SQLITE_BUSY`, unless the
+/// service is started with another `--busy-timeout-ms`.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Errors from opening, migrating or using the database.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +65,7 @@ struct Pooled {
 
 struct Inner {
     path: PathBuf,
+    busy_timeout: Duration,
     idle: Mutex<Vec<Pooled>>,
 }
 
@@ -78,9 +80,20 @@ impl Db {
     ///
     /// Migration *n* (1-based) runs once, when the file's `user_version` is below *n*.
     pub fn open(path: impl AsRef<Path>, migrations: &[&str]) -> Result<Db, DbError> {
+        Db::open_with_busy_timeout(path, migrations, DEFAULT_BUSY_TIMEOUT)
+    }
+
+    /// Like [`Db::open`], with connections that wait `busy_timeout` on a locked database
+    /// before failing with `SQLITE_BUSY`.
+    pub fn open_with_busy_timeout(
+        path: impl AsRef<Path>,
+        migrations: &[&str],
+        busy_timeout: Duration,
+    ) -> Result<Db, DbError> {
         let db = Db {
             inner: Arc::new(Inner {
                 path: path.as_ref().to_path_buf(),
+                busy_timeout,
                 idle: Mutex::new(Vec::new()),
             }),
         };
@@ -153,7 +166,7 @@ impl Db {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX
                 | OpenFlags::SQLITE_OPEN_URI,
         )?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.busy_timeout(self.inner.busy_timeout)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
