@@ -4,7 +4,13 @@
 //! set its faults and read its records; those records are ground truth (what the
 //! provider really did), never what the service under test claims.
 
+pub mod gate;
 pub mod payment_provider;
+pub mod plan;
+pub mod risk_service;
 pub mod server;
+pub mod write_faults;
 
 pub use payment_provider::{PaymentProvider, ProviderCharge, ProviderFault};
+pub use risk_service::{RiskFault, RiskService};
+pub use write_faults::{WriteFault, WriteFaults};

@@ -8,7 +8,7 @@
 //! race), a hang, a 500, added latency. Its charge list is the ground truth for "was the
 //! customer charged twice?".
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::watch;
 
+use super::gate::Gate;
+use super::plan::FaultPlan;
 use super::server::{DropConnection, FakeServer};
 
 /// A fault the provider applies to one call.
@@ -76,9 +78,7 @@ struct Ledger {
     charges: Vec<ProviderCharge>,
     calls: Vec<ProviderCall>,
     keys: HashMap<String, KeyState>,
-    queued: VecDeque<ProviderFault>,
-    standing: Option<ProviderFault>,
-    held: usize,
+    plan: FaultPlan<ProviderFault>,
     in_progress: usize,
 }
 
@@ -87,8 +87,7 @@ struct Shared {
     started: Instant,
     /// Bumped on every ledger change so waiters can re-check their condition.
     changed: watch::Sender<u64>,
-    /// Bumped by `release_held`; held calls wait for it to move.
-    released: watch::Sender<u64>,
+    gate: Gate,
 }
 
 impl Shared {
@@ -100,24 +99,6 @@ impl Shared {
         let r = f(&mut self.ledger.lock().unwrap_or_else(PoisonError::into_inner));
         self.changed.send_modify(|v| *v += 1);
         r
-    }
-
-    async fn hold(&self) {
-        let mut released = self.released.subscribe();
-        self.with(|l| l.held += 1);
-        // Counted down however the hold ends, including when the service dies and its
-        // connection (and with it this future) is dropped mid-hold.
-        let _held = HeldGuard(self);
-        // The sender lives as long as `self`, so `changed` only errors on shutdown.
-        let _ = released.changed().await;
-    }
-}
-
-struct HeldGuard<'a>(&'a Shared);
-
-impl Drop for HeldGuard<'_> {
-    fn drop(&mut self) {
-        self.0.with(|l| l.held -= 1);
     }
 }
 
@@ -134,7 +115,7 @@ impl PaymentProvider {
             ledger: Mutex::new(Ledger::default()),
             started: Instant::now(),
             changed: watch::channel(0).0,
-            released: watch::channel(0).0,
+            gate: Gate::new(),
         });
         let router = Router::new()
             .route("/v1/charges", post(create_charge).get(list_charges))
@@ -150,30 +131,27 @@ impl PaymentProvider {
 
     /// Applies `fault` to the next call that has no earlier queued fault.
     pub fn fail_next(&self, fault: ProviderFault) {
-        self.shared.with(|l| l.queued.push_back(fault));
+        self.shared.with(|l| l.plan.push(fault));
     }
 
     /// Applies `fault` to every call without a queued fault, until cleared with `None`.
     pub fn set_standing(&self, fault: Option<ProviderFault>) {
-        self.shared.with(|l| l.standing = fault);
+        self.shared.with(|l| l.plan.set_standing(fault));
     }
 
     /// Drops queued and standing faults.
     pub fn heal(&self) {
-        self.shared.with(|l| {
-            l.queued.clear();
-            l.standing = None;
-        });
+        self.shared.with(|l| l.plan.clear());
     }
 
     /// Lets every held call continue.
     pub fn release_held(&self) {
-        self.shared.released.send_modify(|v| *v += 1);
+        self.shared.gate.release_all();
     }
 
     /// Number of calls currently held.
     pub fn held(&self) -> usize {
-        self.shared.read(|l| l.held)
+        self.shared.gate.held()
     }
 
     /// Every charge made so far, in order.
@@ -199,7 +177,7 @@ impl PaymentProvider {
 
     /// Waits until `held` calls are held; false if `timeout` passes first.
     pub async fn wait_for_held(&self, held: usize, timeout: Duration) -> bool {
-        self.wait_until(|l| l.held >= held, timeout).await
+        self.shared.gate.wait_for_held(held, timeout).await
     }
 
     /// Waits until no call is being processed; false if `timeout` passes first.
@@ -268,7 +246,7 @@ async fn create_charge(
     // Record the call, pick its fault and settle idempotency in one step.
     // The early answer is boxed: a `Response` is large and this is the uncommon path.
     let decision = shared.with(|l| -> Result<Option<ProviderFault>, Box<Response>> {
-        let fault = l.queued.pop_front().or(l.standing);
+        let fault = l.plan.next();
         l.calls.push(ProviderCall {
             at_ms,
             customer: params.as_ref().ok().map(|p| p.customer.clone()),
@@ -328,7 +306,7 @@ async fn create_charge(
         Some(ProviderFault::ServerError) => {
             return error(StatusCode::INTERNAL_SERVER_ERROR, "processing_error");
         }
-        Some(ProviderFault::HoldUntilReleased) => shared.hold().await,
+        Some(ProviderFault::HoldUntilReleased) => shared.gate.hold().await,
         Some(ProviderFault::Hang) => std::future::pending::<()>().await,
         _ => {}
     }
@@ -353,7 +331,7 @@ async fn create_charge(
             drop_connection.now();
             std::future::pending::<()>().await;
         }
-        Some(ProviderFault::CommitThenHold) => shared.hold().await,
+        Some(ProviderFault::CommitThenHold) => shared.gate.hold().await,
         _ => {}
     }
     (StatusCode::OK, Json(charge_json(&charge))).into_response()
