@@ -47,6 +47,13 @@ pub fn all() -> Vec<Exercise> {
             summary: "Order-history endpoint: must stay cheap as customers and catalogue grow, without changing its answer.",
             checks: checks::orders::checks,
         },
+        Exercise {
+            id: "transfer",
+            package: "transfer",
+            binary: "transfer",
+            summary: "Money-transfer endpoint: write failures, crashes, concurrent transfers and a busy database must never lose, create or overdraw money.",
+            checks: checks::transfer::checks,
+        },
     ]
 }
 

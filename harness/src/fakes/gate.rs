@@ -81,7 +81,10 @@ impl Gate {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, usize> {
-        self.inner.held.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn bump(&self, up: isize) {

@@ -53,7 +53,10 @@ mod tests {
         plan.set_standing(Some(9));
         plan.push(1);
         plan.push(2);
-        assert_eq!((plan.next(), plan.next(), plan.next()), (Some(1), Some(2), Some(9)));
+        assert_eq!(
+            (plan.next(), plan.next(), plan.next()),
+            (Some(1), Some(2), Some(9))
+        );
         plan.clear();
         assert_eq!(plan.next(), None);
     }

@@ -14,6 +14,7 @@
 //! counted roll back with it, so a retried transaction meets the same failure again.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, params};
@@ -36,7 +37,8 @@ pub const ABORT_MESSAGE: &str = "harness: injected write failure";
 /// Counting triggers installed in one database file.
 pub struct WriteFaults {
     path: PathBuf,
-    conn: Connection,
+    /// Behind a mutex so checks can hold a `&WriteFaults` across awaits.
+    conn: Mutex<Connection>,
     tables: Vec<String>,
 }
 
@@ -91,9 +93,13 @@ impl WriteFaults {
         conn.execute_batch(&ddl)?;
         Ok(WriteFaults {
             path: db.to_path_buf(),
-            conn,
+            conn: Mutex::new(conn),
             tables,
         })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The tables whose writes are counted.
@@ -107,7 +113,7 @@ impl WriteFaults {
             WriteFault::Abort => "abort",
             WriteFault::Stall => "stall",
         };
-        self.conn.execute(
+        self.conn().execute(
             "UPDATE harness_write_faults SET armed = 1, mode = ?1, k = ?2, seen = 0",
             params![mode, k as i64],
         )?;
@@ -116,7 +122,7 @@ impl WriteFaults {
 
     /// Resets the count and counts writes without failing any.
     pub fn count_only(&self) -> rusqlite::Result<()> {
-        self.conn.execute(
+        self.conn().execute(
             "UPDATE harness_write_faults SET armed = 1, mode = 'abort', k = 0, seen = 0",
             [],
         )?;
@@ -125,14 +131,14 @@ impl WriteFaults {
 
     /// Stops counting and failing.
     pub fn disarm(&self) -> rusqlite::Result<()> {
-        self.conn
+        self.conn()
             .execute("UPDATE harness_write_faults SET armed = 0, seen = 0", [])?;
         Ok(())
     }
 
     /// Committed writes counted since the last `arm`/`count_only`.
     pub fn writes(&self) -> rusqlite::Result<u64> {
-        self.conn
+        self.conn()
             .query_row("SELECT seen FROM harness_write_faults", [], |r| {
                 r.get::<_, i64>(0)
             })
@@ -200,10 +206,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let conn = Connection::open(&path).unwrap();
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; CREATE TABLE \"we\"\"ird\" (v INTEGER);",
-        )
-        .unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE \"we\"\"ird\" (v INTEGER);")
+            .unwrap();
         (dir, path)
     }
 
@@ -258,7 +262,9 @@ mod tests {
                 .map(|_| ())
         });
         let stalled = faults
-            .wait_for_stall(Duration::from_millis(200), Duration::from_secs(10), || false)
+            .wait_for_stall(Duration::from_millis(200), Duration::from_secs(10), || {
+                false
+            })
             .await
             .unwrap();
         interrupt.interrupt();

@@ -1,0 +1,488 @@
+//! Flaw checks (hidden): each exhausts a failure mode instead of hoping for it. Write
+//! failures and crashes are placed at every write a transfer makes (triggers in the
+//! service's own database); races are forced by holding the risk assessment until every
+//! competing transfer has read its balance; lock contention is forced by the harness
+//! holding the database's write lock itself.
+
+use std::time::Duration;
+
+use crate::checks::http::Exchange;
+use crate::checks::transfer::contract::{accounts, clean_refusal};
+use crate::checks::transfer::world::{TransferBody, TransferWorld, join};
+use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
+use crate::fakes::{WriteFault, WriteFaults};
+use crate::service::RunningService;
+
+/// Failure points tried beyond the writes an unarmed transfer makes, for fixes whose
+/// write count varies.
+const EXTRA_POINTS: u64 = 4;
+/// How long the write lock must stay held before the harness calls a writer stalled.
+const STALL_HELD_FOR: Duration = Duration::from_millis(300);
+/// Upper bound on reaching a stalled write.
+const STALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Aborts the k-th write of a transfer for every k; after each the database must be as
+/// if the transfer never happened (or, if the service answered 2xx, as if it happened
+/// whole), and the service must still make a normal transfer.
+pub async fn every_write_aborted(env: CheckEnv) -> CheckResult {
+    let mut w = TransferWorld::start(env).await?;
+    let mut story = Evidence::new();
+    let [a, b] = accounts::<2>(&mut w, &[1_000_000, 1_000])?;
+    let faults = w.write_faults()?;
+    let writes = count_writes(&mut w, &faults, &a, &b, &mut story).await?;
+    let mut broken = Vec::new();
+    for k in 1..=writes + EXTRA_POINTS {
+        faults.arm(k, WriteFault::Abort).map_err(harness)?;
+        let amount = 100 + w.rng().below(900) as i64;
+        let body = w.body(&a, &b, amount);
+        let x = w.transfer(&body).await;
+        let counted = faults.writes().map_err(harness)?;
+        faults.disarm().map_err(harness)?;
+        story.say(format!(
+            "Write {k} of the next transfer fails (aborted by a trigger): {x}"
+        ));
+        let mut found = w.judge(&mut Evidence::new())?;
+        if found.is_empty() {
+            found.extend(still_works(&mut w, &a, &b, &mut story).await);
+        }
+        if !found.is_empty() {
+            broken.push(format!(
+                "After write {k} of a transfer failed, the database was left half-done or the service stopped working:"
+            ));
+            broken.extend(found);
+            break;
+        }
+        if x.is_success() && counted < k {
+            story.say(format!(
+                "The transfer made fewer than {k} writes: every failure point was tried."
+            ));
+            break;
+        }
+    }
+    broken.extend(w.judge(&mut story)?);
+    dedup(&mut broken);
+    Ok(verdict(story, broken))
+}
+
+/// Freezes the k-th write of a transfer for every k, kills the service with SIGKILL
+/// there and restarts it: the database must hold the transfer whole or not at all.
+pub async fn crash_at_every_write(env: CheckEnv) -> CheckResult {
+    let mut w = TransferWorld::start(env).await?;
+    let mut story = Evidence::new();
+    let [a, b] = accounts::<2>(&mut w, &[1_000_000, 1_000])?;
+    let faults = w.write_faults()?;
+    let writes = count_writes(&mut w, &faults, &a, &b, &mut story).await?;
+    let mut broken = Vec::new();
+    for k in 1..=writes + EXTRA_POINTS {
+        faults.arm(k, WriteFault::Stall).map_err(harness)?;
+        let amount = 100 + w.rng().below(900) as i64;
+        let body = w.body(&a, &b, amount);
+        let client = w.client();
+        let (url, sent) = (w.svc.url(), body.clone());
+        let task = tokio::spawn(async move { client.transfer(&url, &sent).await });
+        let stalled = faults
+            .wait_for_stall(STALL_HELD_FOR, STALL_TIMEOUT, || task.is_finished())
+            .await
+            .map_err(harness)?;
+        if !stalled {
+            let x = join(task).await?;
+            faults.disarm().map_err(harness)?;
+            w.record(&body, &x);
+            story.say(format!(
+                "Transfer with write {k} frozen: it never reached it: {x}"
+            ));
+            let found = w.judge(&mut Evidence::new())?;
+            if !found.is_empty() {
+                broken.extend(found);
+                break;
+            }
+            if x.is_success() {
+                story.say(format!(
+                    "The transfer made fewer than {k} writes: every crash point was tried."
+                ));
+                break;
+            }
+            continue;
+        }
+        w.svc.kill9().await;
+        let x = join(task).await?;
+        w.record(&body, &x);
+        faults.disarm().map_err(harness)?;
+        story.say(format!(
+            "Write {k} of a transfer ({body}) frozen, service killed with SIGKILL there and restarted."
+        ));
+        w.restart_after_kill9().await?;
+        let mut found = w.judge(&mut Evidence::new())?;
+        if found.is_empty() {
+            found.extend(still_works(&mut w, &a, &b, &mut story).await);
+        }
+        if !found.is_empty() {
+            broken.push(format!(
+                "A crash at write {k} of a transfer left the database half-done or the service unusable:"
+            ));
+            broken.extend(found);
+            break;
+        }
+    }
+    broken.extend(w.judge(&mut story)?);
+    dedup(&mut broken);
+    Ok(verdict(story, broken))
+}
+
+/// Concurrent transfers out of one account whose sum exceeds its balance, and into one
+/// account from several, all held at the risk check until every one has read its
+/// balance; on one instance.
+pub async fn concurrent_overdraft(env: CheckEnv) -> CheckResult {
+    let mut w = TransferWorld::start(env).await?;
+    let svc = clone_target(&w.svc);
+    concurrency_rounds(&mut w, &[svc], "one instance").await
+}
+
+/// The same rounds spread over two instances on one database file.
+pub async fn two_instances(env: CheckEnv) -> CheckResult {
+    let mut w = TransferWorld::start(env).await?;
+    let second = w.start_another_instance().await?;
+    let targets = [clone_target(&w.svc), Target::of(&second)];
+    let result = concurrency_rounds(&mut w, &targets, "two instances on one database").await;
+    drop(second);
+    result
+}
+
+/// Another process holds the database's write lock while transfers arrive at two
+/// instances (started with a 200 ms busy timeout); then many writers compete. Every
+/// answer must be a success or a clean 409/503, and nothing accepted may be lost.
+pub async fn busy_database(env: CheckEnv) -> CheckResult {
+    const LOCK_HOLD_MAX: Duration = Duration::from_secs(3);
+    let vars = vec![("KIT_BUSY_TIMEOUT_MS".to_owned(), "200".to_owned())];
+    let mut w = TransferWorld::start_with(env, vars).await?;
+    let second = w.start_another_instance().await?;
+    let targets = [clone_target(&w.svc), Target::of(&second)];
+    let mut story = Evidence::new();
+    let mut broken = Vec::new();
+    let payers = w.open_accounts(&[50_000; 6])?;
+    let payees = w.open_accounts(&[0; 6])?;
+
+    story.say(
+        "Two instances (busy timeout 200 ms); the harness takes the database's write lock, as the nightly audit would, and sends 6 transfers.",
+    );
+    let locker = LockHolder::take(w.db()).map_err(harness)?;
+    let bodies: Vec<TransferBody> = (0..6)
+        .map(|i| {
+            let amount = 100 + w.rng().below(900) as i64;
+            w.body(&payers[i], &payees[i], amount)
+        })
+        .collect();
+    let tasks = spawn_all(&w, &targets, &bodies, None);
+    let deadline = tokio::time::Instant::now() + LOCK_HOLD_MAX;
+    while tokio::time::Instant::now() < deadline && !tasks.iter().all(|t| t.is_finished()) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    locker.release().map_err(harness)?;
+    story.say("The harness wrote and released the lock.");
+    let answers = join_all(&mut w, &bodies, tasks).await?;
+    judge_statuses(
+        &answers,
+        &mut story,
+        &mut broken,
+        "while the database was locked",
+    );
+
+    story.say("Then 12 transfers between the same accounts arrive at both instances at once.");
+    let bodies: Vec<TransferBody> = (0..12)
+        .map(|_| {
+            let from = &payers[w.rng().below(6) as usize];
+            let to = &payees[w.rng().below(6) as usize];
+            let amount = 100 + w.rng().below(900) as i64;
+            w.body(from, to, amount)
+        })
+        .collect();
+    let tasks = spawn_all(&w, &targets, &bodies, None);
+    let answers = join_all(&mut w, &bodies, tasks).await?;
+    judge_statuses(
+        &answers,
+        &mut story,
+        &mut broken,
+        "under concurrent writers",
+    );
+    broken.extend(w.judge(&mut story)?);
+    drop(second);
+    dedup(&mut broken);
+    Ok(verdict(story, broken))
+}
+
+/// A load of concurrent transfers; one of them is frozen at a seed-chosen write of the
+/// load (so others are caught between statements), the service is killed with SIGKILL
+/// and restarted. Every transfer that got a 2xx must be there, every invariant must hold.
+pub async fn crash_under_load(env: CheckEnv) -> CheckResult {
+    let mut w = TransferWorld::start(env).await?;
+    let mut story = Evidence::new();
+    let payers = w.open_accounts(&[1_000_000; 4])?;
+    let payees = w.open_accounts(&[0; 4])?;
+    let faults = w.write_faults()?;
+    // Never a multiple of five plus one: a service writing five rows per transfer
+    // without a transaction is then always caught mid-transfer.
+    let at = [2, 3, 4, 5, 7, 8, 9, 10][w.rng().below(8) as usize];
+    let bodies: Vec<TransferBody> = (0..8)
+        .map(|i| {
+            let amount = 100 + w.rng().below(9_900) as i64;
+            w.body(&payers[i % 4], &payees[(i + 1) % 4], amount)
+        })
+        .collect();
+    faults.arm(at, WriteFault::Stall).map_err(harness)?;
+    story.say(format!(
+        "8 concurrent transfers; the {at}th row write among them is frozen, then the service is killed with SIGKILL."
+    ));
+    let targets = [clone_target(&w.svc)];
+    let tasks = spawn_all(&w, &targets, &bodies, None);
+    let stalled = faults
+        .wait_for_stall(STALL_HELD_FOR, STALL_TIMEOUT, || {
+            tasks.iter().all(|t| t.is_finished())
+        })
+        .await
+        .map_err(harness)?;
+    if !stalled {
+        story.say("(the load finished before the frozen write; killed anyway)");
+    }
+    w.svc.kill9().await;
+    let answers = join_all(&mut w, &bodies, tasks).await?;
+    faults.disarm().map_err(harness)?;
+    for x in &answers {
+        story.exchange(x);
+    }
+    w.restart_after_kill9().await?;
+    story.say("Restarted on the same database.");
+    let mut broken = w.judge(&mut story)?;
+    if broken.is_empty() {
+        broken.extend(still_works(&mut w, &payers[0], &payees[0], &mut story).await);
+    }
+    dedup(&mut broken);
+    Ok(verdict(story, broken))
+}
+
+/// A base URL a request can be spawned against.
+#[derive(Clone)]
+pub struct Target {
+    url: String,
+}
+
+impl Target {
+    /// The instance's URL.
+    pub fn of(svc: &RunningService) -> Target {
+        Target { url: svc.url() }
+    }
+}
+
+fn clone_target(svc: &RunningService) -> Target {
+    Target::of(svc)
+}
+
+async fn concurrency_rounds(w: &mut TransferWorld, targets: &[Target], how: &str) -> CheckResult {
+    let mut story = Evidence::new();
+    let mut broken = Vec::new();
+
+    // Round 1: out of one account, more than it holds.
+    let amount = 1_000 + w.rng().below(4_000) as i64;
+    let balance = amount * 3 + w.rng().below(amount as u64) as i64;
+    let [payer] = accounts::<1>(w, &[balance])?;
+    let payees = w.open_accounts(&[0; 5])?;
+    let bodies: Vec<TransferBody> = payees.iter().map(|p| w.body(&payer, p, amount)).collect();
+    story.say(format!(
+        "{how}: 5 transfers of {amount} out of {payer} (balance {balance}), each held at the risk check until all have arrived."
+    ));
+    let answers = burst_held(w, targets, &bodies, &mut story).await?;
+    judge_statuses(&answers, &mut story, &mut broken, "in a concurrent burst");
+    let accepted = answers.iter().filter(|x| x.is_success()).count();
+    let left = w.expected_balance(&payer);
+    if accepted == 0 {
+        broken.push(
+            "None of the concurrent transfers went through, although the balance covered three."
+                .to_owned(),
+        );
+    }
+    if left >= amount && answers.iter().any(|x| matches!(x.status, Some(409 | 422))) {
+        broken.push(format!(
+            "A transfer was refused for lack of funds although {payer} still holds {left}."
+        ));
+    }
+
+    // Round 2: into one account from several.
+    let amount = 500 + w.rng().below(2_000) as i64;
+    let payers = w.open_accounts(&[amount; 4])?;
+    let [payee] = accounts::<1>(w, &[0])?;
+    let bodies: Vec<TransferBody> = payers.iter().map(|p| w.body(p, &payee, amount)).collect();
+    story.say(format!(
+        "{how}: 4 transfers of {amount} into {payee}, each from its own account, held at the risk check until all have arrived."
+    ));
+    let answers = burst_held(w, targets, &bodies, &mut story).await?;
+    judge_statuses(&answers, &mut story, &mut broken, "in a concurrent burst");
+    broken.extend(w.judge(&mut story)?);
+    dedup(&mut broken);
+    Ok(verdict(story, broken))
+}
+
+/// Sends every body at once (round-robin over `targets`), each held at the risk check;
+/// releases once every request is either held or answered, or nothing has moved for a
+/// while (a fix may make later transfers wait for the first).
+async fn burst_held(
+    w: &mut TransferWorld,
+    targets: &[Target],
+    bodies: &[TransferBody],
+    story: &mut Evidence,
+) -> Result<Vec<Exchange>, Problem> {
+    const QUIET: Duration = Duration::from_millis(400);
+    const LIMIT: Duration = Duration::from_secs(10);
+    w.hold_assessments(true);
+    let tasks = spawn_all(w, targets, bodies, None);
+    let started = tokio::time::Instant::now();
+    let mut last = (usize::MAX, usize::MAX);
+    let mut since = tokio::time::Instant::now();
+    loop {
+        let held = w.risk.held();
+        let answered = tasks.iter().filter(|t| t.is_finished()).count();
+        if held + answered >= bodies.len() || started.elapsed() > LIMIT {
+            break;
+        }
+        if (held, answered) != last {
+            last = (held, answered);
+            since = tokio::time::Instant::now();
+        } else if since.elapsed() > QUIET {
+            break;
+        }
+        let _ = w
+            .risk
+            .wait_for_held(held + 1, Duration::from_millis(20))
+            .await;
+    }
+    story.say(format!(
+        "{} held at the risk check at once; releasing.",
+        w.risk.held()
+    ));
+    w.hold_assessments(false);
+    w.risk.release_held();
+    let answers = join_all(w, bodies, tasks).await?;
+    for x in &answers {
+        story.exchange(x);
+    }
+    Ok(answers)
+}
+
+fn spawn_all(
+    w: &TransferWorld,
+    targets: &[Target],
+    bodies: &[TransferBody],
+    _delay: Option<Duration>,
+) -> Vec<tokio::task::JoinHandle<Exchange>> {
+    bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            let client = w.client();
+            let url = targets[i % targets.len()].url.clone();
+            let body = body.clone();
+            tokio::spawn(async move { client.transfer(&url, &body).await })
+        })
+        .collect()
+}
+
+async fn join_all(
+    w: &mut TransferWorld,
+    bodies: &[TransferBody],
+    tasks: Vec<tokio::task::JoinHandle<Exchange>>,
+) -> Result<Vec<Exchange>, Problem> {
+    let mut answers = Vec::new();
+    for (body, task) in bodies.iter().zip(tasks) {
+        let x = join(task).await?;
+        w.record(body, &x);
+        answers.push(x);
+    }
+    Ok(answers)
+}
+
+/// Every answer must be a success or a clean refusal a client can act on.
+fn judge_statuses(
+    answers: &[Exchange],
+    story: &mut Evidence,
+    broken: &mut Vec<String>,
+    when: &str,
+) {
+    let _ = story;
+    for x in answers {
+        if !x.is_success() && !clean_refusal(x) {
+            broken.push(format!(
+                "A transfer {when} was answered with neither a success nor a clean 409/422/503 with a JSON error (clients retry those; anything else pages on-call): {x}"
+            ));
+        }
+    }
+}
+
+/// Makes one unarmed transfer while counting row writes; the count bounds the
+/// failure points to try.
+async fn count_writes(
+    w: &mut TransferWorld,
+    faults: &WriteFaults,
+    from: &str,
+    to: &str,
+    story: &mut Evidence,
+) -> Result<u64, Problem> {
+    faults.count_only().map_err(harness)?;
+    let body = w.body(from, to, 250);
+    let x = w.transfer(&body).await;
+    let writes = faults.writes().map_err(harness)?;
+    faults.disarm().map_err(harness)?;
+    story.exchange(&x);
+    if !x.is_success() {
+        story.say("A plain transfer between two funded accounts failed.");
+        return Err(Problem::Service(story.clone()));
+    }
+    story.say(format!("A transfer makes {writes} row writes."));
+    Ok(writes)
+}
+
+/// After a fault, a plain transfer must go through.
+async fn still_works(
+    w: &mut TransferWorld,
+    from: &str,
+    to: &str,
+    story: &mut Evidence,
+) -> Vec<String> {
+    let body = w.body(from, to, 50);
+    let x = w.transfer(&body).await;
+    if x.is_success() {
+        Vec::new()
+    } else {
+        story.exchange(&x);
+        vec![format!("The next plain transfer failed: {x}")]
+    }
+}
+
+/// Holds the database's write lock from a harness connection until released, then
+/// commits a write so that stale read snapshots cannot be upgraded.
+struct LockHolder {
+    conn: rusqlite::Connection,
+}
+
+impl LockHolder {
+    fn take(db: &std::path::Path) -> rusqlite::Result<LockHolder> {
+        let conn = rusqlite::Connection::open(db)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS harness_lock_marks (at TEXT NOT NULL);
+             BEGIN IMMEDIATE;
+             INSERT INTO harness_lock_marks VALUES (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));",
+        )?;
+        Ok(LockHolder { conn })
+    }
+
+    fn release(self) -> rusqlite::Result<()> {
+        self.conn.execute_batch("COMMIT")
+    }
+}
+
+fn harness(e: rusqlite::Error) -> Problem {
+    Problem::Harness(format!("write-fault triggers: {e}"))
+}
+
+fn dedup(broken: &mut Vec<String>) {
+    let mut seen = std::collections::HashSet::new();
+    broken.retain(|b| seen.insert(b.clone()));
+}

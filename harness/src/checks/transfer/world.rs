@@ -1,0 +1,584 @@
+//! `TransferWorld`: a transfer service wired to a fake risk service, the accounts the
+//! harness opened itself, and the ground truth checks share: the harness's own model of
+//! every balance and a judge that reads the service's SQLite file.
+//!
+//! The brief lets other systems write the contract tables (onboarding opens accounts
+//! with an opening ledger entry), so the harness opens accounts straight in the file and
+//! knows exactly how much money exists. Every request a check sends goes through
+//! [`TransferWorld::record`], which sorts it into accepted (2xx), refused (an answer
+//! other than 2xx) or unknown (no answer: the service died or hung), and the judge holds
+//! the database to exactly that: accepted transfers applied once and whole, refused ones
+//! absent, unknown ones whole or absent, every balance equal to its ledger and to the
+//! model, no balance below zero, no money created or destroyed.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, params};
+use serde::Serialize;
+
+use crate::checks::http::{Exchange, send};
+use crate::checks::{CheckEnv, Evidence, Problem};
+use crate::fakes::{RiskFault, RiskService, WriteFaults};
+use crate::seed::SeedRng;
+use crate::service::{RunningService, ServiceSpec};
+
+/// The body of `POST /transfers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TransferBody {
+    pub from_account: String,
+    pub to_account: String,
+    pub amount: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+impl TransferBody {
+    /// The body as JSON text.
+    pub fn json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for TransferBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} from {} to {}",
+            self.amount, self.from_account, self.to_account
+        )?;
+        if let Some(r) = &self.reference {
+            write!(f, " ({r})")?;
+        }
+        Ok(())
+    }
+}
+
+/// A `transfers` row with the ledger entries that name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbTransfer {
+    pub from_account: String,
+    pub to_account: String,
+    pub amount: i64,
+    pub reference: Option<String>,
+    /// `(account_id, amount)` of every ledger entry carrying this transfer's id.
+    pub entries: Vec<(String, i64)>,
+}
+
+/// The contract tables, read in one snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Ledger {
+    /// Balance per account.
+    pub balances: BTreeMap<String, i64>,
+    /// Sum of ledger entries per account.
+    pub entry_sums: BTreeMap<String, i64>,
+    /// Transfers by id.
+    pub transfers: BTreeMap<String, DbTransfer>,
+    /// Ledger entries naming a transfer that does not exist: `(entry id, transfer id)`.
+    pub orphan_entries: Vec<(i64, String)>,
+}
+
+/// What became of a request the harness sent.
+#[derive(Debug, Clone)]
+enum Fate {
+    /// 2xx: the transfer with this id must be applied, once, whole.
+    Accepted(String),
+    /// An answer other than 2xx: nothing may have changed.
+    Refused,
+    /// No answer: it may be applied (whole) or not at all.
+    Unknown,
+}
+
+/// A transfer service instance, its fake risk service, and the harness's model.
+pub struct TransferWorld {
+    /// The fake risk service.
+    pub risk: RiskService,
+    /// The first service instance.
+    pub svc: RunningService,
+    env: CheckEnv,
+    env_vars: Vec<(String, String)>,
+    http: reqwest::Client,
+    rng: SeedRng,
+    instances: usize,
+    /// Opening balance of every account the harness opened.
+    opened: BTreeMap<String, i64>,
+    sent: Vec<(TransferBody, Fate)>,
+    references: u64,
+}
+
+impl TransferWorld {
+    /// Starts a risk service and one service instance on a fresh database.
+    pub async fn start(env: CheckEnv) -> Result<TransferWorld, Problem> {
+        TransferWorld::start_with(env, Vec::new()).await
+    }
+
+    /// Like [`TransferWorld::start`], with extra environment for every instance.
+    pub async fn start_with(
+        env: CheckEnv,
+        env_vars: Vec<(String, String)>,
+    ) -> Result<TransferWorld, Problem> {
+        let risk = RiskService::start().await?;
+        let http = reqwest::Client::builder()
+            .build()
+            .map_err(|e| Problem::Harness(format!("http client: {e}")))?;
+        let rng = SeedRng::new(env.seed);
+        let svc = start_instance(&spec(&env, &risk, &env_vars, 1)).await?;
+        Ok(TransferWorld {
+            risk,
+            svc,
+            env,
+            env_vars,
+            http,
+            rng,
+            instances: 1,
+            opened: BTreeMap::new(),
+            sent: Vec::new(),
+            references: 0,
+        })
+    }
+
+    /// Starts another instance on the same database (scale-out).
+    pub async fn start_another_instance(&mut self) -> Result<RunningService, Problem> {
+        self.instances += 1;
+        start_instance(&spec(&self.env, &self.risk, &self.env_vars, self.instances)).await
+    }
+
+    /// The check's seed-derived random source.
+    pub fn rng(&mut self) -> &mut SeedRng {
+        &mut self.rng
+    }
+
+    /// The service's database file.
+    pub fn db(&self) -> &std::path::Path {
+        self.svc.db()
+    }
+
+    /// Opens accounts with these opening balances the way onboarding does: the account
+    /// row and its opening ledger entry, in one transaction. Returns their ids.
+    pub fn open_accounts(&mut self, balances: &[i64]) -> Result<Vec<String>, Problem> {
+        let tag = self.rng.next_u64() as u32;
+        let ids: Vec<String> = (0..balances.len())
+            .map(|i| format!("acc_{tag:08x}_{}", self.opened.len() + i + 1))
+            .collect();
+        let write = || -> rusqlite::Result<()> {
+            let mut conn = open(self.db(), false)?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            for (id, balance) in ids.iter().zip(balances) {
+                tx.execute(
+                    "INSERT INTO accounts (id, owner, balance, created_at)
+                     VALUES (?1, ?2, ?3, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+                    params![id, format!("Owner of {id}"), balance],
+                )?;
+                tx.execute(
+                    "INSERT INTO ledger_entries (account_id, transfer_id, amount, created_at)
+                     VALUES (?1, NULL, ?2, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+                    params![id, balance],
+                )?;
+            }
+            tx.commit()
+        };
+        write().map_err(|e| contract_tables(&format!("could not open accounts: {e}")))?;
+        for (id, balance) in ids.iter().zip(balances) {
+            self.opened.insert(id.clone(), *balance);
+        }
+        Ok(ids)
+    }
+
+    /// A reference unique to this check run, so every request can be told apart.
+    pub fn new_reference(&mut self) -> String {
+        self.references += 1;
+        format!("chk-{:06x}-{}", self.env.seed & 0xff_ffff, self.references)
+    }
+
+    /// A valid transfer body with a fresh reference.
+    pub fn body(&mut self, from: &str, to: &str, amount: i64) -> TransferBody {
+        TransferBody {
+            from_account: from.to_owned(),
+            to_account: to.to_owned(),
+            amount,
+            reference: Some(self.new_reference()),
+        }
+    }
+
+    /// A client for spawned requests.
+    pub fn client(&self) -> Client {
+        Client {
+            http: self.http.clone(),
+        }
+    }
+
+    /// `POST /transfers` to the first instance, recorded.
+    pub async fn transfer(&mut self, body: &TransferBody) -> Exchange {
+        let x = self.client().transfer(&self.svc.url(), body).await;
+        self.record(body, &x);
+        x
+    }
+
+    /// Files what became of a request the harness sent, for the judge.
+    pub fn record(&mut self, body: &TransferBody, x: &Exchange) {
+        let fate = match (x.is_success(), x.status) {
+            (true, _) => Fate::Accepted(x.str_field("id").unwrap_or_default().to_owned()),
+            (false, Some(_)) => Fate::Refused,
+            (false, None) => Fate::Unknown,
+        };
+        self.sent.push((body.clone(), fate));
+    }
+
+    /// A GET request to the first instance.
+    pub async fn get(&self, path: &str) -> Exchange {
+        self.client().get(&self.svc.url(), path).await
+    }
+
+    /// Reads the contract tables in one snapshot.
+    pub fn ledger(&self) -> Result<Ledger, Problem> {
+        read_ledger(self.db()).map_err(|e| contract_tables(&e.to_string()))
+    }
+
+    /// Installs the write-fault triggers in the service's database.
+    pub fn write_faults(&self) -> Result<WriteFaults, Problem> {
+        WriteFaults::install(self.db())
+            .map_err(|e| Problem::Harness(format!("could not install write faults: {e}")))
+    }
+
+    /// Holds every risk assessment until released.
+    pub fn hold_assessments(&self, on: bool) {
+        self.risk.set_standing(on.then_some(RiskFault::Hold));
+    }
+
+    /// Kills the first instance with SIGKILL and restarts it on the same database; a
+    /// service that does not come back fails the check.
+    pub async fn restart_after_kill9(&mut self) -> Result<(), Problem> {
+        self.svc.restart_after_kill9().await.map_err(|e| {
+            let mut ev = Evidence::new();
+            ev.say(format!(
+                "After SIGKILL the service did not restart on the same database: {e}."
+            ));
+            ev.say(format!("Its log ends with:\n{}", self.svc.log_tail(15)));
+            Problem::Service(ev)
+        })
+    }
+
+    /// Judges the database against everything sent so far; returns each broken
+    /// invariant in plain words and tells the balances into `story`.
+    pub fn judge(&self, story: &mut Evidence) -> Result<Vec<String>, Problem> {
+        let ledger = self.ledger()?;
+        let broken = judge(&self.opened, &self.sent, &ledger);
+        story.say(format!(
+            "Balances now: {}.",
+            ledger
+                .balances
+                .iter()
+                .filter(|(id, _)| self.opened.contains_key(*id))
+                .map(|(id, b)| format!("{id}={b}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        Ok(broken)
+    }
+
+    /// The balance the model expects for `account`, counting only accepted transfers.
+    pub fn expected_balance(&self, account: &str) -> i64 {
+        let mut balance = self.opened.get(account).copied().unwrap_or(0);
+        for (body, fate) in &self.sent {
+            if matches!(fate, Fate::Accepted(_)) {
+                if body.from_account == account {
+                    balance -= body.amount;
+                }
+                if body.to_account == account {
+                    balance += body.amount;
+                }
+            }
+        }
+        balance
+    }
+}
+
+/// Holds the database to the requests' fates and the ledger invariants.
+fn judge(
+    opened: &BTreeMap<String, i64>,
+    sent: &[(TransferBody, Fate)],
+    db: &Ledger,
+) -> Vec<String> {
+    let mut broken = Vec::new();
+    let mut expected: BTreeMap<String, i128> = opened
+        .iter()
+        .map(|(id, b)| (id.clone(), *b as i128))
+        .collect();
+    let mut apply = |t: &TransferBody| {
+        *expected.entry(t.from_account.clone()).or_default() -= t.amount as i128;
+        *expected.entry(t.to_account.clone()).or_default() += t.amount as i128;
+    };
+
+    // Accepted requests: present, describing the request.
+    let mut claimed: Vec<&str> = Vec::new();
+    for (body, fate) in sent {
+        let Fate::Accepted(id) = fate else { continue };
+        match db.transfers.get(id) {
+            None => broken.push(format!(
+                "Transfer {id} ({body}) was answered 2xx but is not in the `transfers` table."
+            )),
+            Some(t)
+                if (t.from_account.as_str(), t.to_account.as_str(), t.amount)
+                    != (
+                        body.from_account.as_str(),
+                        body.to_account.as_str(),
+                        body.amount,
+                    ) =>
+            {
+                broken.push(format!(
+                    "Transfer {id} was requested as {body} but is stored as {} from {} to {}.",
+                    t.amount, t.from_account, t.to_account
+                ));
+            }
+            Some(_) => {}
+        }
+        claimed.push(id);
+        apply(body);
+    }
+    // Every other stored transfer must be a request whose answer never came.
+    let mut unknown: Vec<&TransferBody> = sent
+        .iter()
+        .filter(|(_, f)| matches!(f, Fate::Unknown))
+        .map(|(b, _)| b)
+        .collect();
+    for (id, t) in &db.transfers {
+        if claimed.contains(&id.as_str()) || !opened.contains_key(&t.from_account) {
+            continue;
+        }
+        let matches = |b: &&TransferBody| {
+            (
+                b.from_account.as_str(),
+                b.to_account.as_str(),
+                b.amount,
+                b.reference.as_deref(),
+            ) == (
+                t.from_account.as_str(),
+                t.to_account.as_str(),
+                t.amount,
+                t.reference.as_deref(),
+            )
+        };
+        if let Some(pos) = unknown.iter().position(matches) {
+            apply(unknown.remove(pos));
+            continue;
+        }
+        let refused = sent
+            .iter()
+            .any(|(b, f)| matches!(f, Fate::Refused) && matches(&b));
+        broken.push(if refused {
+            format!(
+                "Transfer {id} ({} from {} to {}) is in the `transfers` table although its request was answered with an error.",
+                t.amount, t.from_account, t.to_account
+            )
+        } else {
+            format!(
+                "Transfer {id} ({} from {} to {}) is in the `transfers` table but no request of the check made it (or it was applied twice).",
+                t.amount, t.from_account, t.to_account
+            )
+        });
+    }
+
+    // Each transfer is whole: exactly a debit and a credit of its amount.
+    for (id, t) in &db.transfers {
+        let mut entries = t.entries.clone();
+        entries.sort();
+        let mut want = vec![
+            (t.from_account.clone(), -t.amount),
+            (t.to_account.clone(), t.amount),
+        ];
+        want.sort();
+        if entries != want {
+            broken.push(format!(
+                "Transfer {id} ({} from {} to {}) has ledger entries {:?}; it needs exactly a debit of -{} on {} and a credit of {} on {}.",
+                t.amount, t.from_account, t.to_account, entries, t.amount, t.from_account, t.amount, t.to_account
+            ));
+        }
+    }
+    for (entry, transfer) in &db.orphan_entries {
+        broken.push(format!(
+            "Ledger entry {entry} names transfer {transfer}, which is not in the `transfers` table."
+        ));
+    }
+
+    // Balances: reconcile with the ledger, with the model, never negative, money conserved.
+    for (account, opening) in opened {
+        let balance = db.balances.get(account).copied();
+        let entries = db.entry_sums.get(account).copied().unwrap_or(0);
+        let Some(balance) = balance else {
+            broken.push(format!(
+                "Account {account} is missing from the `accounts` table."
+            ));
+            continue;
+        };
+        if balance != entries {
+            broken.push(format!(
+                "Account {account} has balance {balance} but its ledger entries sum to {entries}: the audit does not reconcile."
+            ));
+        }
+        if balance < 0 {
+            broken.push(format!(
+                "Account {account} is overdrawn: balance {balance}."
+            ));
+        }
+        let want = expected.get(account).copied().unwrap_or(*opening as i128);
+        if balance as i128 != want {
+            broken.push(format!(
+                "Account {account} has balance {balance}; the transfers the service accepted leave it at {want}."
+            ));
+        }
+    }
+    let total_opened: i128 = opened.values().map(|b| *b as i128).sum();
+    let total_now: i128 = opened
+        .keys()
+        .filter_map(|a| db.balances.get(a))
+        .map(|b| *b as i128)
+        .sum();
+    if total_now != total_opened {
+        broken.push(format!(
+            "Money was {} by transfers: the accounts held {total_opened} in total and now hold {total_now}.",
+            if total_now > total_opened { "created" } else { "destroyed" }
+        ));
+    }
+    broken
+}
+
+/// A cheap, cloneable HTTP client for spawned requests.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// `POST /transfers`.
+    pub async fn transfer(&self, base: &str, body: &TransferBody) -> Exchange {
+        self.post_raw(base, &body.json()).await
+    }
+
+    /// `POST /transfers` with a raw body (for malformed requests).
+    pub async fn post_raw(&self, base: &str, body: &str) -> Exchange {
+        send(
+            &self.http,
+            reqwest::Method::POST,
+            base,
+            "/transfers",
+            &[("content-type", "application/json")],
+            Some(body.to_owned()),
+        )
+        .await
+    }
+
+    /// A GET request.
+    pub async fn get(&self, base: &str, path: &str) -> Exchange {
+        send(&self.http, reqwest::Method::GET, base, path, &[], None).await
+    }
+}
+
+/// Awaits a spawned request.
+pub async fn join(task: tokio::task::JoinHandle<Exchange>) -> Result<Exchange, Problem> {
+    task.await
+        .map_err(|e| Problem::Harness(format!("request task failed: {e}")))
+}
+
+fn spec(
+    env: &CheckEnv,
+    risk: &RiskService,
+    env_vars: &[(String, String)],
+    instance: usize,
+) -> ServiceSpec {
+    ServiceSpec {
+        binary: env.binary.clone(),
+        db: env.workdir.join("transfer.db"),
+        downstreams: vec![("risk".to_owned(), risk.url())],
+        env: env_vars.to_vec(),
+        log: env.workdir.join(format!("instance-{instance}.log")),
+        stats: None,
+    }
+}
+
+async fn start_instance(spec: &ServiceSpec) -> Result<RunningService, Problem> {
+    RunningService::start(spec).await.map_err(|e| {
+        let mut ev = Evidence::new();
+        ev.say(format!("The service did not start: {e}."));
+        let tail = crate::service::log_tail(&spec.log, 15);
+        if !tail.is_empty() {
+            ev.say(format!("Its log ends with:\n{tail}"));
+        }
+        Problem::Service(ev)
+    })
+}
+
+fn contract_tables(detail: &str) -> Problem {
+    let mut ev = Evidence::new();
+    ev.say(format!(
+        "The contract tables (`accounts`, `transfers`, `ledger_entries`) could not be used: {detail}"
+    ));
+    Problem::Service(ev)
+}
+
+fn open(db: &std::path::Path, read_only: bool) -> rusqlite::Result<Connection> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+    };
+    let conn = Connection::open_with_flags(db, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    Ok(conn)
+}
+
+fn read_ledger(db: &std::path::Path) -> rusqlite::Result<Ledger> {
+    let mut conn = open(db, true)?;
+    // One read transaction: a consistent snapshot even while the service writes.
+    let tx = conn.transaction()?;
+    let mut ledger = Ledger::default();
+    {
+        let mut stmt = tx.prepare("SELECT id, balance FROM accounts")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+            let (id, balance) = row?;
+            ledger.balances.insert(id, balance);
+        }
+        let mut stmt =
+            tx.prepare("SELECT account_id, SUM(amount) FROM ledger_entries GROUP BY account_id")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+            let (id, sum) = row?;
+            ledger.entry_sums.insert(id, sum);
+        }
+        let mut stmt =
+            tx.prepare("SELECT id, from_account, to_account, amount, reference FROM transfers")?;
+        for row in stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                DbTransfer {
+                    from_account: r.get(1)?,
+                    to_account: r.get(2)?,
+                    amount: r.get(3)?,
+                    reference: r.get(4)?,
+                    entries: Vec::new(),
+                },
+            ))
+        })? {
+            let (id, t) = row?;
+            ledger.transfers.insert(id, t);
+        }
+        let mut stmt = tx.prepare(
+            "SELECT id, transfer_id, account_id, amount FROM ledger_entries
+              WHERE transfer_id IS NOT NULL ORDER BY id",
+        )?;
+        for row in stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })? {
+            let (entry, transfer, account, amount) = row?;
+            match ledger.transfers.get_mut(&transfer) {
+                Some(t) => t.entries.push((account, amount)),
+                None => ledger.orphan_entries.push((entry, transfer)),
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(ledger)
+}
