@@ -10,8 +10,10 @@
 //! enumerates k over every write a request makes, so each failure point is exercised
 //! deterministically instead of hoping a crash lands between two statements.
 //!
-//! The counter is part of the writer's transaction: when a fix rolls back, the writes it
-//! counted roll back with it, so a retried transaction meets the same failure again.
+//! The counter is part of the writer's transaction, and the aborted write's own count
+//! rolls back with it: from the k-th write on, every write fails until the check
+//! disarms (like a full disk), so neither a retried transaction nor compensating writes
+//! get through.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};

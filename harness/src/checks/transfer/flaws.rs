@@ -21,7 +21,8 @@ const STALL_HELD_FOR: Duration = Duration::from_millis(300);
 /// Upper bound on reaching a stalled write.
 const STALL_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Aborts the k-th write of a transfer for every k; after each the database must be as
+/// Fails the k-th row write of a transfer, and every write after it in that request (as
+/// a full disk would), for every k; after each the database must be as
 /// if the transfer never happened (or, if the service answered 2xx, as if it happened
 /// whole), and the service must still make a normal transfer.
 pub async fn every_write_aborted(env: CheckEnv) -> CheckResult {
@@ -299,10 +300,12 @@ async fn concurrency_rounds(w: &mut TransferWorld, targets: &[Target], how: &str
                 .to_owned(),
         );
     }
-    if left >= amount && answers.iter().any(|x| matches!(x.status, Some(409 | 422))) {
-        broken.push(format!(
-            "A transfer was refused for lack of funds although {payer} still holds {left}."
-        ));
+    if left >= amount {
+        for x in answers.iter().filter(|x| !x.is_success()) {
+            broken.push(format!(
+                "A transfer was refused although {payer} still holds {left}, enough for it: {x}"
+            ));
+        }
     }
 
     // Round 2: into one account from several.
@@ -315,6 +318,11 @@ async fn concurrency_rounds(w: &mut TransferWorld, targets: &[Target], how: &str
     ));
     let answers = burst_held(w, targets, &bodies, &mut story).await?;
     judge_statuses(&answers, &mut story, &mut broken, "in a concurrent burst");
+    for x in answers.iter().filter(|x| !x.is_success()) {
+        broken.push(format!(
+            "Every payer covered its transfer, yet one was refused: {x}"
+        ));
+    }
     broken.extend(w.judge(&mut story)?);
     dedup(&mut broken);
     Ok(verdict(story, broken))

@@ -66,7 +66,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("not-atomic"),
             visibility: Visibility::Hidden,
             points: 3,
-            description: "For every k, the k-th row write of a transfer fails (a trigger in the service's database aborts it). After each, money is conserved, every balance equals its ledger, no transfer lacks its entries, a transfer answered with an error left no trace (a 2xx one is whole), and the next transfer works.",
+            description: "For every k, the row writes of a transfer fail from the k-th on, as on a full disk (a trigger in the service's database aborts them). After each, money is conserved, every balance equals its ledger, no transfer lacks its entries, a transfer answered with an error left no trace (a 2xx one is whole), and the next transfer works.",
             run: |env| Box::pin(async move { settle(flaws::every_write_aborted(env).await) }),
         },
         Check {
@@ -82,7 +82,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("check-then-act"),
             visibility: Visibility::Hidden,
             points: 3,
-            description: "Five transfers out of one account whose sum exceeds its balance, then four transfers into one account, each held at the risk check until all have read their balances: no overdraft, money conserved, exactly the accepted transfers applied, refusals clean and truthful (no 'insufficient funds' while funds remain).",
+            description: "Five transfers out of one account whose sum exceeds its balance, then four transfers into one account, each held at the risk check until all have read their balances: no overdraft, money conserved, exactly the accepted transfers applied, no transfer the payer could cover refused, every refusal a clean 409/422/503.",
             run: |env| Box::pin(async move { settle(flaws::concurrent_overdraft(env).await) }),
         },
         Check {
