@@ -1,6 +1,5 @@
 //! Contract checks (public): the transfer service does its job and refuses what it must.
 
-use crate::checks::http::Exchange;
 use crate::checks::transfer::world::TransferWorld;
 use crate::checks::{CheckEnv, CheckResult, Evidence, kit_canary, verdict};
 use crate::fakes::RiskFault;
@@ -220,10 +219,4 @@ pub fn accounts<const N: usize>(
     let ids = w.open_accounts(balances)?;
     ids.try_into()
         .map_err(|_| crate::checks::Problem::Harness("opened a wrong number of accounts".into()))
-}
-
-/// True for the answers a client may get when a transfer is refused cleanly and can be
-/// retried or reported: 409, 422 and 503, each with a JSON error.
-pub fn clean_refusal(x: &Exchange) -> bool {
-    matches!(x.status, Some(409 | 422 | 503)) && x.is_json_error()
 }

@@ -6,12 +6,13 @@
 
 use std::time::Duration;
 
-use crate::checks::http::Exchange;
-use crate::checks::transfer::contract::{accounts, clean_refusal};
-use crate::checks::transfer::world::{TransferBody, TransferWorld, join};
+use crate::checks::transfer::contract::accounts;
+use crate::checks::transfer::world::{
+    Target, TransferBody, TransferWorld, burst_held, clone_target, join, join_all, judge_statuses,
+    spawn_all,
+};
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
 use crate::fakes::{WriteFault, WriteFaults};
-use crate::service::RunningService;
 
 /// Failure points tried beyond the writes an unarmed transfer makes, for fixes whose
 /// write count varies.
@@ -173,7 +174,7 @@ pub async fn busy_database(env: CheckEnv) -> CheckResult {
             w.body(&payers[i], &payees[i], amount)
         })
         .collect();
-    let tasks = spawn_all(&w, &targets, &bodies, None);
+    let tasks = spawn_all(&w, &targets, &bodies);
     let deadline = tokio::time::Instant::now() + LOCK_HOLD_MAX;
     while tokio::time::Instant::now() < deadline && !tasks.iter().all(|t| t.is_finished()) {
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -181,12 +182,7 @@ pub async fn busy_database(env: CheckEnv) -> CheckResult {
     locker.release().map_err(harness)?;
     story.say("The harness wrote and released the lock.");
     let answers = join_all(&mut w, &bodies, tasks).await?;
-    judge_statuses(
-        &answers,
-        &mut story,
-        &mut broken,
-        "while the database was locked",
-    );
+    judge_statuses(&answers, &mut broken, "while the database was locked");
 
     story.say("Then 12 transfers between the same accounts arrive at both instances at once.");
     let bodies: Vec<TransferBody> = (0..12)
@@ -197,14 +193,9 @@ pub async fn busy_database(env: CheckEnv) -> CheckResult {
             w.body(from, to, amount)
         })
         .collect();
-    let tasks = spawn_all(&w, &targets, &bodies, None);
+    let tasks = spawn_all(&w, &targets, &bodies);
     let answers = join_all(&mut w, &bodies, tasks).await?;
-    judge_statuses(
-        &answers,
-        &mut story,
-        &mut broken,
-        "under concurrent writers",
-    );
+    judge_statuses(&answers, &mut broken, "under concurrent writers");
     broken.extend(w.judge(&mut story)?);
     drop(second);
     dedup(&mut broken);
@@ -234,7 +225,7 @@ pub async fn crash_under_load(env: CheckEnv) -> CheckResult {
         "8 concurrent transfers; the {at}th row write among them is frozen, then the service is killed with SIGKILL."
     ));
     let targets = [clone_target(&w.svc)];
-    let tasks = spawn_all(&w, &targets, &bodies, None);
+    let tasks = spawn_all(&w, &targets, &bodies);
     let stalled = faults
         .wait_for_stall(STALL_HELD_FOR, STALL_TIMEOUT, || {
             tasks.iter().all(|t| t.is_finished())
@@ -260,23 +251,6 @@ pub async fn crash_under_load(env: CheckEnv) -> CheckResult {
     Ok(verdict(story, broken))
 }
 
-/// A base URL a request can be spawned against.
-#[derive(Clone)]
-pub struct Target {
-    url: String,
-}
-
-impl Target {
-    /// The instance's URL.
-    pub fn of(svc: &RunningService) -> Target {
-        Target { url: svc.url() }
-    }
-}
-
-fn clone_target(svc: &RunningService) -> Target {
-    Target::of(svc)
-}
-
 async fn concurrency_rounds(w: &mut TransferWorld, targets: &[Target], how: &str) -> CheckResult {
     let mut story = Evidence::new();
     let mut broken = Vec::new();
@@ -291,7 +265,7 @@ async fn concurrency_rounds(w: &mut TransferWorld, targets: &[Target], how: &str
         "{how}: 5 transfers of {amount} out of {payer} (balance {balance}), each held at the risk check until all have arrived."
     ));
     let answers = burst_held(w, targets, &bodies, &mut story).await?;
-    judge_statuses(&answers, &mut story, &mut broken, "in a concurrent burst");
+    judge_statuses(&answers, &mut broken, "in a concurrent burst");
     let accepted = answers.iter().filter(|x| x.is_success()).count();
     let left = w.expected_balance(&payer);
     if accepted == 0 {
@@ -317,7 +291,7 @@ async fn concurrency_rounds(w: &mut TransferWorld, targets: &[Target], how: &str
         "{how}: 4 transfers of {amount} into {payee}, each from its own account, held at the risk check until all have arrived."
     ));
     let answers = burst_held(w, targets, &bodies, &mut story).await?;
-    judge_statuses(&answers, &mut story, &mut broken, "in a concurrent burst");
+    judge_statuses(&answers, &mut broken, "in a concurrent burst");
     for x in answers.iter().filter(|x| !x.is_success()) {
         broken.push(format!(
             "Every payer covered its transfer, yet one was refused: {x}"
@@ -326,101 +300,6 @@ async fn concurrency_rounds(w: &mut TransferWorld, targets: &[Target], how: &str
     broken.extend(w.judge(&mut story)?);
     dedup(&mut broken);
     Ok(verdict(story, broken))
-}
-
-/// Sends every body at once (round-robin over `targets`), each held at the risk check;
-/// releases once every request is either held or answered, or nothing has moved for a
-/// while (a fix may make later transfers wait for the first).
-async fn burst_held(
-    w: &mut TransferWorld,
-    targets: &[Target],
-    bodies: &[TransferBody],
-    story: &mut Evidence,
-) -> Result<Vec<Exchange>, Problem> {
-    const QUIET: Duration = Duration::from_millis(400);
-    const LIMIT: Duration = Duration::from_secs(10);
-    w.hold_assessments(true);
-    let tasks = spawn_all(w, targets, bodies, None);
-    let started = tokio::time::Instant::now();
-    let mut last = (usize::MAX, usize::MAX);
-    let mut since = tokio::time::Instant::now();
-    loop {
-        let held = w.risk.held();
-        let answered = tasks.iter().filter(|t| t.is_finished()).count();
-        if held + answered >= bodies.len() || started.elapsed() > LIMIT {
-            break;
-        }
-        if (held, answered) != last {
-            last = (held, answered);
-            since = tokio::time::Instant::now();
-        } else if since.elapsed() > QUIET {
-            break;
-        }
-        let _ = w
-            .risk
-            .wait_for_held(held + 1, Duration::from_millis(20))
-            .await;
-    }
-    story.say(format!(
-        "{} held at the risk check at once; releasing.",
-        w.risk.held()
-    ));
-    w.hold_assessments(false);
-    w.risk.release_held();
-    let answers = join_all(w, bodies, tasks).await?;
-    for x in &answers {
-        story.exchange(x);
-    }
-    Ok(answers)
-}
-
-fn spawn_all(
-    w: &TransferWorld,
-    targets: &[Target],
-    bodies: &[TransferBody],
-    _delay: Option<Duration>,
-) -> Vec<tokio::task::JoinHandle<Exchange>> {
-    bodies
-        .iter()
-        .enumerate()
-        .map(|(i, body)| {
-            let client = w.client();
-            let url = targets[i % targets.len()].url.clone();
-            let body = body.clone();
-            tokio::spawn(async move { client.transfer(&url, &body).await })
-        })
-        .collect()
-}
-
-async fn join_all(
-    w: &mut TransferWorld,
-    bodies: &[TransferBody],
-    tasks: Vec<tokio::task::JoinHandle<Exchange>>,
-) -> Result<Vec<Exchange>, Problem> {
-    let mut answers = Vec::new();
-    for (body, task) in bodies.iter().zip(tasks) {
-        let x = join(task).await?;
-        w.record(body, &x);
-        answers.push(x);
-    }
-    Ok(answers)
-}
-
-/// Every answer must be a success or a clean refusal a client can act on.
-fn judge_statuses(
-    answers: &[Exchange],
-    story: &mut Evidence,
-    broken: &mut Vec<String>,
-    when: &str,
-) {
-    let _ = story;
-    for x in answers {
-        if !x.is_success() && !clean_refusal(x) {
-            broken.push(format!(
-                "A transfer {when} was answered with neither a success nor a clean 409/422/503 with a JSON error (clients retry those; anything else pages on-call): {x}"
-            ));
-        }
-    }
 }
 
 /// Makes one unarmed transfer while counting row writes; the count bounds the

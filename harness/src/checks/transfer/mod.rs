@@ -10,6 +10,7 @@
 
 pub mod contract;
 pub mod flaws;
+pub mod property;
 pub mod world;
 
 use crate::checks::{Check, Visibility, settle};
@@ -108,6 +109,14 @@ pub fn checks() -> Vec<Check> {
             points: 2,
             description: "Eight concurrent transfers; a seed-chosen row write among them is frozen and the service is killed with SIGKILL, then restarted: every transfer that got a 2xx is there, the rest are whole or absent, every invariant holds.",
             run: |env| Box::pin(async move { settle(flaws::crash_under_load(env).await) }),
+        },
+        Check {
+            id: "transfer.property-histories",
+            flaw: Some("check-then-act"),
+            visibility: Visibility::Hidden,
+            points: 3,
+            description: "Seeded random histories over two instances: transfers the payer can or cannot cover, invalid requests, concurrent bursts held at the risk check, transfers whose writes fail from a random point (every history holds a burst out of an account that cannot cover it all). After every step each balance equals its ledger and the harness's model, nothing is overdrawn, created or lost, and every answer told the truth. Failing histories are shrunk and replayed.",
+            run: |env| Box::pin(async move { settle(property::histories(env).await) }),
         },
     ]
 }

@@ -261,14 +261,37 @@ impl TransferWorld {
     /// Judges the database against everything sent so far; returns each broken
     /// invariant in plain words and tells the balances into `story`.
     pub fn judge(&self, story: &mut Evidence) -> Result<Vec<String>, Problem> {
+        self.judge_accounts(None, story)
+    }
+
+    /// Like [`TransferWorld::judge`], limited to `accounts` and the transfers out of
+    /// them (a property case judges only the accounts it opened).
+    pub fn judge_accounts(
+        &self,
+        accounts: Option<&[String]>,
+        story: &mut Evidence,
+    ) -> Result<Vec<String>, Problem> {
         let ledger = self.ledger()?;
-        let broken = judge(&self.opened, &self.sent, &ledger);
+        let in_scope = |a: &String| accounts.is_none_or(|set| set.contains(a));
+        let opened: BTreeMap<String, i64> = self
+            .opened
+            .iter()
+            .filter(|(a, _)| in_scope(a))
+            .map(|(a, b)| (a.clone(), *b))
+            .collect();
+        let sent: Vec<(TransferBody, Fate)> = self
+            .sent
+            .iter()
+            .filter(|(b, _)| in_scope(&b.from_account))
+            .cloned()
+            .collect();
+        let broken = judge(&opened, &sent, &ledger);
         story.say(format!(
             "Balances now: {}.",
             ledger
                 .balances
                 .iter()
-                .filter(|(id, _)| self.opened.contains_key(*id))
+                .filter(|(id, _)| opened.contains_key(*id))
                 .map(|(id, b)| format!("{id}={b}"))
                 .collect::<Vec<_>>()
                 .join(", ")
@@ -440,6 +463,117 @@ fn judge(
         ));
     }
     broken
+}
+
+/// A base URL a request can be spawned against.
+#[derive(Clone)]
+pub struct Target {
+    url: String,
+}
+
+impl Target {
+    /// The instance's URL.
+    pub fn of(svc: &RunningService) -> Target {
+        Target { url: svc.url() }
+    }
+}
+
+pub fn clone_target(svc: &RunningService) -> Target {
+    Target::of(svc)
+}
+
+/// Sends every body at once (round-robin over `targets`), each held at the risk check;
+/// releases once every request is either held or answered, or nothing has moved for a
+/// while (a fix may make later transfers wait for the first).
+pub async fn burst_held(
+    w: &mut TransferWorld,
+    targets: &[Target],
+    bodies: &[TransferBody],
+    story: &mut Evidence,
+) -> Result<Vec<Exchange>, Problem> {
+    const QUIET: Duration = Duration::from_millis(400);
+    const LIMIT: Duration = Duration::from_secs(10);
+    w.hold_assessments(true);
+    let tasks = spawn_all(w, targets, bodies);
+    let started = tokio::time::Instant::now();
+    let mut last = (usize::MAX, usize::MAX);
+    let mut since = tokio::time::Instant::now();
+    loop {
+        let held = w.risk.held();
+        let answered = tasks.iter().filter(|t| t.is_finished()).count();
+        if held + answered >= bodies.len() || started.elapsed() > LIMIT {
+            break;
+        }
+        if (held, answered) != last {
+            last = (held, answered);
+            since = tokio::time::Instant::now();
+        } else if since.elapsed() > QUIET {
+            break;
+        }
+        let _ = w
+            .risk
+            .wait_for_held(held + 1, Duration::from_millis(20))
+            .await;
+    }
+    story.say(format!(
+        "{} held at the risk check at once; releasing.",
+        w.risk.held()
+    ));
+    w.hold_assessments(false);
+    w.risk.release_held();
+    let answers = join_all(w, bodies, tasks).await?;
+    for x in &answers {
+        story.exchange(x);
+    }
+    Ok(answers)
+}
+
+pub fn spawn_all(
+    w: &TransferWorld,
+    targets: &[Target],
+    bodies: &[TransferBody],
+) -> Vec<tokio::task::JoinHandle<Exchange>> {
+    bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            let client = w.client();
+            let url = targets[i % targets.len()].url.clone();
+            let body = body.clone();
+            tokio::spawn(async move { client.transfer(&url, &body).await })
+        })
+        .collect()
+}
+
+pub async fn join_all(
+    w: &mut TransferWorld,
+    bodies: &[TransferBody],
+    tasks: Vec<tokio::task::JoinHandle<Exchange>>,
+) -> Result<Vec<Exchange>, Problem> {
+    let mut answers = Vec::new();
+    for (body, task) in bodies.iter().zip(tasks) {
+        let x = join(task).await?;
+        w.record(body, &x);
+        answers.push(x);
+    }
+    Ok(answers)
+}
+
+/// Every answer must be a success or a clean refusal a client can act on.
+pub fn judge_statuses(answers: &[Exchange], broken: &mut Vec<String>, when: &str) {
+    for x in answers {
+        if !x.is_success() && !clean_refusal(x) {
+            broken.push(format!(
+                "A transfer {when} was answered with neither a success nor a clean 409/422/503 with a JSON error (clients retry those; anything else pages on-call): {x}"
+            ));
+        }
+    }
+}
+
+/// True for the answers a client may get when a transfer is refused cleanly and can be
+/// retried or reported: 409, 422 and 503, each with a JSON error.
+pub fn clean_refusal(x: &Exchange) -> bool {
+    matches!(x.status, Some(409 | 422 | 503)) && x.is_json_error()
 }
 
 /// A cheap, cloneable HTTP client for spawned requests.
