@@ -246,7 +246,7 @@ async fn create_charge(
     // Record the call, pick its fault and settle idempotency in one step.
     // The early answer is boxed: a `Response` is large and this is the uncommon path.
     let decision = shared.with(|l| -> Result<Option<ProviderFault>, Box<Response>> {
-        let fault = l.plan.next();
+        let fault = l.plan.take_next();
         l.calls.push(ProviderCall {
             at_ms,
             customer: params.as_ref().ok().map(|p| p.customer.clone()),

@@ -37,7 +37,7 @@ impl<F: Clone> FaultPlan<F> {
     }
 
     /// The fault for the call arriving now.
-    pub fn next(&mut self) -> Option<F> {
+    pub fn take_next(&mut self) -> Option<F> {
         self.queued.pop_front().or_else(|| self.standing.clone())
     }
 }
@@ -49,15 +49,15 @@ mod tests {
     #[test]
     fn queued_faults_come_before_the_standing_one() {
         let mut plan = FaultPlan::default();
-        assert_eq!(plan.next(), None::<u8>);
+        assert_eq!(plan.take_next(), None::<u8>);
         plan.set_standing(Some(9));
         plan.push(1);
         plan.push(2);
         assert_eq!(
-            (plan.next(), plan.next(), plan.next()),
+            (plan.take_next(), plan.take_next(), plan.take_next()),
             (Some(1), Some(2), Some(9))
         );
         plan.clear();
-        assert_eq!(plan.next(), None);
+        assert_eq!(plan.take_next(), None);
     }
 }

@@ -138,7 +138,7 @@ async fn assess(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let params: Option<AssessParams> = serde_json::from_slice(&body).ok();
     let at_ms = shared.started.elapsed().as_millis();
     let (index, fault, declined) = shared.with(|b| {
-        let fault = b.plan.next();
+        let fault = b.plan.take_next();
         let declined = params
             .as_ref()
             .is_some_and(|p| b.declined.contains(&p.from_account));
