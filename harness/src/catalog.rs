@@ -54,6 +54,13 @@ pub fn all() -> Vec<Exercise> {
             summary: "Money-transfer endpoint: write failures, crashes, concurrent transfers and a busy database must never lose, create or overdraw money.",
             checks: checks::transfer::checks,
         },
+        Exercise {
+            id: "quote",
+            package: "quote-service",
+            binary: "quote",
+            summary: "Storefront quote endpoint: must answer in time, honestly and without hammering a pricing service that hangs, fails, flaps and recovers.",
+            checks: checks::quote::checks,
+        },
     ]
 }
 

@@ -94,9 +94,22 @@ pub async fn send(
     headers: &[(&str, &str)],
     body: Option<String>,
 ) -> Exchange {
+    send_within(client, method, base, path, headers, body, REQUEST_TIMEOUT).await
+}
+
+/// Like [`send`], giving up after `timeout` (recorded as "no response").
+pub async fn send_within(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    base: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<String>,
+    timeout: Duration,
+) -> Exchange {
     let mut request = client
         .request(method.clone(), format!("{base}{path}"))
-        .timeout(REQUEST_TIMEOUT);
+        .timeout(timeout);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
@@ -118,7 +131,7 @@ pub async fn send(
         error: None,
     };
     match request.send().await {
-        Err(e) => exchange.error = Some(describe_transport_error(&e)),
+        Err(e) => exchange.error = Some(describe_transport_error(&e, timeout)),
         Ok(response) => {
             exchange.status = Some(response.status().as_u16());
             exchange.json_content_type = response
@@ -133,16 +146,16 @@ pub async fn send(
                         exchange.raw_body = Some(String::from_utf8_lossy(&bytes).into_owned())
                     }
                 },
-                Err(e) => exchange.error = Some(describe_transport_error(&e)),
+                Err(e) => exchange.error = Some(describe_transport_error(&e, timeout)),
             }
         }
     }
     exchange
 }
 
-fn describe_transport_error(e: &reqwest::Error) -> String {
+fn describe_transport_error(e: &reqwest::Error, timeout: Duration) -> String {
     if e.is_timeout() {
-        format!("timed out after {}s", REQUEST_TIMEOUT.as_secs())
+        format!("timed out after {:.1}s", timeout.as_secs_f64())
     } else if e.is_connect() {
         "connection refused".to_owned()
     } else {

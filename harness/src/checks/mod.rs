@@ -9,6 +9,7 @@ pub mod evidence;
 pub mod http;
 pub mod orders;
 pub mod property;
+pub mod quote;
 pub mod transfer;
 
 use std::future::Future;

@@ -7,10 +7,12 @@
 pub mod gate;
 pub mod payment_provider;
 pub mod plan;
+pub mod pricing_service;
 pub mod risk_service;
 pub mod server;
 pub mod write_faults;
 
 pub use payment_provider::{PaymentProvider, ProviderCharge, ProviderFault};
+pub use pricing_service::{PricingCall, PricingFault, PricingService};
 pub use risk_service::{RiskFault, RiskService};
 pub use write_faults::{WriteFault, WriteFaults};

@@ -1,0 +1,357 @@
+//! Flaw checks (hidden): pricing misbehaves in one way per scenario — hangs, stalls
+//! mid-body, fails, rate-limits, answers garbage, stays down then recovers — and the
+//! service is held to the brief's budgets. Each scenario either makes the flawed code
+//! hang for good or shows in pricing's own call records, so the margins added to the
+//! budgets for a loaded machine never decide a verdict.
+
+use std::time::{Duration, Instant};
+
+use crate::checks::quote::world::{QuoteWorld, Timed, judge_page, judge_quote};
+use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
+use crate::fakes::{PricingFault, PricingService};
+
+/// A request failed fast if it was answered within this.
+const FAIL_FAST_LIMIT: Duration = Duration::from_millis(500);
+/// The brief: quotes succeed again within 10 s of pricing recovering.
+const RECOVERY_BUDGET: Duration = Duration::from_secs(10);
+/// What the check allows for it.
+const RECOVERY_LIMIT: Duration = Duration::from_secs(11);
+/// Attempts per quote the brief allows.
+const MAX_ATTEMPTS: usize = 3;
+/// Less than this between two attempts is hammering, not backing off.
+const MIN_BACKOFF: Duration = Duration::from_millis(10);
+
+/// While pricing hangs, or sends headers and stalls mid-body, quotes are answered
+/// within the budget with a JSON error.
+pub async fn deadline(env: CheckEnv) -> CheckResult {
+    let w = QuoteWorld::start(&env, "world").await?;
+    let mut story = Evidence::new();
+    w.pricing.set_standing(Some(PricingFault::Hang));
+    w.pricing.fail_next(PricingFault::SlowBody);
+    story.say(
+        "Pricing's first answer sends its headers and stalls mid-body; every other call hangs.",
+    );
+    let client = w.client();
+    let (a_sku, b_sku) = (w.skus[0].clone(), w.skus[1].clone());
+    let a = {
+        let (c, s) = (client.clone(), a_sku.clone());
+        tokio::spawn(async move { c.quote(&s, 2).await })
+    };
+    wait_for_calls(&w.pricing, 1).await;
+    let b = {
+        let (c, s) = (client, b_sku.clone());
+        tokio::spawn(async move { c.quote(&s, 3).await })
+    };
+    let mut broken = Vec::new();
+    for (task, sku, qty) in [(a, a_sku, 2), (b, b_sku, 3)] {
+        let t = join(task).await?;
+        story.say(t.to_string());
+        broken.extend(judge_quote(&t, &sku, qty));
+    }
+    Ok(verdict(story, broken))
+}
+
+/// Pricing answers garbage, truncated JSON, a price for something else, resets the
+/// connection, answers 500, answers 503: each quote gets a clean JSON error (or a
+/// correct price) in time, never a made-up price, and the service stays up.
+pub async fn honest_errors(env: CheckEnv) -> CheckResult {
+    let w = QuoteWorld::start(&env, "world").await?;
+    let mut story = Evidence::new();
+    let mut broken = Vec::new();
+    let faults = [
+        PricingFault::Garbage,
+        PricingFault::Truncated,
+        PricingFault::WrongPrice,
+        PricingFault::Reset,
+        PricingFault::Status(500),
+        PricingFault::Status(503),
+    ];
+    for (i, fault) in faults.into_iter().enumerate() {
+        w.pricing.set_standing(Some(fault));
+        let sku = &w.skus[i % w.skus.len()];
+        let qty = 1 + i as u32;
+        let t = w.quote(sku, qty).await;
+        story.say(format!("Pricing answers {fault:?}: {t}"));
+        let found = judge_quote(&t, sku, qty);
+        if !found.is_empty() {
+            broken.extend(found);
+            break;
+        }
+    }
+    w.pricing.heal();
+    let health = w.get("/health").await;
+    story.say(format!("Pricing healthy again: {health}"));
+    if health.x.status != Some(200) {
+        broken.push(format!(
+            "The service must stay up through pricing's errors: {health}"
+        ));
+    }
+    Ok(verdict(story, broken))
+}
+
+/// Attempts per quote stay within the brief's bound, spaced out; 4xx other than 429 is
+/// never retried; Retry-After is honoured or the quote fails fast. Each scenario runs
+/// on its own service and pricing, concurrently.
+pub async fn retry_discipline(env: CheckEnv) -> CheckResult {
+    let scenarios = [
+        Scenario::Failing(503),
+        Scenario::UnknownToPricing,
+        Scenario::Failing(400),
+        Scenario::RateLimited(1),
+        Scenario::RateLimited(30),
+    ];
+    let mut tasks = Vec::new();
+    for (i, scenario) in scenarios.into_iter().enumerate() {
+        let env = env.clone();
+        tasks.push(tokio::spawn(async move {
+            run_retry_scenario(&env, &format!("scenario-{i}"), scenario).await
+        }));
+    }
+    let mut story = Evidence::new();
+    let mut broken = Vec::new();
+    for task in tasks {
+        let (lines, found) = task
+            .await
+            .map_err(|e| Problem::Harness(format!("scenario task failed: {e}")))??;
+        for line in lines.into_lines() {
+            story.say(line);
+        }
+        broken.extend(found);
+    }
+    Ok(verdict(story, broken))
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Scenario {
+    /// Every call answers this status.
+    Failing(u16),
+    /// Pricing answers 404 for the SKU.
+    UnknownToPricing,
+    /// Every call answers 429 with this Retry-After.
+    RateLimited(u64),
+}
+
+async fn run_retry_scenario(
+    env: &CheckEnv,
+    name: &str,
+    scenario: Scenario,
+) -> Result<(Evidence, Vec<String>), Problem> {
+    let w = QuoteWorld::start(env, name).await?;
+    let mut story = Evidence::new();
+    let mut broken = Vec::new();
+    let sku = w.skus[0].clone();
+    let label = match scenario {
+        Scenario::Failing(status) => {
+            w.pricing.set_standing(Some(PricingFault::Status(status)));
+            format!("Pricing answers {status} to every call")
+        }
+        Scenario::UnknownToPricing => {
+            w.pricing.forget_sku(&sku);
+            format!("Pricing does not know {sku} (404)")
+        }
+        Scenario::RateLimited(secs) => {
+            w.pricing.set_standing(Some(PricingFault::RateLimited {
+                retry_after_secs: secs,
+            }));
+            format!("Pricing answers 429 with Retry-After: {secs} to every call")
+        }
+    };
+    let t = w.quote(&sku, 2).await;
+    let calls = w.pricing.price_calls();
+    let at: Vec<u128> = calls.iter().map(|c| c.at_ms).collect();
+    let gaps: Vec<u128> = at.windows(2).map(|p| p[1] - p[0]).collect();
+    story.say(format!(
+        "{label}: {t}; pricing received {} call(s){}",
+        calls.len(),
+        if gaps.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", {} ms apart",
+                gaps.iter()
+                    .map(u128::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" / ")
+            )
+        }
+    ));
+    match scenario {
+        Scenario::UnknownToPricing => {
+            if t.x.status != Some(404) || !t.x.is_json_error() {
+                broken.push(format!(
+                    "A SKU pricing does not know must get 404 with a JSON error: {t}"
+                ));
+            }
+        }
+        _ => broken.extend(judge_quote(&t, &sku, 2)),
+    }
+    let allowed = match scenario {
+        Scenario::Failing(status) if status >= 500 => MAX_ATTEMPTS,
+        Scenario::RateLimited(secs) if Duration::from_secs(secs) >= Duration::from_secs(2) => 1,
+        Scenario::RateLimited(_) => MAX_ATTEMPTS,
+        _ => 1,
+    };
+    if calls.len() > allowed {
+        broken.push(format!(
+            "{label}: one quote may make at most {allowed} call(s) to pricing{}, it made {}.",
+            if allowed == 1 { " (a 4xx other than 429 is final; a Retry-After beyond the 2 s budget means failing fast)" } else { "" },
+            calls.len()
+        ));
+    }
+    if let Scenario::RateLimited(secs) = scenario {
+        let wait_ms = u128::from(secs) * 1000;
+        if let Some(g) = gaps.iter().find(|g| **g + 50 < wait_ms) {
+            broken.push(format!(
+                "{label}: the next attempt came {g} ms later; Retry-After asked for {wait_ms} ms."
+            ));
+        }
+    } else if let Some(g) = gaps.iter().find(|g| **g < MIN_BACKOFF.as_millis()) {
+        broken.push(format!(
+            "{label}: attempts {g} ms apart hammer a failing pricing service; back off between attempts."
+        ));
+    }
+    Ok((story, broken))
+}
+
+/// During an outage the calls pricing receives stop growing with the quotes the service
+/// receives, quotes fail fast, and once pricing recovers quotes succeed again in time.
+pub async fn circuit_breaker(env: CheckEnv) -> CheckResult {
+    let w = QuoteWorld::start(&env, "world").await?;
+    let mut story = Evidence::new();
+    let mut broken = Vec::new();
+    w.pricing.set_standing(Some(PricingFault::Status(503)));
+    story.say("Pricing is down: every call answers 503. 20 quotes arrive at once.");
+    let client = w.client();
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let (c, sku) = (client.clone(), w.skus[i % w.skus.len()].clone());
+            tokio::spawn(async move { (c.quote(&sku, 1).await, sku) })
+        })
+        .collect();
+    for task in tasks {
+        let (t, sku) = task
+            .await
+            .map_err(|e| Problem::Harness(format!("request task failed: {e}")))?;
+        let found = judge_quote(&t, &sku, 1);
+        if !found.is_empty() {
+            story.say(t.to_string());
+            broken.extend(found);
+            break;
+        }
+    }
+    let first = w.pricing.price_calls().len();
+    story.say(format!(
+        "Pricing received {first} call(s) for those 20 quotes."
+    ));
+    if !broken.is_empty() {
+        return Ok(verdict(story, broken));
+    }
+
+    story.say("10 more quotes, one after another, while pricing is still down:");
+    let mut slow = None;
+    for i in 0..10 {
+        let sku = &w.skus[i % w.skus.len()];
+        let t = w.quote(sku, 1).await;
+        if t.took > FAIL_FAST_LIMIT || !judge_quote(&t, sku, 1).is_empty() {
+            slow.get_or_insert(t);
+        }
+    }
+    let more = w.pricing.price_calls().len() - first;
+    story.say(format!("Pricing received {more} more call(s)."));
+    if more > 2 {
+        broken.push(format!(
+            "While pricing keeps failing the service must stop calling it (a probe or two after a cool-down is fine): 10 more quotes made {more} calls."
+        ));
+    }
+    if let Some(t) = slow {
+        broken.push(format!(
+            "With pricing known to be down, quotes must fail fast (within {} ms here) with a JSON error: {t}",
+            FAIL_FAST_LIMIT.as_millis()
+        ));
+    }
+
+    w.pricing.heal();
+    let healed = Instant::now();
+    story.say("Pricing recovers.");
+    let sku = w.skus[0].clone();
+    let mut recovered = None;
+    while healed.elapsed() < RECOVERY_LIMIT {
+        let t = w.quote(&sku, 1).await;
+        if t.x.status == Some(200) {
+            recovered = Some((healed.elapsed(), t));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    match recovered {
+        Some((after, t)) => {
+            story.say(format!("First price after {} ms: {t}", after.as_millis()));
+            broken.extend(judge_quote(&t, &sku, 1));
+        }
+        None => broken.push(format!(
+            "Quotes must succeed again within {} s of pricing recovering; none did within {} s.",
+            RECOVERY_BUDGET.as_secs(),
+            RECOVERY_LIMIT.as_secs()
+        )),
+    }
+    Ok(verdict(story, broken))
+}
+
+/// While many quotes are stuck on a hanging pricing service, product pages answer fast.
+pub async fn product_page_isolated(env: CheckEnv) -> CheckResult {
+    isolation(env, |w| format!("/products/{}", w.skus[0]), "GET /products").await
+}
+
+/// While many quotes are stuck on a hanging pricing service, /health answers fast.
+pub async fn health_independent(env: CheckEnv) -> CheckResult {
+    isolation(env, |_| "/health".to_owned(), "GET /health").await
+}
+
+async fn isolation(env: CheckEnv, path: impl Fn(&QuoteWorld) -> String, what: &str) -> CheckResult {
+    let w = QuoteWorld::start(&env, "world").await?;
+    let mut story = Evidence::new();
+    let mut broken = Vec::new();
+    let sku = w.skus[0].clone();
+    let warm = w.quote(&sku, 1).await;
+    story.say(format!("While pricing is healthy: {warm}"));
+    w.pricing.set_standing(Some(PricingFault::Hang));
+    let client = w.client();
+    let stuck: Vec<_> = (0..20)
+        .map(|i| {
+            let (c, sku) = (client.clone(), w.skus[i % w.skus.len()].clone());
+            tokio::spawn(async move { c.quote(&sku, 1).await })
+        })
+        .collect();
+    wait_for_calls(&w.pricing, 2).await;
+    story.say(format!(
+        "Pricing hangs; 20 quotes are waiting on it ({} call(s) in flight at pricing). Now {what}, 5 times:",
+        w.pricing.in_flight()
+    ));
+    let path = path(&w);
+    for _ in 0..5 {
+        let t = w.get(&path).await;
+        story.say(t.to_string());
+        let found = judge_page(&t);
+        if !found.is_empty() {
+            broken.extend(found);
+            break;
+        }
+    }
+    for task in stuck {
+        task.abort();
+    }
+    Ok(verdict(story, broken))
+}
+
+/// Waits (up to two seconds) until pricing has received `n` price calls.
+async fn wait_for_calls(pricing: &PricingService, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while pricing.price_calls().len() < n && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn join(task: tokio::task::JoinHandle<Timed>) -> Result<Timed, Problem> {
+    task.await
+        .map_err(|e| Problem::Harness(format!("request task failed: {e}")))
+}

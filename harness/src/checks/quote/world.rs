@@ -1,0 +1,233 @@
+//! `QuoteWorld`: a quote service wired to a fake pricing service, the products the
+//! harness wrote into its catalogue table, and timed requests.
+//!
+//! Timing is judged against the brief's budgets with a margin for a loaded machine
+//! ([`QUOTE_LIMIT`], [`PAGE_LIMIT`]); the flaws these checks target make a request hang
+//! for good, far beyond any margin, so the margins cost the checks nothing.
+
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OpenFlags, params};
+
+use crate::checks::http::{Exchange, send_within};
+use crate::checks::{CheckEnv, Evidence, Problem};
+use crate::fakes::PricingService;
+use crate::seed::SeedRng;
+use crate::service::{RunningService, ServiceSpec};
+
+/// The brief's budget for a quote: the storefront gives up after 2 s.
+pub const QUOTE_BUDGET: Duration = Duration::from_secs(2);
+/// What the checks accept for a quote: the budget plus a margin for a loaded machine.
+pub const QUOTE_LIMIT: Duration = Duration::from_millis(3_000);
+/// The brief's budget for product pages and health during an incident.
+pub const PAGE_BUDGET: Duration = Duration::from_millis(200);
+/// What the checks accept for them.
+pub const PAGE_LIMIT: Duration = Duration::from_millis(1_000);
+/// How long the harness waits for any answer before calling it a hang.
+pub const GIVE_UP: Duration = Duration::from_millis(4_000);
+
+/// An exchange and how long it took.
+#[derive(Debug, Clone)]
+pub struct Timed {
+    /// What was sent and what came back.
+    pub x: Exchange,
+    /// From sending to the end of the body (or giving up).
+    pub took: Duration,
+}
+
+impl std::fmt::Display for Timed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({} ms)", self.x, self.took.as_millis())
+    }
+}
+
+/// A quote service instance, its fake pricing service and its catalogue.
+pub struct QuoteWorld {
+    /// The fake pricing service.
+    pub pricing: PricingService,
+    /// The service under test.
+    pub svc: RunningService,
+    /// SKUs in the catalogue (and known to pricing).
+    pub skus: Vec<String>,
+    http: reqwest::Client,
+    rng: SeedRng,
+}
+
+impl QuoteWorld {
+    /// Starts a healthy pricing service and one service instance whose catalogue holds
+    /// a few products.
+    pub async fn start(env: &CheckEnv, name: &str) -> Result<QuoteWorld, Problem> {
+        let pricing = PricingService::start().await?;
+        let http = reqwest::Client::builder()
+            .build()
+            .map_err(|e| Problem::Harness(format!("http client: {e}")))?;
+        let mut rng = SeedRng::new(crate::seed::for_check(env.seed, name));
+        let dir = env.workdir.join(name);
+        std::fs::create_dir_all(&dir)?;
+        let spec = ServiceSpec {
+            binary: env.binary.clone(),
+            db: dir.join("quote.db"),
+            downstreams: vec![("pricing".to_owned(), pricing.url())],
+            env: Vec::new(),
+            log: dir.join("service.log"),
+            stats: None,
+        };
+        let svc = RunningService::start(&spec).await.map_err(|e| {
+            let mut ev = Evidence::new();
+            ev.say(format!("The service did not start: {e}."));
+            let tail = crate::service::log_tail(&spec.log, 15);
+            if !tail.is_empty() {
+                ev.say(format!("Its log ends with:\n{tail}"));
+            }
+            Problem::Service(ev)
+        })?;
+        let tag = rng.next_u64() as u16;
+        let skus: Vec<String> = (1..=6).map(|i| format!("SKU-{tag:04X}-{i}")).collect();
+        write_products(svc.db(), &skus).map_err(|e| {
+            let mut ev = Evidence::new();
+            ev.say(format!(
+                "The contract table `products` could not be written: {e}"
+            ));
+            Problem::Service(ev)
+        })?;
+        Ok(QuoteWorld {
+            pricing,
+            svc,
+            skus,
+            http,
+            rng,
+        })
+    }
+
+    /// The check's seed-derived random source.
+    pub fn rng(&mut self) -> &mut SeedRng {
+        &mut self.rng
+    }
+
+    /// A client for spawned requests.
+    pub fn client(&self) -> Client {
+        Client {
+            http: self.http.clone(),
+            base: self.svc.url(),
+        }
+    }
+
+    /// `GET /quotes/{sku}?qty={qty}`, timed.
+    pub async fn quote(&self, sku: &str, qty: u32) -> Timed {
+        self.client().quote(sku, qty).await
+    }
+
+    /// A GET request, timed.
+    pub async fn get(&self, path: &str) -> Timed {
+        self.client().get(path).await
+    }
+
+    /// Whether the service process is still alive and answering `/health`... within
+    /// the page limit (it must not depend on pricing).
+    pub async fn healthy(&self) -> Timed {
+        self.get("/health").await
+    }
+}
+
+/// A cloneable client bound to one service, for spawned requests.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    /// `GET /quotes/{sku}?qty={qty}`, timed.
+    pub async fn quote(&self, sku: &str, qty: u32) -> Timed {
+        self.get(&format!("/quotes/{sku}?qty={qty}")).await
+    }
+
+    /// A GET request, timed; gives up after [`GIVE_UP`].
+    pub async fn get(&self, path: &str) -> Timed {
+        let started = Instant::now();
+        let x = send_within(
+            &self.http,
+            reqwest::Method::GET,
+            &self.base,
+            path,
+            &[],
+            None,
+            GIVE_UP,
+        )
+        .await;
+        Timed {
+            x,
+            took: started.elapsed(),
+        }
+    }
+}
+
+/// Judges a quote against the brief: answered within the limit, and either a 200
+/// carrying exactly pricing's price for that SKU and quantity, or a 502/503/504 with a
+/// JSON error. Returns each broken rule.
+pub fn judge_quote(t: &Timed, sku: &str, qty: u32) -> Vec<String> {
+    let mut broken = Vec::new();
+    if t.took > QUOTE_LIMIT || t.x.status.is_none() {
+        broken.push(format!(
+            "A quote must be answered within {} s (the storefront's timeout; {} s allowed here), with a price or a JSON error: {t}",
+            QUOTE_BUDGET.as_secs(),
+            QUOTE_LIMIT.as_secs_f64()
+        ));
+        return broken;
+    }
+    match t.x.status {
+        Some(200) => {
+            let unit = PricingService::unit_price(sku);
+            if t.x.str_field("sku") != Some(sku)
+                || t.x.i64_field("qty") != Some(i64::from(qty))
+                || t.x.i64_field("unit_price") != Some(unit)
+                || t.x.i64_field("total") != Some(unit * i64::from(qty))
+                || t.x.str_field("currency") != Some("EUR")
+            {
+                broken.push(format!(
+                    "A 200 must carry pricing's price for {sku} × {qty} (unit price {unit}, total {}): {t}",
+                    unit * i64::from(qty)
+                ));
+            }
+        }
+        Some(502..=504) if t.x.is_json_error() => {}
+        _ => broken.push(format!(
+            "When pricing cannot price a quote, the answer must be 502, 503 or 504 with a JSON error: {t}"
+        )),
+    }
+    broken
+}
+
+/// Judges a product page or health probe during an incident: 200 within the limit.
+pub fn judge_page(t: &Timed) -> Vec<String> {
+    if t.x.status == Some(200) && t.took <= PAGE_LIMIT {
+        Vec::new()
+    } else {
+        vec![format!(
+            "While pricing misbehaves, product pages and /health must answer 200 within {} ms ({} ms allowed here): {t}",
+            PAGE_BUDGET.as_millis(),
+            PAGE_LIMIT.as_millis()
+        )]
+    }
+}
+
+fn write_products(db: &std::path::Path, skus: &[String]) -> rusqlite::Result<()> {
+    let mut conn = Connection::open_with_flags(
+        db,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    let tx = conn.transaction()?;
+    for (i, sku) in skus.iter().enumerate() {
+        tx.execute(
+            "INSERT INTO products (sku, name, description, updated_at)
+             VALUES (?1, ?2, ?3, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+            params![
+                sku,
+                format!("Harness product {}", i + 1),
+                "Written by the catalogue system."
+            ],
+        )?;
+    }
+    tx.commit()
+}
