@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
-# Grading speed with a warm build cache: builds once, then grades the pristine
-# EXERCISE (default charge) RUNS times and prints wall time, build (stage + incremental cargo) time and
-# the time spent in the checks themselves.
+# Grading speed with a warm build cache: builds once, then grades EXERCISE (default
+# charge) RUNS times and prints wall time, build (stage + incremental cargo) time and
+# the time spent in the checks themselves. The pristine exercise by default; with
+# PATCH=tests/corpus/<id>/<name>.patch, that corpus fix applied to a copy of HEAD.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-5}
 exercise=${EXERCISE:-charge}
 cargo build -q -p harness
 bin=target/debug/harness
-"$bin" grade . --exercise "$exercise" --format json --out /dev/null 2>/dev/null || true # warm the cache
+subject=.
+if [[ -n "${PATCH:-}" ]]; then
+  subject=$(mktemp -d)
+  trap 'rm -rf "$subject"' EXIT
+  git archive HEAD | tar -x -C "$subject"
+  patch=$(realpath "$PATCH")
+  (cd "$subject" && git apply "$patch")
+fi
+"$bin" grade "$subject" --exercise "$exercise" --format json --out /dev/null 2>/dev/null || true # warm the cache
 for i in $(seq "$runs"); do
   out=$(mktemp)
   start=$(date +%s%N)
-  "$bin" grade . --exercise "$exercise" --format json --out "$out" 2>/dev/null || true
+  "$bin" grade "$subject" --exercise "$exercise" --format json --out "$out" 2>/dev/null || true
   end=$(date +%s%N)
   python3 - "$out" "$(( (end - start) / 1000000 ))" <<'PY'
 import json, sys
