@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::catalog;
 use crate::grade::{self, DEFAULT_SEED, GradeOptions, Progress};
+use crate::intake::{self, Source};
 use crate::report::{BuildReport, BuildStatus, CheckReport, CheckStatus, junit, markdown};
 use crate::staging::Workspace;
 
@@ -24,10 +25,21 @@ enum Command {
     /// List the exercises, one per line.
     List,
     /// Build a submission's services and grade them.
+    ///
+    /// Example: `harness grade submission.tar.gz --exercise charge --format json --out r.json`
     Grade {
-        /// A directory laid out like this repository (`.` grades the working tree).
+        /// The submission: a directory laid out like this repository (`.` grades the
+        /// working tree), a `.tar.gz`/`.tgz` or `.zip` archive of one, or with `--ref`
+        /// a git repository.
         #[arg(default_value = ".")]
         path: PathBuf,
+        /// Grade this commit, branch or tag of the git repository at PATH.
+        #[arg(long = "ref", value_name = "REF", conflicts_with = "patch")]
+        reference: Option<String>,
+        /// Grade this patch (`git diff` at the repository root) applied to the pristine
+        /// exercises instead of PATH.
+        #[arg(long, value_name = "FILE")]
+        patch: Option<PathBuf>,
         /// Grade only this exercise (repeatable); default: all.
         #[arg(long = "exercise", value_name = "ID")]
         exercises: Vec<String>,
@@ -65,22 +77,37 @@ pub async fn main() -> ExitCode {
         }
         Command::Grade {
             path,
+            reference,
+            patch,
             exercises,
             checks,
             format,
             out,
             seed,
         } => {
+            let ws = Workspace::grader();
+            let source = match patch {
+                Some(patch) => Source::Patch(patch),
+                None => Source::detect(&path, reference.as_deref()),
+            };
+            let intake = match intake::open(&source, &ws.root) {
+                Ok(intake) => intake,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             let opts = GradeOptions {
-                submission: path,
+                submission: intake.root.clone(),
                 exercises,
                 checks,
                 seed,
+                source: Some(intake.source.clone()),
             };
             let progress = StderrProgress {
                 color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
             };
-            let report = match grade::grade(&Workspace::grader(), &opts, &progress).await {
+            let report = match grade::grade(&ws, &opts, &progress).await {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("error: {e}");

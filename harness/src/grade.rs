@@ -7,6 +7,7 @@ use crate::catalog::{self, Exercise};
 use crate::checks::{CheckEnv, Verdict};
 use crate::report::{
     BuildReport, BuildStatus, CheckReport, CheckStatus, ExerciseReport, Report, SCHEMA,
+    SubmissionReport,
 };
 use crate::staging::{self, Build, StageError, Workspace};
 
@@ -28,6 +29,8 @@ pub struct GradeOptions {
     pub checks: Vec<String>,
     /// The seed every random choice derives from.
     pub seed: u64,
+    /// What was handed in, in words, when it was not simply `submission`.
+    pub source: Option<String>,
 }
 
 /// Why a grade could not be produced at all (exit code 2).
@@ -95,6 +98,7 @@ pub async fn grade(
         .prefix("harness-grade-")
         .tempdir()
         .map_err(GradeError::TempDir)?;
+    crate::sandbox::open_path_for_services(&[scratch.path()]).map_err(GradeError::TempDir)?;
 
     let mut reports = Vec::new();
     for exercise in exercises {
@@ -103,12 +107,22 @@ pub async fn grade(
     }
     let points = reports.iter().map(|e| e.points).sum();
     let max_points = reports.iter().map(|e| e.max_points).sum();
+    let (ignored, ignored_total) = staging::ignored_paths(ws, &opts.submission);
     Ok(Report {
         schema: SCHEMA.to_owned(),
         seed: opts.seed,
         exercises: reports,
         points,
         max_points,
+        submission: SubmissionReport {
+            source: opts
+                .source
+                .clone()
+                .unwrap_or_else(|| format!("directory {}", opts.submission.display())),
+            ignored,
+            ignored_total,
+            isolation: crate::sandbox::isolation(&ws.root),
+        },
     })
 }
 

@@ -2,7 +2,19 @@
 
 use std::process::ExitCode;
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    harness::cli::main().await
+fn main() -> ExitCode {
+    // Before any thread exists: a namespace change applies to the calling thread and
+    // to what it starts afterwards, i.e. the runtime, the fakes, builds and services.
+    harness::sandbox::isolate_network();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("harness: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(harness::cli::main())
 }

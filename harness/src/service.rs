@@ -79,7 +79,19 @@ impl RunningService {
                 binary: spec.binary.clone(),
                 source,
             })?;
+        let policy = crate::sandbox::service_policy();
+        let workdir = spec
+            .db
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(std::env::temp_dir);
+        crate::sandbox::hand_over(&workdir, policy).map_err(|source| StartError::Spawn {
+            binary: spec.binary.clone(),
+            source,
+        })?;
         let mut cmd = Command::new(&spec.binary);
+        policy.apply(&mut cmd);
+        cmd.current_dir(&workdir);
         cmd.arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--db")

@@ -137,10 +137,20 @@ pub async fn build_exercise(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .kill_on_drop(true);
+    crate::sandbox::Policy::build(&ws.root).apply(&mut cmd);
     let child = cmd.spawn().map_err(io_err(&stage))?;
+    let group = child.id();
     let output = match tokio::time::timeout(BUILD_TIMEOUT, child.wait_with_output()).await {
         Err(_) => {
+            // Build scripts and rustc run in cargo's process group: take them all.
+            if let Some(pid) = group {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
             return Ok(Build::Failed {
                 log: format!("build did not finish within {}s", BUILD_TIMEOUT.as_secs()),
             });
@@ -365,6 +375,84 @@ fn clean_build_log(raw: &str, stage: &Path) -> String {
         .collect();
     let keep = 150;
     lines[lines.len().saturating_sub(keep)..].join("\n")
+}
+
+/// Most ignored paths a report lists by name.
+pub const MAX_IGNORED_LISTED: usize = 100;
+/// Most submission entries looked at when listing ignored paths.
+const MAX_IGNORED_WALK: usize = 50_000;
+
+/// The submitted paths grading did not use although they are not the grader's own
+/// copy: files outside every exercise's candidate-owned paths that are missing from,
+/// or differ from, the grader's tree. Build output and git history are skipped. Returns
+/// at most [`MAX_IGNORED_LISTED`] paths and the total count, so tampering (an edited
+/// harness, a check, the kit) is visible in the report.
+pub fn ignored_paths(ws: &Workspace, submission: &Path) -> (Vec<String>, usize) {
+    let owned: Vec<PathBuf> = crate::catalog::all()
+        .iter()
+        .flat_map(|e| {
+            let dir = PathBuf::from(e.dir());
+            Exercise::CANDIDATE_FILES
+                .iter()
+                .chain(Exercise::CANDIDATE_DIRS)
+                .map(move |p| dir.join(p))
+        })
+        .collect();
+    let mut listed = Vec::new();
+    let mut total = 0;
+    let mut seen = 0;
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(submission.join(&rel)) else {
+            continue;
+        };
+        let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            seen += 1;
+            if seen > MAX_IGNORED_WALK {
+                return (listed, total);
+            }
+            let child = rel.join(entry.file_name());
+            if owned.iter().any(|o| child.starts_with(o)) {
+                continue;
+            }
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                if rel.as_os_str().is_empty()
+                    && (entry.file_name() == "target" || entry.file_name() == ".git")
+                {
+                    continue;
+                }
+                stack.push(child);
+                continue;
+            }
+            let differs = if kind.is_file() {
+                let ours = std::fs::read(ws.root.join(&child)).ok();
+                let theirs = std::fs::metadata(entry.path())
+                    .ok()
+                    .filter(|m| m.len() <= MAX_FILE_BYTES)
+                    .and_then(|_| std::fs::read(entry.path()).ok());
+                ours.is_none() || theirs.is_none() || ours != theirs
+            } else {
+                true
+            };
+            if differs {
+                total += 1;
+                if listed.len() < MAX_IGNORED_LISTED {
+                    listed.push(format!(
+                        "{}{}",
+                        child.display(),
+                        if kind.is_symlink() { " (link)" } else { "" }
+                    ));
+                }
+            }
+        }
+    }
+    listed.sort();
+    (listed, total)
 }
 
 #[cfg(test)]

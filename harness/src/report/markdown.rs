@@ -6,8 +6,8 @@ use std::fmt::Write;
 use super::{BuildStatus, CheckStatus, Report};
 use crate::checks::Visibility;
 
-/// Renders `report`. With `timings` false the output holds no durations, so it is
-/// stable across runs (snapshots).
+/// Renders `report`. With `timings` false the output holds no durations and no
+/// machine-specific isolation details, so it is stable across runs (snapshots).
 pub fn render(report: &Report, timings: bool) -> String {
     let mut out = String::new();
     let (pass, fail, error, skipped) = report.tally();
@@ -24,6 +24,34 @@ pub fn render(report: &Report, timings: bool) -> String {
         let _ = write!(out, " · {skipped} skipped");
     }
     let _ = writeln!(out, " · seed `{}`\n", report.seed);
+    let sub = &report.submission;
+    let _ = writeln!(out, "Submission: {}\n", sub.source);
+    if sub.ignored_total > 0 {
+        let _ = writeln!(
+            out,
+            "**{} submitted path(s) were ignored** (not candidate-owned, and not the grader's copy):\n",
+            sub.ignored_total
+        );
+        for path in &sub.ignored {
+            let _ = writeln!(out, "- `{path}`");
+        }
+        if sub.ignored_total > sub.ignored.len() {
+            let _ = writeln!(
+                out,
+                "- … and {} more",
+                sub.ignored_total - sub.ignored.len()
+            );
+        }
+        let _ = writeln!(out);
+    }
+    if timings {
+        let iso = &sub.isolation;
+        let _ = writeln!(
+            out,
+            "Isolation: network — {}; files — {}; user — {}; limits — {}.\n",
+            iso.network, iso.filesystem, iso.user, iso.limits
+        );
+    }
 
     for ex in &report.exercises {
         let _ = writeln!(

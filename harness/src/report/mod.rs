@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::checks::Visibility;
 
 /// Schema id of the JSON report; bump on any incompatible change.
-pub const SCHEMA: &str = "harness.report/v1";
+pub const SCHEMA: &str = "harness.report/v2";
 
 /// A whole grade.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -26,6 +26,23 @@ pub struct Report {
     pub points: u32,
     /// Points available.
     pub max_points: u32,
+    /// What was graded and under which isolation.
+    pub submission: SubmissionReport,
+}
+
+/// What was handed in, what of it was ignored, and the sandbox it ran in.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SubmissionReport {
+    /// The submission in words: a directory, an archive, a git ref or a patch.
+    pub source: String,
+    /// Submitted paths outside the candidate-owned ones that are missing from, or
+    /// differ from, the grader's copy: they were not used (at most
+    /// [`crate::staging::MAX_IGNORED_LISTED`]).
+    pub ignored: Vec<String>,
+    /// How many such paths there were in all.
+    pub ignored_total: usize,
+    /// The isolation candidate code ran under.
+    pub isolation: crate::sandbox::Isolation,
 }
 
 /// Whether an exercise built.

@@ -162,6 +162,7 @@ pub async fn grade_exercise(submission: &Path, exercise: &str, seed: u64) -> Rep
         exercises: vec![exercise.to_owned()],
         checks: Vec::new(),
         seed,
+        source: None,
     };
     grade(&Workspace::grader(), &opts, &Quiet)
         .await
