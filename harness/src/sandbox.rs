@@ -120,28 +120,103 @@ pub const BUILD_LIMITS: Limits = Limits {
     processes: 4_096,
 };
 
+/// World-writable places a service could leave files in; covered by empty read-only
+/// tmpfs mounts, except the service's own directories, which are bound back in.
+const WRITABLE_PLACES: &[&str] = &["/tmp", "/var/tmp", "/dev/shm"];
+
+/// A directory a confined child keeps, though it lies under a covered place.
+#[derive(Debug, Clone)]
+struct Exposed {
+    path: CString,
+    /// Directories to create on the covering tmpfs so `path` can be bound back.
+    ancestors: Vec<CString>,
+    /// The descriptor number it is held open at while the covers go on.
+    fd: i32,
+    /// `/proc/self/fd/<fd>`: the bind source once `path` itself is covered.
+    by_fd: CString,
+}
+
+/// Descriptor numbers exposed directories are parked at during confinement.
+const PARK_FD_BASE: i32 = 900;
+
 /// How one child process is confined; applied between fork and exec.
 #[derive(Debug, Clone)]
 pub struct Policy {
+    /// The grader's repository (or its secret parts, for builds).
     hide: Vec<CString>,
+    /// Writable places covered for services.
+    cover: Vec<CString>,
+    expose: Vec<Exposed>,
     drop_to: Option<(u32, u32)>,
     limits: Limits,
 }
 
 impl Policy {
     /// The policy for a service of the grader at `grader_root`: the whole repository
-    /// covered, `nobody` when root, service limits.
+    /// and every world-writable place covered, `nobody` when root, service limits.
     pub fn service(grader_root: &Path) -> Policy {
         let root = is_root();
+        let confine = root && mounts_work();
         Policy {
-            hide: if root && mounts_work() {
+            hide: if confine {
                 to_cstrings(&[grader_root.to_path_buf()])
             } else {
                 Vec::new()
             },
+            cover: if confine {
+                let places: Vec<PathBuf> = WRITABLE_PLACES
+                    .iter()
+                    .map(PathBuf::from)
+                    .filter(|p| p.is_dir())
+                    .collect();
+                to_cstrings(&places)
+            } else {
+                Vec::new()
+            },
+            expose: Vec::new(),
             drop_to: root.then_some(NOBODY),
             limits: SERVICE_LIMITS,
         }
+    }
+
+    /// This policy, keeping `dirs` (the service's binary and working directories)
+    /// visible and writable although they lie under a covered place.
+    pub fn exposing(&self, dirs: &[&Path]) -> Policy {
+        use std::os::unix::ffi::OsStrExt;
+        let mut policy = self.clone();
+        let covers: Vec<PathBuf> = self
+            .hide
+            .iter()
+            .chain(&self.cover)
+            .map(|c| PathBuf::from(std::ffi::OsStr::from_bytes(c.as_bytes())))
+            .collect();
+        for (i, dir) in dirs.iter().enumerate() {
+            let Some(cover) = covers.iter().find(|c| dir.starts_with(c)) else {
+                continue;
+            };
+            let mut ancestors = Vec::new();
+            let mut at = cover.clone();
+            if let Ok(rest) = dir.strip_prefix(cover) {
+                for part in rest.components() {
+                    at.push(part);
+                    ancestors.push(at.clone());
+                }
+            }
+            let fd = PARK_FD_BASE + i as i32;
+            let (Some(path), Ok(by_fd)) = (
+                to_cstrings(&[dir.to_path_buf()]).pop(),
+                CString::new(format!("/proc/self/fd/{fd}")),
+            ) else {
+                continue;
+            };
+            policy.expose.push(Exposed {
+                path,
+                ancestors: to_cstrings(&ancestors),
+                fd,
+                by_fd,
+            });
+        }
+        policy
     }
 
     /// The policy for a build in the grader at `grader_root`: its sources, tests,
@@ -166,6 +241,8 @@ impl Policy {
             } else {
                 Vec::new()
             },
+            cover: Vec::new(),
+            expose: Vec::new(),
             drop_to: None,
             limits: BUILD_LIMITS,
         }
@@ -182,6 +259,7 @@ impl Policy {
     }
 
     fn enter(&self) -> std::io::Result<()> {
+        let sealed = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
         if !self.hide.is_empty() {
             unshare(CloneFlags::CLONE_NEWNS)?;
             mount(
@@ -191,16 +269,50 @@ impl Policy {
                 MsFlags::MS_REC | MsFlags::MS_PRIVATE,
                 None::<&str>,
             )?;
-            for path in &self.hide {
+            // Hold the kept directories open, put the covers on, bind them back at their
+            // own paths through the open descriptors, then seal every cover read-only.
+            for e in &self.expose {
+                // SAFETY: open/dup2/close on a prepared path and fixed descriptor numbers.
+                unsafe {
+                    let fd = libc::open(e.path.as_ptr(), libc::O_PATH | libc::O_DIRECTORY);
+                    if fd < 0 || libc::dup2(fd, e.fd) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    libc::close(fd);
+                }
+            }
+            for path in self.hide.iter().chain(&self.cover) {
                 mount(
                     Some("tmpfs"),
                     path.as_c_str(),
                     Some("tmpfs"),
-                    MsFlags::MS_RDONLY
-                        | MsFlags::MS_NOSUID
-                        | MsFlags::MS_NODEV
-                        | MsFlags::MS_NOEXEC,
-                    Some("size=4k,mode=0555"),
+                    sealed,
+                    Some("size=64k,mode=0755"),
+                )?;
+            }
+            for e in &self.expose {
+                for dir in &e.ancestors {
+                    mkdir_quiet(dir.as_c_str())?;
+                }
+                mount(
+                    Some(e.by_fd.as_c_str()),
+                    e.path.as_c_str(),
+                    None::<&str>,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    None::<&str>,
+                )?;
+                // SAFETY: closing the descriptor parked above.
+                unsafe {
+                    libc::close(e.fd);
+                }
+            }
+            for path in self.hide.iter().chain(&self.cover) {
+                mount(
+                    None::<&str>,
+                    path.as_c_str(),
+                    None::<&str>,
+                    MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | sealed,
+                    None::<&str>,
                 )?;
             }
         }
@@ -227,8 +339,16 @@ impl Policy {
         if self.hide.is_empty() {
             "not confined (mount namespaces need root)"
         } else {
-            "own mount namespace, grader's repository covered by an empty tmpfs"
+            "own mount namespace; the grader's repository and /tmp, /var/tmp, /dev/shm covered by empty read-only tmpfs, only its own directories bound back"
         }
+    }
+}
+
+/// `mkdir` that is fine with the directory existing already.
+fn mkdir_quiet(path: &std::ffi::CStr) -> std::io::Result<()> {
+    match nix::unistd::mkdir(path, nix::sys::stat::Mode::from_bits_truncate(0o755)) {
+        Ok(()) | Err(nix::errno::Errno::EEXIST) => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -90,7 +90,8 @@ impl RunningService {
             source,
         })?;
         let mut cmd = Command::new(&spec.binary);
-        policy.apply(&mut cmd);
+        let bin_dir = spec.binary.parent().unwrap_or(Path::new("/"));
+        policy.exposing(&[bin_dir, &workdir]).apply(&mut cmd);
         cmd.current_dir(&workdir);
         cmd.arg("--listen")
             .arg("127.0.0.1:0")
