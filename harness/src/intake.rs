@@ -78,6 +78,9 @@ pub enum IntakeError {
     /// The path does not exist or cannot be read.
     #[error("{0}: {1}")]
     Unreadable(PathBuf, std::io::Error),
+    /// A plain path that is not a directory (nor an archive by its name).
+    #[error("{0}: not a directory (nor a .tar.gz, .tgz or .zip archive)")]
+    NotADirectory(PathBuf),
     /// The archive is unsafe or broken; nothing was kept.
     #[error("{path}: refused: {reason}")]
     Refused { path: PathBuf, reason: String },
@@ -108,7 +111,9 @@ pub fn open(source: &Source, grader_root: &Path) -> Result<Intake, IntakeError> 
     let described = source.to_string();
     match source {
         Source::Dir(path) => {
-            std::fs::metadata(path).map_err(|e| IntakeError::Unreadable(path.clone(), e))?;
+            if !path.is_dir() {
+                return Err(IntakeError::NotADirectory(path.clone()));
+            }
             Ok(Intake {
                 root: path.clone(),
                 source: described,

@@ -1,0 +1,5 @@
+// Hostile submission: does not compile.
+fn main() {
+    let answer: u32 = "forty-two";
+    println!("{answer}");
+}
