@@ -56,6 +56,44 @@ enum Command {
         #[arg(long, default_value_t = DEFAULT_SEED)]
         seed: u64,
     },
+    /// Grade many submissions, each in its own grader process, with a summary.
+    ///
+    /// Example: `harness grade-batch submissions/ --out results/ --jobs 2 --resume`
+    GradeBatch(BatchArgs),
+}
+
+/// Flags of `grade-batch`.
+#[derive(Debug, clap::Args)]
+struct BatchArgs {
+    /// A directory of submissions (directories, .tar.gz/.tgz, .zip), or a file listing
+    /// one submission path per line.
+    input: PathBuf,
+    /// Where each submission's reports (`ID/report.{json,md,xml}`) and the summary
+    /// (`summary.csv`, `summary.md`) go.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Submissions graded at once.
+    #[arg(long, default_value_t = 1)]
+    jobs: usize,
+    /// Skip submissions that already have a report in --out.
+    #[arg(long)]
+    resume: bool,
+    /// Grade only every N-th submission starting at I (0-based), in name order, e.g.
+    /// `--shard 0/4` … `--shard 3/4` on four machines.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<crate::batch::Shard>,
+    /// Grade only this exercise (repeatable); default: all.
+    #[arg(long = "exercise", value_name = "ID")]
+    exercises: Vec<String>,
+    /// Run only this check (repeatable); default: all.
+    #[arg(long = "check", value_name = "ID")]
+    checks: Vec<String>,
+    /// Seed for every random choice, the same for every submission.
+    #[arg(long, default_value_t = DEFAULT_SEED)]
+    seed: u64,
+    /// Longest one submission may take, in minutes, before it is reported as an error.
+    #[arg(long, default_value_t = 30)]
+    timeout_mins: u64,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -67,8 +105,28 @@ enum Format {
 
 /// Runs the CLI; returns the process exit code.
 pub async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            // One line, as for every other bad input; `--help` has the rest.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("bad arguments");
+            eprintln!("{} (see --help)", first.trim_end_matches('.'));
+            return ExitCode::from(2);
+        }
+    };
     match cli.command {
+        Command::GradeBatch(args) => grade_batch(args).await,
         Command::List => {
             for e in catalog::all() {
                 println!("{:<10} {}", e.id, e.summary);
@@ -170,5 +228,154 @@ impl Progress for StderrProgress {
             CheckStatus::Skipped => "–".to_owned(),
         };
         eprintln!("{mark} {} ({} ms)", check.id, check.duration_ms);
+    }
+}
+
+async fn grade_batch(args: BatchArgs) -> ExitCode {
+    use crate::batch::{self, BatchOptions};
+    let all = match batch::discover(&args.input) {
+        Ok(all) => all,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for id in &args.exercises {
+        if catalog::find(id).is_none() {
+            eprintln!("error: unknown exercise `{id}`");
+            return ExitCode::from(2);
+        }
+    }
+    let opts = BatchOptions {
+        out: args.out.clone(),
+        jobs: args.jobs.max(1),
+        resume: args.resume,
+        shard: args.shard,
+        exercises: args.exercises,
+        checks: args.checks,
+        seed: args.seed,
+        timeout: std::time::Duration::from_secs(args.timeout_mins.max(1) * 60),
+    };
+    let todo = batch::plan(&all, &opts);
+    let skipped = all.len() - todo.len();
+    eprintln!(
+        "{} submission(s){}; grading {} with {} job(s){}",
+        all.len(),
+        args.shard.map_or(String::new(), |s| format!(
+            ", shard {}/{}",
+            s.index, s.count
+        )),
+        todo.len(),
+        opts.jobs,
+        if args.resume && skipped > 0 {
+            format!(" (resume: {skipped} already done or in other shards)")
+        } else {
+            String::new()
+        }
+    );
+    let progress = std::sync::Arc::new(BatchBar::new(todo.len(), opts.jobs));
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let finished = match batch::run(todo, &opts, progress.clone(), stop).await {
+        Ok(finished) => finished,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    progress.end();
+    if let Err(e) = batch::write_summary(&all, &opts.out) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    eprintln!(
+        "summary: {} and {}",
+        opts.out.join("summary.md").display(),
+        opts.out.join("summary.csv").display()
+    );
+    if finished {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("interrupted: finished results are kept; run again with --resume");
+        ExitCode::from(130)
+    }
+}
+
+/// Batch progress: a redrawn bar with an ETA on a terminal, plain lines otherwise.
+struct BatchBar {
+    total: usize,
+    jobs: usize,
+    started: std::time::Instant,
+    tty: bool,
+}
+
+impl BatchBar {
+    fn new(total: usize, jobs: usize) -> BatchBar {
+        BatchBar {
+            total,
+            jobs,
+            started: std::time::Instant::now(),
+            tty: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn end(&self) {
+        if self.tty {
+            eprintln!();
+        }
+    }
+}
+
+impl crate::batch::BatchProgress for BatchBar {
+    fn finished(
+        &self,
+        sub: &crate::batch::Submission,
+        outcome: &crate::batch::Outcome,
+        took: std::time::Duration,
+        done: usize,
+        total: usize,
+    ) {
+        let result = match outcome {
+            crate::batch::Outcome::Graded(r) => format!("{} / {} points", r.points, r.max_points),
+            crate::batch::Outcome::Error(e) => format!("error: {e}"),
+        };
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let eta = if done == 0 {
+            0.0
+        } else {
+            elapsed / done as f64 * (total - done) as f64
+        };
+        if self.tty {
+            let width = 30;
+            let filled = width * done / total.max(1);
+            eprint!(
+                "\r\x1b[2K{} {}: {result}\n\r[{}{}] {done}/{} · ETA {:.0} s · {} job(s)",
+                if matches!(outcome, crate::batch::Outcome::Graded(_)) {
+                    "✓"
+                } else {
+                    "⚠"
+                },
+                sub.id,
+                "#".repeat(filled),
+                "-".repeat(width - filled),
+                self.total,
+                eta,
+                self.jobs
+            );
+        } else {
+            eprintln!(
+                "[{done}/{total}] {}: {result} ({:.0} s; ETA {:.0} s)",
+                sub.id,
+                took.as_secs_f64(),
+                eta
+            );
+        }
+    }
+
+    fn skipped(&self, sub: &crate::batch::Submission) {
+        if !self.tty {
+            eprintln!("skip {} (already graded)", sub.id);
+        }
     }
 }

@@ -15,6 +15,7 @@
 //! - [`report`]: the versioned JSON report and the Markdown rendering.
 //! - [`seed`]: derives every random choice from the grade's seed.
 
+pub mod batch;
 pub mod catalog;
 pub mod checks;
 pub mod cli;

@@ -119,3 +119,77 @@ fn a_submission_that_does_not_build_is_a_graded_result() {
     );
     assert_eq!(report.points, 0);
 }
+
+#[test]
+fn a_batch_grades_each_submission_alone_resumes_and_shards() {
+    let root = harness::staging::Workspace::grader().root;
+    let input = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    // A pristine submission (only what grading reads), and a broken archive.
+    let good = input.path().join("alice/exercises/charge");
+    copy_dir(&root.join("exercises/charge/src"), &good.join("src"));
+    std::fs::copy(
+        root.join("exercises/charge/Cargo.toml"),
+        good.join("Cargo.toml"),
+    )
+    .unwrap();
+    std::fs::write(input.path().join("bob.zip"), b"not a zip").unwrap();
+
+    let batch = |extra: &[&str]| {
+        let output = harness()
+            .arg("grade-batch")
+            .arg(input.path())
+            .arg("--out")
+            .arg(out.path())
+            .args(["--exercise", "charge", "--check", "charge.happy-path"])
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+
+    let (code, stderr) = batch(&["--shard", "1/2"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("grading 1"), "{stderr}");
+    assert!(out.path().join("bob/error.txt").is_file());
+    assert!(!out.path().join("alice/report.json").exists());
+
+    let (code, stderr) = batch(&["--jobs", "2", "--resume"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    for file in ["report.json", "report.md", "report.xml"] {
+        assert!(
+            out.path().join("alice").join(file).is_file(),
+            "{file}: {stderr}"
+        );
+    }
+    let summary = std::fs::read_to_string(out.path().join("summary.csv")).unwrap();
+    let lines: Vec<&str> = summary.lines().collect();
+    assert_eq!(lines.len(), 3, "{summary}");
+    assert!(lines[1].starts_with("alice,graded,1,1"), "{summary}");
+    assert!(lines[2].starts_with("bob,grading error: "), "{summary}");
+
+    let (_, stderr) = batch(&["--resume"]);
+    assert!(
+        stderr.contains("grading 1"),
+        "resume re-grades only the failed one: {stderr}"
+    );
+
+    let (code, stderr) = batch(&["--shard", "2/2"]);
+    assert_eq!(code, Some(2));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
