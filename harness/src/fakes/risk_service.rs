@@ -121,6 +121,12 @@ impl RiskService {
         self.shared.gate.wait_for_held(n, timeout).await
     }
 
+    /// Assessments answered so far (held ones count once released and answered).
+    pub fn answered(&self) -> usize {
+        self.shared
+            .with(|b| b.calls.iter().filter(|c| !c.outcome.is_empty()).count())
+    }
+
     /// Every assessment received so far, in arrival order.
     pub fn calls(&self) -> Vec<Assessment> {
         self.shared.with(|b| b.calls.clone())

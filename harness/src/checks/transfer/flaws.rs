@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use crate::checks::transfer::contract::accounts;
 use crate::checks::transfer::world::{
-    Target, TransferBody, TransferWorld, burst_held, clone_target, join, join_all, judge_statuses,
-    spawn_all,
+    LockHolder, Target, TransferBody, TransferWorld, burst_held, clone_target, join, join_all,
+    judge_statuses, spawn_all,
 };
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
 use crate::fakes::{WriteFault, WriteFaults};
@@ -167,7 +167,12 @@ pub async fn busy_database(env: CheckEnv) -> CheckResult {
     story.say(
         "Two instances (busy timeout 200 ms); the harness takes the database's write lock, as the nightly audit would, and sends 6 transfers.",
     );
-    let locker = LockHolder::take(w.db()).map_err(harness)?;
+    let Some(locker) = LockHolder::take(w.db(), Duration::from_secs(10)).map_err(harness)? else {
+        story.say(
+            "The harness could not get the write lock within 10 s: something holds it forever.",
+        );
+        return Err(Problem::Service(story));
+    };
     let bodies: Vec<TransferBody> = (0..6)
         .map(|i| {
             let amount = 100 + w.rng().below(900) as i64;
@@ -339,29 +344,6 @@ async fn still_works(
     } else {
         story.exchange(&x);
         vec![format!("The next plain transfer failed: {x}")]
-    }
-}
-
-/// Holds the database's write lock from a harness connection until released, then
-/// commits a write so that stale read snapshots cannot be upgraded.
-struct LockHolder {
-    conn: rusqlite::Connection,
-}
-
-impl LockHolder {
-    fn take(db: &std::path::Path) -> rusqlite::Result<LockHolder> {
-        let conn = rusqlite::Connection::open(db)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS harness_lock_marks (at TEXT NOT NULL);
-             BEGIN IMMEDIATE;
-             INSERT INTO harness_lock_marks VALUES (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));",
-        )?;
-        Ok(LockHolder { conn })
-    }
-
-    fn release(self) -> rusqlite::Result<()> {
-        self.conn.execute_batch("COMMIT")
     }
 }
 

@@ -482,6 +482,35 @@ pub fn clone_target(svc: &RunningService) -> Target {
     Target::of(svc)
 }
 
+/// Holds the database's write lock from a harness connection until released, then
+/// commits a write so that stale read snapshots cannot be upgraded.
+pub struct LockHolder {
+    conn: rusqlite::Connection,
+}
+
+impl LockHolder {
+    /// Takes the write lock, waiting up to `wait`; `None` when someone else kept it.
+    pub fn take(db: &std::path::Path, wait: Duration) -> rusqlite::Result<Option<LockHolder>> {
+        let conn = rusqlite::Connection::open(db)?;
+        conn.busy_timeout(wait)?;
+        let taken = conn.execute_batch(
+            "BEGIN IMMEDIATE;
+             CREATE TABLE IF NOT EXISTS harness_lock_marks (at TEXT NOT NULL);
+             INSERT INTO harness_lock_marks VALUES (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));",
+        );
+        match taken {
+            Ok(()) => Ok(Some(LockHolder { conn })),
+            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Commits the harness's mark and lets go of the lock.
+    pub fn release(self) -> rusqlite::Result<()> {
+        self.conn.execute_batch("COMMIT")
+    }
+}
+
 /// Sends every body at once (round-robin over `targets`), each held at the risk check;
 /// releases once every request is either held or answered, or nothing has moved for a
 /// while (a fix may make later transfers wait for the first).
@@ -515,12 +544,31 @@ pub async fn burst_held(
             .wait_for_held(held + 1, Duration::from_millis(20))
             .await;
     }
+    // Release them into a database whose write lock the harness holds, and let go only
+    // once every released request has had its answer from the risk service and time to
+    // reach its first write: whatever each read before then is stale when they write,
+    // so the transfers overlap in the database however the scheduler runs them.
+    const SETTLE: Duration = Duration::from_millis(200);
+    let held = w.risk.held();
     story.say(format!(
-        "{} held at the risk check at once; releasing.",
-        w.risk.held()
+        "{held} held at the risk check at once; releasing them while the harness holds the database's write lock."
     ));
+    // A fix that holds the write lock across the risk call already serialises the
+    // burst; then there is no lock to take, and no need for it.
+    let lock = LockHolder::take(w.db(), Duration::from_millis(100))
+        .map_err(|e| Problem::Harness(format!("could not take the write lock: {e}")))?;
+    let answered_before = w.risk.answered();
     w.hold_assessments(false);
     w.risk.release_held();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while w.risk.answered() < answered_before + held && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    if let Some(lock) = lock {
+        tokio::time::sleep(SETTLE).await;
+        lock.release()
+            .map_err(|e| Problem::Harness(format!("could not release the write lock: {e}")))?;
+    }
     let answers = join_all(w, bodies, tasks).await?;
     for x in &answers {
         story.exchange(x);
