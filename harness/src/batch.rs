@@ -357,6 +357,12 @@ pub fn write_summary(all: &[Submission], out: &Path) -> Result<(), BatchError> {
         let mut errors = 0;
         for ex in &report.exercises {
             cells.insert(ex.id.clone(), (ex.points, ex.max_points));
+            if let Some(review) = &ex.review {
+                cells.insert(
+                    format!("{}:review", ex.id),
+                    (review.points, review.max_points),
+                );
+            }
             if ex.build.status == BuildStatus::Failed {
                 failed_builds.push(ex.id.clone());
             }

@@ -231,12 +231,17 @@ async fn grade_exercise(
         progress.checked(&report);
         results.push(report);
     }
+    let review = crate::review::grade(
+        &opts.submission.join(exercise.dir()),
+        &ws.root.join(exercise.dir()).join("flaws.toml"),
+    );
     Ok(ExerciseReport {
         id: exercise.id.to_owned(),
         build: build_report,
         points: results.iter().map(|c| c.points).sum(),
         max_points: results.iter().map(|c| c.max_points).sum(),
         checks: results,
+        review,
     })
 }
 

@@ -23,6 +23,7 @@ pub mod fakes;
 pub mod grade;
 pub mod intake;
 pub mod report;
+pub mod review;
 pub mod sandbox;
 pub mod seed;
 pub mod service;

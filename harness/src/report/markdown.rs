@@ -95,6 +95,9 @@ pub fn render(report: &Report, timings: bool) -> String {
             );
         }
         let _ = writeln!(out);
+        if let Some(review) = &ex.review {
+            render_review(&mut out, &ex.id, review);
+        }
         for c in ex
             .checks
             .iter()
@@ -115,6 +118,90 @@ pub fn render(report: &Report, timings: bool) -> String {
         }
     }
     out
+}
+
+/// The review-notes part: each planted flaw found or missed, in the candidate's words;
+/// findings outside the planted list apart, neutral lines flagged apart.
+fn render_review(out: &mut String, exercise: &str, review: &crate::review::ReviewReport) {
+    let found = review.flaws.iter().filter(|f| f.found).count();
+    let _ = writeln!(
+        out,
+        "**Review notes: {} / {} points** — found {found} of {} planted flaws{}.\n",
+        review.points,
+        review.max_points,
+        review.flaws.len(),
+        if review.neutral_flagged.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", flagged {} line(s) that are fine",
+                review.neutral_flagged.len()
+            )
+        }
+    );
+    if !review.submitted {
+        let _ = writeln!(
+            out,
+            "No review notes handed in (`exercises/{exercise}/REVIEW.md`).\n"
+        );
+        return;
+    }
+    let _ = writeln!(out, "| planted flaw | found | the candidate's words |");
+    let _ = writeln!(out, "|---|---|---|");
+    for f in &review.flaws {
+        let words = f
+            .words
+            .iter()
+            .map(|w| clip(&w.replace('\n', " ").replace('|', "\\|"), 200))
+            .collect::<Vec<_>>()
+            .join(" / ");
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} |",
+            f.flaw,
+            if f.found { "✓" } else { "✗" },
+            if words.is_empty() {
+                "—".to_owned()
+            } else {
+                words
+            }
+        );
+    }
+    let _ = writeln!(out);
+    for (title, list) in [
+        (
+            "Findings outside the planted flaws (read them: some may be real)",
+            &review.extra,
+        ),
+        (
+            "Lines flagged that are fine (neutral lines)",
+            &review.neutral_flagged,
+        ),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "{title}:\n");
+        for f in list {
+            let _ = writeln!(
+                out,
+                "- `{}:{}-{}`: {}",
+                f.file,
+                f.lines.0,
+                f.lines.1,
+                clip(&f.text.replace('\n', " "), 200)
+            );
+        }
+        let _ = writeln!(out);
+    }
+}
+
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        format!("{}…", s.chars().take(max).collect::<String>())
+    }
 }
 
 fn status_label(status: CheckStatus) -> &'static str {

@@ -80,6 +80,9 @@ pub struct ExerciseReport {
     pub points: u32,
     /// Points available.
     pub max_points: u32,
+    /// What the candidate's review notes found, scored apart from the fix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<crate::review::ReviewReport>,
 }
 
 /// Outcome of one check.
