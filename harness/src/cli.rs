@@ -56,6 +56,33 @@ enum Command {
         #[arg(long, default_value_t = DEFAULT_SEED)]
         seed: u64,
     },
+    /// For candidates: build your service and run the public checks against it.
+    ///
+    /// Example: `harness check charge` (from the repository root)
+    Check {
+        /// The exercise to check.
+        exercise: String,
+        /// The tree holding your fixed exercise.
+        #[arg(long, default_value = ".")]
+        path: PathBuf,
+    },
+    /// For interviewers: reproduce each planted flaw's symptom against the current
+    /// code, one narrated scenario per flaw; exits 0 when none reproduces.
+    ///
+    /// Example: `harness demo charge --path submissions/alice`
+    Demo {
+        /// The exercise to demonstrate.
+        exercise: String,
+        /// The tree holding the code to run (default: this repository).
+        #[arg(long, default_value = ".")]
+        path: PathBuf,
+        /// Seed for every random choice.
+        #[arg(long, default_value_t = DEFAULT_SEED)]
+        seed: u64,
+        /// Also show every request and what came back.
+        #[arg(long)]
+        verbose: bool,
+    },
     /// Grade many submissions, each in its own grader process, with a summary.
     ///
     /// Example: `harness grade-batch submissions/ --out results/ --jobs 2 --resume`
@@ -127,6 +154,13 @@ pub async fn main() -> ExitCode {
     };
     match cli.command {
         Command::GradeBatch(args) => grade_batch(args).await,
+        Command::Check { exercise, path } => check(exercise, path).await,
+        Command::Demo {
+            exercise,
+            path,
+            seed,
+            verbose,
+        } => demo(exercise, path, seed, verbose).await,
         Command::List => {
             for e in catalog::all() {
                 println!("{:<10} {}", e.id, e.summary);
@@ -161,6 +195,7 @@ pub async fn main() -> ExitCode {
                 checks,
                 seed,
                 source: Some(intake.source.clone()),
+                visibility: None,
             };
             let progress = StderrProgress {
                 color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
@@ -377,5 +412,151 @@ impl crate::batch::BatchProgress for BatchBar {
         if !self.tty {
             eprintln!("skip {} (already graded)", sub.id);
         }
+    }
+}
+
+/// Colours only on a terminal, and never with `NO_COLOR` set.
+fn paint_enabled() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+fn paint(on: bool, code: &str, text: &str) -> String {
+    if on {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_owned()
+    }
+}
+
+async fn check(exercise: String, path: PathBuf) -> ExitCode {
+    if catalog::find(&exercise).is_none() {
+        let known: Vec<_> = catalog::all().iter().map(|e| e.id).collect();
+        eprintln!(
+            "error: unknown exercise `{exercise}` (known: {})",
+            known.join(", ")
+        );
+        return ExitCode::from(2);
+    }
+    let opts = GradeOptions {
+        submission: path,
+        exercises: vec![exercise.clone()],
+        checks: Vec::new(),
+        seed: DEFAULT_SEED,
+        source: None,
+        visibility: Some(crate::checks::Visibility::Public),
+    };
+    eprintln!("building {exercise} and running its public checks…");
+    let report = match grade::grade(&Workspace::grader(), &opts, &grade::Quiet).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let color = paint_enabled();
+    for ex in &report.exercises {
+        if ex.build.status == BuildStatus::Failed {
+            println!("{} {} does not build:", paint(color, "31", "✗"), ex.id);
+            println!("{}", ex.build.log.as_deref().unwrap_or(""));
+            continue;
+        }
+        for c in &ex.checks {
+            match c.status {
+                CheckStatus::Pass => println!("{} {}", paint(color, "32", "✓"), c.id),
+                _ => {
+                    println!("{} {} — {}", paint(color, "31", "✗"), c.id, c.description);
+                    for line in c.evidence.iter().take(12) {
+                        println!("    {line}");
+                    }
+                }
+            }
+        }
+    }
+    let (pass, fail, error, _) = report.tally();
+    println!("{pass} passed, {} failed", fail + error);
+    println!("(these are the public checks only; the graders run more)");
+    ExitCode::from(report.exit_code() as u8)
+}
+
+async fn demo(exercise: String, path: PathBuf, seed: u64, verbose: bool) -> ExitCode {
+    let Some(ex) = catalog::find(&exercise) else {
+        let known: Vec<_> = catalog::all().iter().map(|e| e.id).collect();
+        eprintln!(
+            "error: unknown exercise `{exercise}` (known: {})",
+            known.join(", ")
+        );
+        return ExitCode::from(2);
+    };
+    // One scenario per planted flaw: the first hidden check that targets it.
+    let mut seen = Vec::new();
+    let checks: Vec<String> = (ex.checks)()
+        .into_iter()
+        .filter(|c| {
+            c.flaw.is_some_and(|f| {
+                !seen.contains(&f) && {
+                    seen.push(f);
+                    true
+                }
+            })
+        })
+        .map(|c| c.id.to_owned())
+        .collect();
+    let opts = GradeOptions {
+        submission: path,
+        exercises: vec![exercise.clone()],
+        checks,
+        seed,
+        source: None,
+        visibility: None,
+    };
+    eprintln!("building {exercise}; one scenario per planted flaw…");
+    let report = match grade::grade(&Workspace::grader(), &opts, &grade::Quiet).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let color = paint_enabled();
+    let mut reproduced = 0;
+    for ex in &report.exercises {
+        if ex.build.status == BuildStatus::Failed {
+            println!("{} {exercise} does not build", paint(color, "31", "✗"));
+            return ExitCode::from(2);
+        }
+        for c in &ex.checks {
+            let flaw = c.flaw.as_deref().unwrap_or("?");
+            println!();
+            println!("▶ {flaw}: {}", c.description);
+            if verbose {
+                for line in c.evidence.iter().filter(|l| !l.starts_with('✗')) {
+                    println!("    {line}");
+                }
+            }
+            match c.status {
+                CheckStatus::Pass => println!(
+                    "  {} not reproduced: the requirement holds",
+                    paint(color, "32", "✓")
+                ),
+                CheckStatus::Fail => {
+                    reproduced += 1;
+                    for line in c.evidence.iter().filter(|l| l.starts_with('✗')) {
+                        println!("  {}", paint(color, "31", line));
+                    }
+                }
+                _ => println!(
+                    "  {} could not run: {}",
+                    paint(color, "33", "⚠"),
+                    c.evidence.join(" ")
+                ),
+            }
+        }
+    }
+    println!();
+    println!("{reproduced} of {} planted flaw(s) reproduced", seen.len());
+    if reproduced == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }

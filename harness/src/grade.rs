@@ -31,6 +31,8 @@ pub struct GradeOptions {
     pub seed: u64,
     /// What was handed in, in words, when it was not simply `submission`.
     pub source: Option<String>,
+    /// Run only checks of this visibility (a candidate's `check` runs public ones).
+    pub visibility: Option<crate::checks::Visibility>,
 }
 
 /// Why a grade could not be produced at all (exit code 2).
@@ -154,6 +156,7 @@ async fn grade_exercise(
     let checks: Vec<_> = (exercise.checks)()
         .into_iter()
         .filter(|c| opts.checks.is_empty() || opts.checks.iter().any(|w| w == c.id))
+        .filter(|c| opts.visibility.is_none_or(|v| c.visibility == v))
         .collect();
     let (build_report, binary) = match build {
         Build::Ok { binary, .. } => (

@@ -163,6 +163,7 @@ pub async fn grade_exercise(submission: &Path, exercise: &str, seed: u64) -> Rep
         checks: Vec::new(),
         seed,
         source: None,
+        visibility: None,
     };
     grade(&Workspace::grader(), &opts, &Quiet)
         .await
