@@ -83,6 +83,21 @@ enum Command {
         #[arg(long)]
         verbose: bool,
     },
+    /// Pack the candidate's kit: exercises with briefs, the kit crate, a harness with
+    /// only the public checks, a README; audited for grading material before writing.
+    ///
+    /// Example: `harness pack --exercise charge --exercise transfer --out kit.tar.gz`
+    Pack {
+        /// An exercise to include (repeatable).
+        #[arg(long = "exercise", value_name = "ID", required = true)]
+        exercises: Vec<String>,
+        /// The archive to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// The time box the README gives the candidate, in minutes.
+        #[arg(long, default_value_t = 90)]
+        minutes: u32,
+    },
     /// Grade many submissions, each in its own grader process, with a summary.
     ///
     /// Example: `harness grade-batch submissions/ --out results/ --jobs 2 --resume`
@@ -155,6 +170,32 @@ pub async fn main() -> ExitCode {
     match cli.command {
         Command::GradeBatch(args) => grade_batch(args).await,
         Command::Check { exercise, path } => check(exercise, path).await,
+        Command::Pack {
+            exercises,
+            out,
+            minutes,
+        } => {
+            let mut chosen = Vec::new();
+            for id in &exercises {
+                match catalog::find(id) {
+                    Some(e) => chosen.push(e),
+                    None => {
+                        eprintln!("error: unknown exercise `{id}`");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            match crate::pack::pack(&Workspace::grader().root, &chosen, minutes, &out) {
+                Ok(n) => {
+                    eprintln!("wrote {} ({n} files; audit clean)", out.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Demo {
             exercise,
             path,

@@ -1,9 +1,10 @@
 //! The fake pricing service behind the `quote` exercise.
 //!
 //! `GET /v1/prices/{sku}?qty=N` answers the unit price of a SKU, and `GET /health` says
-//! whether pricing is serving. The price is a public function of the SKU
-//! ([`PricingService::unit_price`]), so a check knows the one right answer for every
-//! quote without asking the service under test.
+//! whether pricing is serving. Every clean answer carries a new price (a public
+//! function of the SKU plus a counter), recorded with the call, so a check knows exactly
+//! which prices pricing gave while a quote was in flight — and a price the service
+//! remembered from an earlier call, or made up, never matches.
 //!
 //! Pricing's real incidents are what the exercise is about, so every one of them can be
 //! recreated on demand: hangs, a body that stalls after the headers, 5xx storms, `429`
@@ -87,6 +88,10 @@ pub struct PricingCall {
     /// Milliseconds since the fake started at which it was done with the call (answered,
     /// or its connection dropped); `None` while the call is in flight.
     pub ended_ms: Option<u128>,
+    /// The unit price a clean `200` carried. Every clean answer carries a new price
+    /// ([`PricingService::unit_price`] plus the number of prices served before it), so a
+    /// price remembered from an earlier call never passes for the answer to this one.
+    pub served_price: Option<i64>,
 }
 
 impl PricingCall {
@@ -155,6 +160,8 @@ struct Book {
     standing: Option<PricingFault>,
     forgotten: HashSet<String>,
     in_flight: usize,
+    /// Clean prices served so far; each one moves the next price on.
+    served: i64,
 }
 
 struct Shared {
@@ -453,6 +460,7 @@ async fn serve(
                 fault,
                 status: None,
                 ended_ms: None,
+                served_price: None,
             },
         });
         b.in_flight += 1;
@@ -514,8 +522,20 @@ async fn serve(
                     qty.saturating_add(1),
                     PricingService::wrong_unit_price(&sku),
                 )
-            } else {
+            } else if matches!(
+                fault,
+                Some(PricingFault::Truncated | PricingFault::SlowBody)
+            ) {
                 price_json(&sku, qty, PricingService::unit_price(&sku))
+            } else {
+                let index = guard.index;
+                let price = shared.with(|b| {
+                    let price = PricingService::unit_price(&sku) + b.served;
+                    b.served += 1;
+                    b.calls[index].call.served_price = Some(price);
+                    price
+                });
+                price_json(&sku, qty, price)
             }
         }
     };

@@ -19,7 +19,7 @@ const RECOVERY_LIMIT: Duration = Duration::from_secs(11);
 /// Attempts per quote the brief allows.
 const MAX_ATTEMPTS: usize = 3;
 /// Less than this between two attempts is hammering, not backing off.
-const MIN_BACKOFF: Duration = Duration::from_millis(10);
+const MIN_BACKOFF: Duration = Duration::from_millis(20);
 
 /// While pricing hangs, or sends headers and stalls mid-body, quotes are answered
 /// within the budget with a JSON error.
@@ -46,7 +46,7 @@ pub async fn deadline(env: CheckEnv) -> CheckResult {
     for (task, sku, qty) in [(a, a_sku, 2), (b, b_sku, 3)] {
         let t = join(task).await?;
         story.say(t.to_string());
-        broken.extend(judge_quote(&t, &sku, qty));
+        broken.extend(judge_quote(&t, &sku, qty, &w.pricing));
     }
     Ok(verdict(story, broken))
 }
@@ -72,7 +72,7 @@ pub async fn honest_errors(env: CheckEnv) -> CheckResult {
         let qty = 1 + i as u32;
         let t = w.quote(sku, qty).await;
         story.say(format!("Pricing answers {fault:?}: {t}"));
-        let found = judge_quote(&t, sku, qty);
+        let found = judge_quote(&t, sku, qty, &w.pricing);
         if !found.is_empty() {
             broken.extend(found);
             break;
@@ -183,7 +183,7 @@ async fn run_retry_scenario(
                 ));
             }
         }
-        _ => broken.extend(judge_quote(&t, &sku, 2)),
+        _ => broken.extend(judge_quote(&t, &sku, 2, &w.pricing)),
     }
     let allowed = match scenario {
         Scenario::Failing(status) if status >= 500 => MAX_ATTEMPTS,
@@ -209,6 +209,12 @@ async fn run_retry_scenario(
         broken.push(format!(
             "{label}: attempts {g} ms apart hammer a failing pricing service; back off between attempts."
         ));
+    } else if let [first, .., last] = gaps.as_slice()
+        && *last * 4 < *first * 3
+    {
+        broken.push(format!(
+            "{label}: the wait between attempts shrank from {first} ms to {last} ms; the backoff must grow."
+        ));
     }
     Ok((story, broken))
 }
@@ -232,7 +238,7 @@ pub async fn circuit_breaker(env: CheckEnv) -> CheckResult {
         let (t, sku) = task
             .await
             .map_err(|e| Problem::Harness(format!("request task failed: {e}")))?;
-        let found = judge_quote(&t, &sku, 1);
+        let found = judge_quote(&t, &sku, 1, &w.pricing);
         if !found.is_empty() {
             story.say(t.to_string());
             broken.extend(found);
@@ -252,7 +258,7 @@ pub async fn circuit_breaker(env: CheckEnv) -> CheckResult {
     for i in 0..10 {
         let sku = &w.skus[i % w.skus.len()];
         let t = w.quote(sku, 1).await;
-        if t.took > FAIL_FAST_LIMIT || !judge_quote(&t, sku, 1).is_empty() {
+        if t.took > FAIL_FAST_LIMIT || !judge_quote(&t, sku, 1, &w.pricing).is_empty() {
             slow.get_or_insert(t);
         }
     }
@@ -286,7 +292,7 @@ pub async fn circuit_breaker(env: CheckEnv) -> CheckResult {
     match recovered {
         Some((after, t)) => {
             story.say(format!("First price after {} ms: {t}", after.as_millis()));
-            broken.extend(judge_quote(&t, &sku, 1));
+            broken.extend(judge_quote(&t, &sku, 1, &w.pricing));
         }
         None => broken.push(format!(
             "Quotes must succeed again within {} s of pricing recovering; none did within {} s.",
@@ -328,6 +334,7 @@ async fn isolation(env: CheckEnv, path: impl Fn(&QuoteWorld) -> String, what: &s
         w.pricing.in_flight()
     ));
     let path = path(&w);
+    let probes_from = std::time::Instant::now();
     for _ in 0..5 {
         let t = w.get(&path).await;
         story.say(t.to_string());
@@ -336,6 +343,21 @@ async fn isolation(env: CheckEnv, path: impl Fn(&QuoteWorld) -> String, what: &s
             broken.extend(found);
             break;
         }
+    }
+    // Anything the service asked pricing meanwhile that is not a price for a waiting
+    // quote was asked on behalf of the page or the probe.
+    let asked: Vec<String> = w
+        .pricing
+        .calls_since(probes_from)
+        .into_iter()
+        .filter(|c| c.sku.as_ref().is_none_or(|s| !w.skus.contains(s)))
+        .map(|c| c.path)
+        .collect();
+    if !asked.is_empty() {
+        broken.push(format!(
+            "{what} must not depend on pricing; while it was asked, the service called pricing: {}",
+            asked.join(", ")
+        ));
     }
     for task in stuck {
         task.abort();

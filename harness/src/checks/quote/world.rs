@@ -18,11 +18,11 @@ use crate::service::{RunningService, ServiceSpec};
 /// The brief's budget for a quote: the storefront gives up after 2 s.
 pub const QUOTE_BUDGET: Duration = Duration::from_secs(2);
 /// What the checks accept for a quote: the budget plus a margin for a loaded machine.
-pub const QUOTE_LIMIT: Duration = Duration::from_millis(3_000);
+pub const QUOTE_LIMIT: Duration = Duration::from_millis(2_500);
 /// The brief's budget for product pages and health during an incident.
 pub const PAGE_BUDGET: Duration = Duration::from_millis(200);
 /// What the checks accept for them.
-pub const PAGE_LIMIT: Duration = Duration::from_millis(1_000);
+pub const PAGE_LIMIT: Duration = Duration::from_millis(500);
 /// How long the harness waits for any answer before calling it a hang.
 pub const GIVE_UP: Duration = Duration::from_millis(4_000);
 
@@ -33,6 +33,8 @@ pub struct Timed {
     pub x: Exchange,
     /// From sending to the end of the body (or giving up).
     pub took: Duration,
+    /// When it was sent.
+    pub sent: Instant,
 }
 
 impl std::fmt::Display for Timed {
@@ -158,14 +160,16 @@ impl Client {
         Timed {
             x,
             took: started.elapsed(),
+            sent: started,
         }
     }
 }
 
 /// Judges a quote against the brief: answered within the limit, and either a 200
-/// carrying exactly pricing's price for that SKU and quantity, or a 502/503/504 with a
-/// JSON error. Returns each broken rule.
-pub fn judge_quote(t: &Timed, sku: &str, qty: u32) -> Vec<String> {
+/// carrying exactly a price pricing served for that SKU and quantity while the request
+/// was in flight (never a remembered or made-up one), or a 502/503/504 with a JSON
+/// error. Returns each broken rule.
+pub fn judge_quote(t: &Timed, sku: &str, qty: u32, pricing: &PricingService) -> Vec<String> {
     let mut broken = Vec::new();
     if t.took > QUOTE_LIMIT || t.x.status.is_none() {
         broken.push(format!(
@@ -177,16 +181,24 @@ pub fn judge_quote(t: &Timed, sku: &str, qty: u32) -> Vec<String> {
     }
     match t.x.status {
         Some(200) => {
-            let unit = PricingService::unit_price(sku);
-            if t.x.str_field("sku") != Some(sku)
-                || t.x.i64_field("qty") != Some(i64::from(qty))
-                || t.x.i64_field("unit_price") != Some(unit)
-                || t.x.i64_field("total") != Some(unit * i64::from(qty))
-                || t.x.str_field("currency") != Some("EUR")
-            {
+            let from = t.sent.saturating_duration_since(pricing.started()).as_millis();
+            let until = from + t.took.as_millis() + 1;
+            let served: Vec<i64> = pricing
+                .price_calls()
+                .iter()
+                .filter(|c| c.sku.as_deref() == Some(sku) && c.qty == Some(qty))
+                .filter(|c| c.at_ms + 1 >= from && c.ended_ms.is_some_and(|e| e <= until))
+                .filter_map(|c| c.served_price)
+                .collect();
+            let unit = t.x.i64_field("unit_price");
+            let honest = unit.is_some_and(|u| served.contains(&u))
+                && t.x.str_field("sku") == Some(sku)
+                && t.x.i64_field("qty") == Some(i64::from(qty))
+                && t.x.i64_field("total") == unit.map(|u| u * i64::from(qty))
+                && t.x.str_field("currency") == Some("EUR");
+            if !honest {
                 broken.push(format!(
-                    "A 200 must carry pricing's price for {sku} × {qty} (unit price {unit}, total {}): {t}",
-                    unit * i64::from(qty)
+                    "A 200 must carry the price pricing gave for this request ({sku} × {qty}; unit prices served meanwhile: {served:?}), with the total: {t}"
                 ));
             }
         }
