@@ -66,8 +66,16 @@ pub fn kit_files(root: &Path, exercises: &[Exercise], minutes: u32) -> Result<Ki
     add_tree(root, Path::new("harness/src"), &mut files, &|p| {
         !hidden.contains(&p.to_path_buf())
     })?;
+    // Renamed to `checks` (library still `harness`): the candidate runs
+    // `cargo run -p checks -- check ID`, and its artifacts never collide with a grader's.
     let harness_manifest = String::from_utf8_lossy(&read("harness/Cargo.toml")?)
-        .replace("default = [\"hidden-checks\"]", "default = []");
+        .replace("default = [\"hidden-checks\"]", "default = []")
+        .replacen("name = \"harness\"", "name = \"checks\"", 1)
+        .replacen(
+            "[features]",
+            "[lib]\nname = \"harness\"\npath = \"src/lib.rs\"\n\n[[bin]]\nname = \"checks\"\npath = \"src/main.rs\"\n\n[features]",
+            1,
+        );
     files.insert("harness/Cargo.toml".into(), harness_manifest.into_bytes());
     files.insert("docs/review-notes.md".into(), read("docs/review-notes.md")?);
     files.insert(
@@ -256,7 +264,7 @@ fn candidate_readme(exercises: &[Exercise], minutes: u32) -> String {
     }
     s.push_str("```\n\n## Check your work\n\n```sh\n");
     for e in exercises {
-        s.push_str(&format!("cargo run -p harness -- check {}\n", e.id));
+        s.push_str(&format!("cargo run -p checks -- check {}\n", e.id));
     }
     s.push_str(
         "```\n\n`check` builds your service and runs the **public** checks: the API contract from\n\
