@@ -98,6 +98,29 @@ enum Command {
         #[arg(long, default_value_t = 90)]
         minutes: u32,
     },
+    /// For a live session: build and start an exercise with its fakes, print the URLs
+    /// and ready-to-paste curl lines, stream one line per request; faults are set
+    /// while it runs with `fault` or its control page.
+    ///
+    /// Example: `harness serve charge --submission submissions/alice`
+    Serve {
+        /// The exercise to run.
+        exercise: String,
+        /// The tree holding the code to run (default: this repository).
+        #[arg(long, default_value = ".")]
+        submission: PathBuf,
+    },
+    /// Set a fault in the running live session of an exercise.
+    ///
+    /// Example: `harness fault charge provider lose-response`
+    Fault {
+        /// The exercise whose session to change.
+        exercise: String,
+        /// What to break: a downstream (provider, risk, pricing) or the database (db).
+        target: String,
+        /// How (see the list `serve` prints, e.g. hang, error, healthy).
+        mode: String,
+    },
     /// Grade many submissions, each in its own grader process, with a summary.
     ///
     /// Example: `harness grade-batch submissions/ --out results/ --jobs 2 --resume`
@@ -170,6 +193,26 @@ pub async fn main() -> ExitCode {
     match cli.command {
         Command::GradeBatch(args) => grade_batch(args).await,
         Command::Check { exercise, path } => check(exercise, path).await,
+        Command::Serve {
+            exercise,
+            submission,
+        } => serve(exercise, submission).await,
+        Command::Fault {
+            exercise,
+            target,
+            mode,
+        } => match crate::live::send_fault(&Workspace::grader().cache, &exercise, &target, &mode)
+            .await
+        {
+            Ok(done) => {
+                println!("{done}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Pack {
             exercises,
             out,
@@ -599,5 +642,55 @@ async fn demo(exercise: String, path: PathBuf, seed: u64, verbose: bool) -> Exit
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+async fn serve(exercise: String, submission: PathBuf) -> ExitCode {
+    let Some(ex) = catalog::find(&exercise) else {
+        let known: Vec<_> = catalog::all().iter().map(|e| e.id).collect();
+        eprintln!(
+            "error: unknown exercise `{exercise}` (known: {})",
+            known.join(", ")
+        );
+        return ExitCode::from(2);
+    };
+    if !submission.join(ex.dir()).is_dir() {
+        eprintln!("error: {}: no {} in it", submission.display(), ex.dir());
+        return ExitCode::from(2);
+    }
+    let ws = Workspace::grader();
+    let work = match tempfile::Builder::new().prefix("harness-serve-").tempdir() {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: temporary directory: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let _ = crate::sandbox::open_path_for_services(&[work.path()]);
+    eprintln!("building {exercise}…");
+    let binary =
+        match crate::staging::build_exercise(&ws, &submission, &ex, &work.path().join("bin")).await
+        {
+            Ok(crate::staging::Build::Ok { binary, .. }) => binary,
+            Ok(crate::staging::Build::Failed { log }) => {
+                eprintln!("error: {exercise} does not build:\n{log}");
+                return ExitCode::from(1);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+    let run = work.path().join("run");
+    if let Err(e) = std::fs::create_dir_all(&run) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    match crate::live::serve(&ex, &binary, &run, &ws.cache).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
     }
 }

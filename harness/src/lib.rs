@@ -22,6 +22,7 @@ pub mod cli;
 pub mod fakes;
 pub mod grade;
 pub mod intake;
+pub mod live;
 pub mod pack;
 pub mod report;
 pub mod review;

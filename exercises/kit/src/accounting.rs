@@ -133,6 +133,7 @@ pub async fn count_statements(
         .map(str::to_owned);
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
+    let started = std::time::Instant::now();
     let mut response = REQUEST_STATS
         .scope(Arc::clone(&stats), next.run(request))
         .await;
@@ -145,6 +146,7 @@ pub async fn count_statements(
             "method": method,
             "path": path,
             "status": response.status().as_u16(),
+            "elapsed_ms": started.elapsed().as_millis() as u64,
             "statements": stats.statements(),
             "detail": stats.detail().iter().map(|s| serde_json::json!({
                 "sql": s.sql,
