@@ -58,6 +58,15 @@ pub async fn honest_errors(env: CheckEnv) -> CheckResult {
     let w = QuoteWorld::start(&env, "world").await?;
     let mut story = Evidence::new();
     let mut broken = Vec::new();
+    // Every SKU is priced once while pricing is healthy, so a service that falls back
+    // to a remembered price has one to fall back to.
+    for sku in &w.skus {
+        let t = w.quote(sku, 1).await;
+        if t.x.status != Some(200) {
+            story.say(format!("While pricing is healthy: {t}"));
+        }
+    }
+    story.say("Every product quoted once while pricing is healthy; then pricing breaks:");
     let faults = [
         PricingFault::Garbage,
         PricingFault::Truncated,

@@ -4,8 +4,8 @@
 //! Invariant: every quote is answered within the budget (with the machine margin) with
 //! pricing's correct price for that SKU and quantity or a 502/503/504 JSON error, and
 //! pricing never receives more than three calls per quote plus two probes. Every
-//! schedule holds a stretch of hanging, so no seed can skip the incident every timeout
-//! must survive. A failing schedule is shrunk and replayed as evidence.
+//! schedule holds a healthy stretch followed by a hang, so no seed can skip the incident
+//! every timeout must survive, or a chance to answer from a remembered price. A failing schedule is shrunk and replayed as evidence.
 
 use std::fmt;
 use std::sync::Arc;
@@ -87,23 +87,29 @@ fn stretch_strategy() -> impl Strategy<Value = Stretch> {
     (behaviour, 200u64..=600).prop_map(|(behaviour, ms)| Stretch { behaviour, ms })
 }
 
-/// Random stretches plus the incident every schedule carries — a hang — at a random
-/// position, so no seed skips the one behaviour every timeout must survive.
+/// Random stretches plus what every schedule carries, at a random position: a healthy
+/// stretch and then a hang, so no seed skips the incident every timeout must survive, and
+/// a service that answers from a remembered price has one to answer from.
 fn schedule_strategy() -> impl Strategy<Value = Vec<Stretch>> {
     (
         proptest::collection::vec(stretch_strategy(), 1..=3),
         any::<prop::sample::Index>(),
         300u64..=600,
+        300u64..=600,
     )
-        .prop_map(|(mut stretches, at, ms)| {
+        .prop_map(|(mut stretches, at, healthy_ms, hang_ms)| {
             let at = at.index(stretches.len() + 1);
-            stretches.insert(
-                at,
+            let incident = [
+                Stretch {
+                    behaviour: Behaviour::Healthy,
+                    ms: healthy_ms,
+                },
                 Stretch {
                     behaviour: Behaviour::Hang,
-                    ms,
+                    ms: hang_ms,
                 },
-            );
+            ];
+            stretches.splice(at..at, incident);
             stretches
         })
 }
@@ -194,7 +200,8 @@ async fn run_schedule(
     let mut tasks = Vec::new();
     let started = tokio::time::Instant::now();
     while started.elapsed() < offset {
-        let sku = w.skus[rng.below(w.skus.len() as u64) as usize].clone();
+        // Two products in turn: each is quoted in every stretch of 240 ms or more.
+        let sku = w.skus[tasks.len() % 2].clone();
         let qty = 1 + rng.below(50) as u32;
         let c = client.clone();
         let at = started.elapsed();
