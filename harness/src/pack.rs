@@ -223,11 +223,16 @@ pub fn pack(
         file,
         flate2::Compression::default(),
     ));
+    // Packing time as every file's time: a kit unpacked over an older build is newer
+    // than it, so cargo rebuilds instead of reusing another copy's artifacts.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     for (rel, bytes) in &files {
         let mut header = tar::Header::new_gnu();
         header.set_size(bytes.len() as u64);
         header.set_mode(0o644);
-        header.set_mtime(0);
+        header.set_mtime(now);
         header.set_cksum();
         tar.append_data(&mut header, Path::new("kit").join(rel), bytes.as_slice())
             .map_err(|e| PackError::Io(tmp.clone(), e))?;
