@@ -201,7 +201,10 @@ fn the_sandbox_shows_only_loopback_and_hides_and_seals_the_grader() {
         assert!(story.contains(r#""ifaces":"lo""#), "network view: {story}");
     } else {
         // Not isolated here (no privilege for namespaces): the report must say so.
-        assert!(isolation.network.starts_with("not isolated"), "{isolation:?}");
+        assert!(
+            isolation.network.starts_with("not isolated"),
+            "{isolation:?}"
+        );
         assert!(story.contains(r#""ifaces":""#), "{story}");
     }
     if isolation.filesystem.contains("covered") {
