@@ -123,12 +123,6 @@ impl QuoteWorld {
     pub async fn get(&self, path: &str) -> Timed {
         self.client().get(path).await
     }
-
-    /// Whether the service process is still alive and answering `/health`... within
-    /// the page limit (it must not depend on pricing).
-    pub async fn healthy(&self) -> Timed {
-        self.get("/health").await
-    }
 }
 
 /// A cloneable client bound to one service, for spawned requests.

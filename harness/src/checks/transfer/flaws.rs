@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use crate::checks::transfer::contract::accounts;
 use crate::checks::transfer::world::{
-    LockHolder, Target, TransferBody, TransferWorld, burst_held, clone_target, join, join_all,
-    judge_statuses, spawn_all,
+    LockHolder, Target, TransferBody, TransferWorld, burst_held, join, join_all, judge_statuses,
+    spawn_all,
 };
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
 use crate::fakes::{WriteFault, WriteFaults};
@@ -43,10 +43,7 @@ pub async fn every_write_aborted(env: CheckEnv) -> CheckResult {
         story.say(format!(
             "Write {k} of the next transfer fails (aborted by a trigger): {x}"
         ));
-        let mut found = w.judge(&mut Evidence::new())?;
-        if found.is_empty() {
-            found.extend(still_works(&mut w, &a, &b, &mut story).await);
-        }
+        let found = judge_then_transfer(&mut w, &a, &b, &mut story).await?;
         if !found.is_empty() {
             broken.push(format!(
                 "After write {k} of a transfer failed, the database was left half-done or the service stopped working:"
@@ -114,10 +111,7 @@ pub async fn crash_at_every_write(env: CheckEnv) -> CheckResult {
             "Write {k} of a transfer ({body}) frozen, service killed with SIGKILL there and restarted."
         ));
         w.restart_after_kill9().await?;
-        let mut found = w.judge(&mut Evidence::new())?;
-        if found.is_empty() {
-            found.extend(still_works(&mut w, &a, &b, &mut story).await);
-        }
+        let found = judge_then_transfer(&mut w, &a, &b, &mut story).await?;
         if !found.is_empty() {
             broken.push(format!(
                 "A crash at write {k} of a transfer left the database half-done or the service unusable:"
@@ -131,12 +125,12 @@ pub async fn crash_at_every_write(env: CheckEnv) -> CheckResult {
     Ok(verdict(story, broken))
 }
 
-/// Concurrent transfers out of one account whose sum exceeds its balance, and into one
-/// account from several, all held at the risk check until every one has read its
+/// Concurrent transfers out of one account whose balance covers only one of them, and
+/// into one account from several, all held at the risk check until every one has read its
 /// balance; on one instance.
 pub async fn concurrent_overdraft(env: CheckEnv) -> CheckResult {
     let mut w = TransferWorld::start(env).await?;
-    let svc = clone_target(&w.svc);
+    let svc = Target::of(&w.svc);
     concurrency_rounds(&mut w, &[svc], "one instance").await
 }
 
@@ -144,7 +138,7 @@ pub async fn concurrent_overdraft(env: CheckEnv) -> CheckResult {
 pub async fn two_instances(env: CheckEnv) -> CheckResult {
     let mut w = TransferWorld::start(env).await?;
     let second = w.start_another_instance().await?;
-    let targets = [clone_target(&w.svc), Target::of(&second)];
+    let targets = [Target::of(&w.svc), Target::of(&second)];
     let result = concurrency_rounds(&mut w, &targets, "two instances on one database").await;
     drop(second);
     result
@@ -158,7 +152,7 @@ pub async fn busy_database(env: CheckEnv) -> CheckResult {
     let vars = vec![("KIT_BUSY_TIMEOUT_MS".to_owned(), "200".to_owned())];
     let mut w = TransferWorld::start_with(env, vars).await?;
     let second = w.start_another_instance().await?;
-    let targets = [clone_target(&w.svc), Target::of(&second)];
+    let targets = [Target::of(&w.svc), Target::of(&second)];
     let mut story = Evidence::new();
     let mut broken = Vec::new();
     let payers = w.open_accounts(&[50_000; 6])?;
@@ -229,7 +223,7 @@ pub async fn crash_under_load(env: CheckEnv) -> CheckResult {
     story.say(format!(
         "8 concurrent transfers; the {at}th row write among them is frozen, then the service is killed with SIGKILL."
     ));
-    let targets = [clone_target(&w.svc)];
+    let targets = [Target::of(&w.svc)];
     let tasks = spawn_all(&w, &targets, &bodies);
     let stalled = faults
         .wait_for_stall(STALL_HELD_FOR, STALL_TIMEOUT, || {
@@ -330,6 +324,20 @@ async fn count_writes(
     }
     story.say(format!("A transfer makes {writes} row writes."));
     Ok(writes)
+}
+
+/// After a fault: the ledger judge, and when it holds, a plain transfer must go through.
+async fn judge_then_transfer(
+    w: &mut TransferWorld,
+    from: &str,
+    to: &str,
+    story: &mut Evidence,
+) -> Result<Vec<String>, Problem> {
+    let found = w.judge(&mut Evidence::new())?;
+    if !found.is_empty() {
+        return Ok(found);
+    }
+    Ok(still_works(w, from, to, story).await)
 }
 
 /// After a fault, a plain transfer must go through.

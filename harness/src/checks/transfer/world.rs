@@ -478,10 +478,6 @@ impl Target {
     }
 }
 
-pub fn clone_target(svc: &RunningService) -> Target {
-    Target::of(svc)
-}
-
 /// Holds the database's write lock from a harness connection until released, then
 /// commits a write so that stale read snapshots cannot be upgraded.
 pub struct LockHolder {
