@@ -61,6 +61,13 @@ pub fn all() -> Vec<Exercise> {
             summary: "Storefront quote endpoint: must answer in time, honestly and without hammering a pricing service that hangs, fails, flaps and recovers.",
             checks: checks::quote::checks,
         },
+        Exercise {
+            id: "checkout",
+            package: "checkout",
+            binary: "checkout",
+            summary: "Capstone checkout endpoint with several flaws side by side: retries, duplicates, crashes, write failures, bad carts and a failing shipping service, each graded apart for partial credit.",
+            checks: checks::checkout::checks,
+        },
     ]
 }
 

@@ -5,6 +5,7 @@
 //! human reads: what was sent, what came back, what ground truth holds.
 
 pub mod charge;
+pub mod checkout;
 pub mod evidence;
 pub mod http;
 pub mod orders;

@@ -4,15 +4,18 @@
 //! set its faults and read its records; those records are ground truth (what the
 //! provider really did), never what the service under test claims.
 
+pub mod body;
 pub mod gate;
 pub mod payment_provider;
 pub mod plan;
 pub mod pricing_service;
 pub mod risk_service;
 pub mod server;
+pub mod shipping_rates;
 pub mod write_faults;
 
 pub use payment_provider::{PaymentProvider, ProviderCharge, ProviderFault};
 pub use pricing_service::{PricingCall, PricingFault, PricingService};
 pub use risk_service::{RiskFault, RiskService};
+pub use shipping_rates::{ShippingCall, ShippingFault, ShippingRates};
 pub use write_faults::{WriteFault, WriteFaults};

@@ -14,23 +14,20 @@
 //! was down?", and the in-flight count for "did it abandon calls that hung?".
 
 use std::collections::HashSet;
-use std::convert::Infallible;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Extension, Json, Router};
-use hyper::body::Frame;
+use axum::{Extension, Router};
 use serde::Serialize;
 use serde_json::json;
 use tokio::sync::watch;
 
+use super::body::{StalledBody, first_half, json_error, status_error};
 use super::gate::Gate;
 use super::plan::FaultPlan;
 use super::server::{DropConnection, FakeServer};
@@ -479,17 +476,9 @@ async fn serve(
             drop_connection.now();
             std::future::pending::<()>().await;
         }
-        Some(PricingFault::Status(code)) => {
-            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let reason = status
-                .canonical_reason()
-                .unwrap_or("error")
-                .to_ascii_lowercase()
-                .replace(' ', "_");
-            return guard.answer(error(status, &reason));
-        }
+        Some(PricingFault::Status(code)) => return guard.answer(status_error(code)),
         Some(PricingFault::RateLimited { retry_after_secs }) => {
-            let mut response = error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+            let mut response = json_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, retry_after_secs.into());
@@ -511,10 +500,10 @@ async fn serve(
         Ask::Health => json!({ "status": "ok" }).to_string(),
         Ask::Price { sku, qty } => {
             let Some(qty) = qty.filter(|q| *q >= 1) else {
-                return guard.answer(error(StatusCode::BAD_REQUEST, "invalid_qty"));
+                return guard.answer(json_error(StatusCode::BAD_REQUEST, "invalid_qty"));
             };
             if shared.read(|b| b.forgotten.contains(&sku)) {
-                return guard.answer(error(StatusCode::NOT_FOUND, "unknown_sku"));
+                return guard.answer(json_error(StatusCode::NOT_FOUND, "unknown_sku"));
             }
             if fault == Some(PricingFault::WrongPrice) {
                 price_json(
@@ -559,11 +548,7 @@ async fn serve(
             let response = guard.answer(response);
             // The guard rides in the body: the call stays in flight until the client
             // gives up on the stalled body and its connection drops.
-            let stalled = StalledBody {
-                first: Some(first_half(&body)),
-                _guard: guard,
-            };
-            response.map(|_| Body::new(stalled))
+            response.map(|_| Body::new(StalledBody::new(first_half(&body), guard)))
         }
         _ => {
             let response = (
@@ -573,29 +558,6 @@ async fn serve(
             )
                 .into_response();
             guard.answer(response)
-        }
-    }
-}
-
-/// A body that yields one chunk, then never another (and never ends). Its unknown
-/// length makes hyper send it chunked.
-struct StalledBody {
-    first: Option<Bytes>,
-    _guard: CallGuard,
-}
-
-impl hyper::body::Body for StalledBody {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        match self.first.take() {
-            Some(chunk) => Poll::Ready(Some(Ok(Frame::data(chunk)))),
-            // Never woken: the stall lasts until the connection is dropped.
-            None => Poll::Pending,
         }
     }
 }
@@ -621,15 +583,6 @@ fn price_json(sku: &str, qty: u32, unit_price: i64) -> String {
     };
     // Serialising a struct of strings and integers cannot fail.
     serde_json::to_string(&price).unwrap_or_default()
-}
-
-/// The first half of `body`: what a truncated or stalled answer sends.
-fn first_half(body: &str) -> Bytes {
-    Bytes::copy_from_slice(&body.as_bytes()[..body.len() / 2])
-}
-
-fn error(status: StatusCode, code: &str) -> Response {
-    (status, Json(json!({ "error": code }))).into_response()
 }
 
 /// `time` as RFC 3339 UTC to the second, e.g. `2026-11-29T10:05:00Z`.

@@ -1,0 +1,639 @@
+//! Flaw checks (hidden), one group per planted flaw. Each check judges only its own
+//! requirement ([`Scope`]), so a submission that fixes some flaws is credited exactly
+//! those. Faults are placed, never hoped for: the provider loses the response after
+//! charging or holds the call after charging while duplicates arrive; write failures
+//! and crashes are placed at every row write of a checkout (triggers in the service's
+//! own database); shipping-rates hangs, stalls and fails for as long as the check says.
+
+use std::time::{Duration, Instant};
+
+use crate::checks::checkout::carts::{breakers, refused_cleanly, stock_pricey};
+use crate::checks::checkout::world::{
+    BUDGET, BUDGET_ALLOWED, Cart, CheckoutWorld, Line, Scope, join,
+};
+use crate::checks::http::Exchange;
+use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
+use crate::fakes::{ProviderFault, ShippingFault, WriteFault, WriteFaults};
+
+/// Units of every product the flaw checks stock: more than any check can sell.
+const STOCK: i64 = 10_000;
+/// Attempts a client makes with one key before the check calls the checkout stuck.
+const ATTEMPTS: usize = 8;
+/// Failure points tried beyond the writes an unarmed checkout makes.
+const EXTRA_POINTS: u64 = 3;
+/// How long the write lock must stay held before the harness calls a writer stalled.
+const STALL_HELD_FOR: Duration = Duration::from_millis(300);
+/// Upper bound on reaching a stalled write.
+const STALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+// ---------------------------------------------------------------- charge-not-idempotent
+
+/// The provider charges the card and the response is lost; then the provider fails
+/// with a 500 before charging. Each time the client retries with the same key until it
+/// gets an answer: the checkout must complete, and the customer be charged once.
+pub async fn retry_after_lost_response(env: CheckEnv) -> CheckResult {
+    let mut w = CheckoutWorld::start(env).await?;
+    let mut story = Evidence::new();
+    let mut broken = Vec::new();
+    let skus = w.stock_products(3, STOCK)?;
+    for (fault, what) in [
+        (
+            ProviderFault::LostResponse,
+            "charges the card, then the connection drops before the answer",
+        ),
+        (ProviderFault::ServerError, "answers 500 without charging"),
+    ] {
+        let cart = w.cart(&[(&skus[0], 2), (&skus[1], 1)]);
+        let key = w.new_key();
+        w.provider.fail_next(fault);
+        story.say(format!(
+            "The payment provider {what} on the next call; the client retries with the same key."
+        ));
+        let x = w.checkout_until_done(&key, &cart, ATTEMPTS, &mut story).await;
+        if !x.is_success() {
+            broken.push(format!(
+                "After the provider {what}, {ATTEMPTS} retries with the same key never completed the checkout; the last answer: {x}"
+            ));
+        }
+        broken.extend(w.judge_answer(&cart, &x));
+    }
+    broken.extend(w.judge_scope(Scope::Charges)?);
+    Ok(verdict(story, broken))
+}
+
+/// The provider charges the card and holds its answer; the service is killed with
+/// SIGKILL there and restarted; the client retries with the same key: the checkout
+/// must complete (409 only while a request is really in flight) and charge once.
+pub async fn crash_after_charge(env: CheckEnv) -> CheckResult {
+    let mut w = CheckoutWorld::start(env).await?;
+    let mut story = Evidence::new();
+    let mut broken = Vec::new();
+    let skus = w.stock_products(2, STOCK)?;
+    let cart = w.cart(&[(&skus[0], 1), (&skus[1], 3)]);
+    let key = w.new_key();
+    w.provider.fail_next(ProviderFault::CommitThenHold);
+    let client = w.client();
+    let (url, k, body) = (w.svc.url(), key.clone(), cart.json());
+    let task = tokio::spawn(async move { client.checkout(&url, &k, &body).await });
+    if !w.provider.wait_for_held(1, Duration::from_secs(10)).await {
+        let x = join(task).await?;
+        w.record(&key, Some(&cart), &cart.value(), &x);
+        story.exchange(&x);
+        story.say("The checkout never reached the payment provider.");
+        return Err(Problem::Service(story));
+    }
+    story.say("The provider charged the card and holds its answer; the service is killed with SIGKILL and restarted.");
+    w.svc.kill9().await;
+    let x = join(task).await?;
+    w.record(&key, Some(&cart), &cart.value(), &x);
+    w.provider.release_held();
+    w.restart_after_kill9().await?;
+    let x = w.checkout_until_done(&key, &cart, ATTEMPTS, &mut story).await;
+    if !x.is_success() {
+        broken.push(format!(
+            "After a crash between the charge and the answer, {ATTEMPTS} retries with the same key (150 ms apart) never completed the checkout; the last answer: {x}"
+        ));
+    }
+    broken.extend(w.judge_answer(&cart, &x));
+    broken.extend(w.judge_scope(Scope::Charges)?);
+    Ok(verdict(story, broken))
+}
+
+// ----------------------------------------------------------------- replay-not-guarded
+
+/// Duplicates of one checkout (a double submit, a retry at another instance) arrive
+/// while the first is at the provider, which has charged and holds its answer; spread
+/// over two instances on one database. One charge, at most one live order, every
+/// success the same order, and afterwards the key replays that order.
+pub async fn concurrent_duplicates(env: CheckEnv) -> CheckResult {
+    const DUPLICATES: usize = 3;
+    const QUIET: Duration = Duration::from_millis(400);
+    const LIMIT: Duration = Duration::from_secs(8);
+    let mut w = CheckoutWorld::start(env).await?;
+    let second = w.start_another_instance().await?;
+    let urls = [w.svc.url(), second.url()];
+    let mut story = Evidence::new();
+    let mut broken = Vec::new();
+    let skus = w.stock_products(2, STOCK)?;
+    let cart = w.cart(&[(&skus[0], 2), (&skus[1], 2)]);
+    let key = w.new_key();
+
+    w.provider.set_standing(Some(ProviderFault::CommitThenHold));
+    let spawn = |w: &CheckoutWorld, url: &str| {
+        let (client, url, k, body) = (w.client(), url.to_owned(), key.clone(), cart.json());
+        tokio::spawn(async move { client.checkout(&url, &k, &body).await })
+    };
+    let mut tasks = vec![spawn(&w, &urls[0])];
+    if !w.provider.wait_for_held(1, Duration::from_secs(10)).await {
+        w.provider.set_standing(None);
+        w.provider.release_held();
+        for task in tasks {
+            let x = join(task).await?;
+            story.exchange(&x);
+        }
+        story.say("The first checkout never reached the payment provider.");
+        return Err(Problem::Service(story));
+    }
+    story.say(format!(
+        "The provider charged the first checkout and holds its answer; now {DUPLICATES} duplicates with the same key arrive at both instances."
+    ));
+    for i in 0..DUPLICATES {
+        tasks.push(spawn(&w, &urls[(i + 1) % urls.len()]));
+    }
+    // Wait until every duplicate is answered or held at the provider, or nothing moves.
+    let started = tokio::time::Instant::now();
+    let mut last = (usize::MAX, usize::MAX);
+    let mut since = tokio::time::Instant::now();
+    loop {
+        let held = w.provider.held();
+        let answered = tasks.iter().filter(|t| t.is_finished()).count();
+        if held + answered >= tasks.len() || started.elapsed() > LIMIT {
+            break;
+        }
+        if (held, answered) != last {
+            last = (held, answered);
+            since = tokio::time::Instant::now();
+        } else if since.elapsed() > QUIET {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    w.provider.set_standing(None);
+    w.provider.release_held();
+    for task in tasks {
+        let x = join(task).await?;
+        w.record(&key, Some(&cart), &cart.value(), &x);
+        story.exchange(&x);
+        if !x.is_success() && !matches!(x.status, Some(409 | 502 | 503 | 504)) {
+            broken.push(format!(
+                "A duplicate was answered with neither the order nor a retryable 409/502/503/504: {x}"
+            ));
+        }
+    }
+    let x = w.checkout_until_done(&key, &cart, ATTEMPTS, &mut story).await;
+    if !x.is_success() {
+        broken.push(format!(
+            "Once the duplicates were answered, the key never replayed its order: {x}"
+        ));
+    }
+    broken.extend(w.judge_scope(Scope::Charges)?);
+    drop(second);
+    Ok(verdict(story, broken))
+}
+
+/// A key is reused with a different cart: 422 with a JSON error, nothing changes, and
+/// the original cart still replays its order.
+pub async fn key_reused_with_other_cart(env: CheckEnv) -> CheckResult {
+    let mut w = CheckoutWorld::start(env).await?;
+    let mut story = Evidence::new();
+    let mut broken = Vec::new();
+    let skus = w.stock_products(2, STOCK)?;
+    let cart = w.cart(&[(&skus[0], 1)]);
+    let key = w.new_key();
+    let first = w.checkout(&key, &cart).await;
+    story.exchange(&first);
+    if first.status != Some(201) {
+        story.say("A plain checkout failed.");
+        return Err(Problem::Service(story));
+    }
+    let mut other = cart.clone();
+    other.lines[0].quantity = 4;
+    other.lines.push(Line {
+        sku: skus[1].clone(),
+        quantity: 1,
+    });
+    let reused = w.client().checkout(&w.svc.url(), &key, &other.json()).await;
+    w.record(&key, None, &other.value(), &reused);
+    story.exchange(&reused);
+    if reused.status != Some(422) || !reused.is_json_error() {
+        broken.push(format!(
+            "The key of order {} was reused with another cart and answered {}; the brief requires 422 with a JSON error.",
+            first.str_field("id").unwrap_or("?"),
+            reused
+                .status
+                .map_or("nothing".to_owned(), |s| s.to_string())
+        ));
+    }
+    let replay = w.checkout(&key, &cart).await;
+    story.exchange(&replay);
+    if replay.status != Some(200) || replay.str_field("id") != first.str_field("id") {
+        broken.push("The original cart no longer replays its order with 200.".to_owned());
+    }
+    broken.extend(w.judge_scope(Scope::Charges)?);
+    Ok(verdict(story, broken))
+}
+
+// -------------------------------------------------------------------- order-not-atomic
+
+/// For every k, the row writes of a checkout fail from the k-th on (a trigger aborts
+/// them, as a full disk would). After each, every unit of stock is on the shelf or held
+/// by a whole order; then the client retries with the same key and the checkout must
+/// complete, leaving the same.
+pub async fn every_write_aborted(env: CheckEnv) -> CheckResult {
+    let mut w = CheckoutWorld::start(env).await?;
+    let mut story = Evidence::new();
+    let skus = w.stock_products(3, STOCK)?;
+    let faults = w.write_faults()?;
+    let writes = count_writes(&mut w, &faults, &skus, &mut story).await?;
+    let mut broken = Vec::new();
+    for k in 1..=writes + EXTRA_POINTS {
+        let cart = three_line_cart(&mut w, &skus);
+        let key = w.new_key();
+        faults.arm(k, WriteFault::Abort).map_err(harness)?;
+        let x = w.checkout(&key, &cart).await;
+        let counted = faults.writes().map_err(harness)?;
+        faults.disarm().map_err(harness)?;
+        story.say(format!(
+            "Write {k} of the next checkout fails, and every write after it: {x}"
+        ));
+        let found = w.judge_scope(Scope::Stock)?;
+        if !found.is_empty() {
+            broken.push(format!(
+                "After write {k} of a checkout failed, stock or orders were left half-done:"
+            ));
+            broken.extend(found);
+            break;
+        }
+        if x.is_success() && counted < k {
+            story.say(format!(
+                "The checkout made fewer than {k} writes: every failure point was tried."
+            ));
+            break;
+        }
+        let found = retry_completes(&mut w, &key, &cart, k, "failed", &mut story).await?;
+        if !found.is_empty() {
+            broken.extend(found);
+            break;
+        }
+    }
+    Ok(verdict(story, broken))
+}
+
+/// For every k, the k-th row write of a checkout is frozen and the service killed with
+/// SIGKILL there, then restarted: stock and orders whole; the client's retry with the
+/// same key completes the checkout.
+pub async fn crash_at_every_write(env: CheckEnv) -> CheckResult {
+    let mut w = CheckoutWorld::start(env).await?;
+    let mut story = Evidence::new();
+    let skus = w.stock_products(3, STOCK)?;
+    let faults = w.write_faults()?;
+    let writes = count_writes(&mut w, &faults, &skus, &mut story).await?;
+    let mut broken = Vec::new();
+    for k in 1..=writes + EXTRA_POINTS {
+        let cart = three_line_cart(&mut w, &skus);
+        let key = w.new_key();
+        faults.arm(k, WriteFault::Stall).map_err(harness)?;
+        let (client, url, kk, body) = (w.client(), w.svc.url(), key.clone(), cart.json());
+        let task = tokio::spawn(async move { client.checkout(&url, &kk, &body).await });
+        let stalled = faults
+            .wait_for_stall(STALL_HELD_FOR, STALL_TIMEOUT, || task.is_finished())
+            .await
+            .map_err(harness)?;
+        if !stalled {
+            let x = join(task).await?;
+            faults.disarm().map_err(harness)?;
+            w.record(&key, Some(&cart), &cart.value(), &x);
+            story.say(format!(
+                "Checkout with write {k} frozen: it never reached it: {x}"
+            ));
+            if x.is_success() {
+                story.say(format!(
+                    "The checkout made fewer than {k} writes: every crash point was tried."
+                ));
+                break;
+            }
+            continue;
+        }
+        w.svc.kill9().await;
+        let x = join(task).await?;
+        w.record(&key, Some(&cart), &cart.value(), &x);
+        faults.disarm().map_err(harness)?;
+        story.say(format!(
+            "Write {k} of a checkout ({cart}) frozen, the service killed with SIGKILL there and restarted."
+        ));
+        w.restart_after_kill9().await?;
+        let found = w.judge_scope(Scope::Stock)?;
+        if !found.is_empty() {
+            broken.push(format!(
+                "A crash at write {k} of a checkout left stock or orders half-done:"
+            ));
+            broken.extend(found);
+            break;
+        }
+        let found = retry_completes(&mut w, &key, &cart, k, "was frozen by a crash", &mut story)
+            .await?;
+        if !found.is_empty() {
+            broken.extend(found);
+            break;
+        }
+    }
+    Ok(verdict(story, broken))
+}
+
+/// A cart whose last line asks for more than the shelf holds is refused with 409 and
+/// takes nothing from the other lines' stock.
+pub async fn out_of_stock_midway(env: CheckEnv) -> CheckResult {
+    let mut w = CheckoutWorld::start(env).await?;
+    let mut story = Evidence::new();
+    let mut broken = Vec::new();
+    let plenty = w.stock_products(2, STOCK)?;
+    let scarce = w.stock_products(1, 1)?;
+    let cart = w.cart(&[(&plenty[0], 2), (&plenty[1], 3), (&scarce[0], 2)]);
+    let key = w.new_key();
+    let x = w.checkout(&key, &cart).await;
+    story.exchange(&x);
+    if x.status != Some(409) || !x.is_json_error() {
+        broken.push(format!(
+            "A cart whose last line asks for 2 of {} (1 on the shelf) must be answered 409 with a JSON error.",
+            scarce[0]
+        ));
+    }
+    broken.extend(w.judge_scope(Scope::Stock)?);
+    let cart = w.cart(&[(&plenty[0], 1), (&scarce[0], 1)]);
+    let key = w.new_key();
+    let x = w.checkout(&key, &cart).await;
+    story.exchange(&x);
+    if x.status != Some(201) {
+        broken.push(format!(
+            "Afterwards the last unit of {} must still be for sale: {x}",
+            scarce[0]
+        ));
+    }
+    broken.extend(w.judge_scope(Scope::Stock)?);
+    dedup(&mut broken);
+    Ok(verdict(story, broken))
+}
+
+/// Counts the row writes of a plain checkout.
+async fn count_writes(
+    w: &mut CheckoutWorld,
+    faults: &WriteFaults,
+    skus: &[String],
+    story: &mut Evidence,
+) -> Result<u64, Problem> {
+    faults.count_only().map_err(harness)?;
+    let cart = three_line_cart(w, skus);
+    let key = w.new_key();
+    let x = w.checkout(&key, &cart).await;
+    let writes = faults.writes().map_err(harness)?;
+    faults.disarm().map_err(harness)?;
+    story.exchange(&x);
+    if !x.is_success() {
+        story.say("A plain checkout failed.");
+        return Err(Problem::Service(story.clone()));
+    }
+    story.say(format!("A three-line checkout makes {writes} row writes."));
+    Ok(writes)
+}
+
+/// After a fault the client retries with the same key: the checkout must complete and
+/// stock and orders stay whole.
+async fn retry_completes(
+    w: &mut CheckoutWorld,
+    key: &str,
+    cart: &Cart,
+    k: u64,
+    how: &str,
+    story: &mut Evidence,
+) -> Result<Vec<String>, Problem> {
+    let mut quiet = Evidence::new();
+    let x = w.checkout_until_done(key, cart, ATTEMPTS, &mut quiet).await;
+    if !x.is_success() {
+        story.say(format!("The retry: {x}"));
+        return Ok(vec![format!(
+            "After write {k} of a checkout {how}, {ATTEMPTS} retries with the same key never completed it; the last answer: {x}"
+        )]);
+    }
+    let found = w.judge_scope(Scope::Stock)?;
+    if found.is_empty() {
+        return Ok(found);
+    }
+    let mut broken = vec![format!(
+        "After write {k} of a checkout {how}, the retry that completed it left stock or orders wrong:"
+    )];
+    broken.extend(found);
+    Ok(broken)
+}
+
+/// Three lines of one to three units over the three products.
+fn three_line_cart(w: &mut CheckoutWorld, skus: &[String]) -> Cart {
+    let q: Vec<i64> = (0..3).map(|_| 1 + w.rng().below(3) as i64).collect();
+    w.cart(&[(&skus[0], q[0]), (&skus[1], q[1]), (&skus[2], q[2])])
+}
+
+// ----------------------------------------------------------------- input-not-validated
+
+/// Each of the brief's cart and address rules broken on an otherwise valid cart: 400
+/// or 422 (404 for an unknown SKU) with a JSON error — never a 5xx — and nothing
+/// charged, reserved or created. Valid carts at the limits still succeed.
+pub async fn rejects_bad_carts(env: CheckEnv) -> CheckResult {
+    let mut w = CheckoutWorld::start(env).await?;
+    let mut story = Evidence::new();
+    let mut broken = Vec::new();
+    let skus = w.stock_products(50, STOCK)?;
+    let pricey = stock_pricey(&mut w, STOCK)?;
+    let cheap = w.stock_priced(199, 100, STOCK)?;
+    let bad = breakers(&skus[0], &pricey);
+    for case in &bad {
+        let cart = w.cart(&[(&skus[0], 1)]);
+        let key = w.new_key();
+        let x = w.checkout_raw(&key, &(case.edit)(&cart.value())).await;
+        if !refused_cleanly(&x) {
+            story.exchange(&x);
+            broken.push(format!(
+                "A cart with {} was answered {}; the brief requires 400 or 422 (404 for an unknown SKU) with a JSON error.",
+                case.what,
+                x.status.map_or("nothing".to_owned(), |s| s.to_string())
+            ));
+        }
+        for left in w.left_behind(&key)? {
+            broken.push(format!("A cart with {}: {left}", case.what));
+        }
+    }
+    story.say(format!("{} bad carts sent.", bad.len()));
+
+    // Valid carts at the limits: 50 lines; quantity 100; a total just under the cap;
+    // no line2.
+    let fifty: Vec<(&str, i64)> = skus.iter().map(|s| (s.as_str(), 1)).collect();
+    let mut good = vec![
+        ("50 lines", w.cart(&fifty)),
+        ("a quantity of 100", w.cart(&[(&cheap, 100)])),
+        ("a total near the cap", w.cart(&[(&pricey, 1)])),
+    ];
+    let mut with_line2 = w.cart(&[(&skus[2], 1)]);
+    with_line2.shipping_address.line2 = Some("Apt 4".to_owned());
+    good.push(("a line2", with_line2));
+    for (what, cart) in &good {
+        let key = w.new_key();
+        let x = w.checkout(&key, cart).await;
+        story.exchange(&x);
+        if x.status != Some(201) {
+            broken.push(format!(
+                "A valid cart with {what} (total {}) must be answered 201: {x}",
+                w.price(cart).total
+            ));
+        }
+        broken.extend(w.judge_answer(cart, &x));
+    }
+    broken.extend(w.judge()?);
+    dedup(&mut broken);
+    Ok(verdict(story, broken))
+}
+
+// ------------------------------------------------------------------ shipping-unguarded
+
+/// Shipping-rates hangs for one checkout and stalls its body after the headers for
+/// another, both at once: each must be answered 502/503/504 with a JSON error within
+/// the brief's 2 s (2.5 s allowed), charge nothing and reserve nothing; once
+/// shipping-rates is back, the same keys complete.
+pub async fn shipping_hangs(env: CheckEnv) -> CheckResult {
+    let mut w = CheckoutWorld::start(env).await?;
+    let mut story = Evidence::new();
+    let skus = w.stock_products(2, STOCK)?;
+    let faults = [ShippingFault::Hang, ShippingFault::SlowBody];
+    let carts: Vec<(String, Cart)> = faults
+        .iter()
+        .map(|_| {
+            let cart = w.cart(&[(&skus[0], 1), (&skus[1], 2)]);
+            (w.new_key(), cart)
+        })
+        .collect();
+    story.say(
+        "Shipping-rates hangs (one call) and stalls its body after the headers (the other); two checkouts arrive at once.",
+    );
+    for fault in faults {
+        w.shipping.fail_next(fault);
+    }
+    // Later calls (a fix's retries) hang too: the outage lasts.
+    w.shipping.set_standing(Some(ShippingFault::Hang));
+    let tasks: Vec<_> = carts
+        .iter()
+        .map(|(key, cart)| {
+            let (client, url, k, body) = (w.client(), w.svc.url(), key.clone(), cart.json());
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let x = client
+                    .checkout_within(&url, &k, &body, BUDGET_ALLOWED + Duration::from_secs(1))
+                    .await;
+                (x, started.elapsed())
+            })
+        })
+        .collect();
+    let mut broken = Vec::new();
+    for ((key, cart), task) in carts.iter().zip(tasks) {
+        let (x, took) = task
+            .await
+            .map_err(|e| Problem::Harness(format!("request task failed: {e}")))?;
+        w.record(key, Some(cart), &cart.value(), &x);
+        story.say(format!("{x} (after {} ms)", took.as_millis()));
+        judge_outage_answer(&x, took, "hung", &mut broken);
+        for left in w.left_behind(key)? {
+            broken.push(format!("While shipping-rates hung: {left}"));
+        }
+    }
+    w.shipping.heal();
+    after_recovery(&mut w, &carts, &mut broken, &mut story).await?;
+    Ok(verdict(story, broken))
+}
+
+/// Shipping-rates fails in each way it has failed in production — 500, 503, an HTML
+/// page, truncated JSON, a reset connection — for as long as each checkout lasts: each
+/// is answered 502/503/504 with a JSON error within the budget, charges nothing and
+/// reserves nothing, and completes with the same key once shipping-rates is back.
+pub async fn shipping_fails(env: CheckEnv) -> CheckResult {
+    let mut w = CheckoutWorld::start(env).await?;
+    let mut story = Evidence::new();
+    let mut broken = Vec::new();
+    let skus = w.stock_products(2, STOCK)?;
+    let faults = [
+        (ShippingFault::Status(500), "answers 500"),
+        (ShippingFault::Status(503), "answers 503"),
+        (ShippingFault::Garbage, "answers 200 with an HTML page"),
+        (ShippingFault::Truncated, "answers 200 with truncated JSON"),
+        (ShippingFault::Reset, "resets the connection"),
+    ];
+    let mut carts = Vec::new();
+    for (fault, what) in faults {
+        let cart = w.cart(&[(&skus[0], 2), (&skus[1], 1)]);
+        let key = w.new_key();
+        w.shipping.set_standing(Some(fault));
+        let started = Instant::now();
+        let x = w
+            .client()
+            .checkout_within(
+                &w.svc.url(),
+                &key,
+                &cart.json(),
+                BUDGET_ALLOWED + Duration::from_secs(1),
+            )
+            .await;
+        let took = started.elapsed();
+        w.shipping.heal();
+        w.record(&key, Some(&cart), &cart.value(), &x);
+        story.say(format!(
+            "Shipping-rates {what}: {x} (after {} ms)",
+            took.as_millis()
+        ));
+        judge_outage_answer(&x, took, what, &mut broken);
+        for left in w.left_behind(&key)? {
+            broken.push(format!("While shipping-rates {what}: {left}"));
+        }
+        carts.push((key, cart));
+    }
+    after_recovery(&mut w, &carts, &mut broken, &mut story).await?;
+    Ok(verdict(story, broken))
+}
+
+/// An answer during a shipping outage: a clean 502/503/504 within the budget.
+fn judge_outage_answer(x: &Exchange, took: Duration, what: &str, broken: &mut Vec<String>) {
+    if took > BUDGET_ALLOWED || x.status.is_none() {
+        broken.push(format!(
+            "While shipping-rates {what}, a checkout was {} after {} ms; the brief's budget is {} ms ({} ms allowed).",
+            if x.status.is_none() { "still unanswered" } else { "answered" },
+            took.as_millis(),
+            BUDGET.as_millis(),
+            BUDGET_ALLOWED.as_millis()
+        ));
+    } else if x.is_success() {
+        broken.push(format!(
+            "While shipping-rates {what}, a checkout succeeded with shipping {:?}: no rate could be had, so the brief requires 503 (a rate must never be invented).",
+            x.i64_field("shipping")
+        ));
+    } else if !matches!(x.status, Some(502..=504)) || !x.is_json_error() {
+        broken.push(format!(
+            "While shipping-rates {what}, a checkout was answered {}; the brief requires 503 (502/504 accepted) with a JSON error.",
+            x.status.unwrap_or_default()
+        ));
+    }
+}
+
+/// Once shipping-rates is back, every key of the outage completes, and everything holds.
+async fn after_recovery(
+    w: &mut CheckoutWorld,
+    carts: &[(String, Cart)],
+    broken: &mut Vec<String>,
+    story: &mut Evidence,
+) -> Result<(), Problem> {
+    story.say("Shipping-rates is back; the clients retry with the same keys.");
+    for (key, cart) in carts {
+        let x = w.checkout_until_done(key, cart, ATTEMPTS, story).await;
+        if !x.is_success() {
+            broken.push(format!(
+                "Once shipping-rates was back, the checkout under key {key} never completed: {x}"
+            ));
+        }
+        broken.extend(w.judge_answer(cart, &x));
+    }
+    broken.extend(w.judge()?);
+    dedup(broken);
+    Ok(())
+}
+
+fn harness(e: rusqlite::Error) -> Problem {
+    Problem::Harness(format!("write-fault triggers: {e}"))
+}
+
+fn dedup(broken: &mut Vec<String>) {
+    let mut seen = std::collections::HashSet::new();
+    broken.retain(|b| seen.insert(b.clone()));
+}

@@ -1,0 +1,1021 @@
+//! `CheckoutWorld`: a checkout service wired to the fake payment provider and the fake
+//! shipping-rates service, the catalogue the harness stocked itself, and the judge every
+//! checkout check shares.
+//!
+//! The brief lets the inventory system write `products` directly, so the harness stocks
+//! the catalogue itself and knows how much of every SKU exists. Every request goes
+//! through [`CheckoutWorld::record`], filed under its idempotency key; each key has its
+//! own customer, so the provider's records say exactly what was charged for it. The
+//! judge holds the database and the provider to what the answers claimed: a key with a
+//! 2xx has one paid order, whole, matching the cart, charged once for its total; a key
+//! refused with a 4xx left nothing; a key whose outcome is unknown (5xx, no answer) has
+//! its order whole or nothing at all; no charge lacks its order; and every unit of stock
+//! is on a shelf or held by a live order.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, params};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::checks::http::{Exchange, send, send_within};
+use crate::checks::{CheckEnv, Evidence, Problem};
+use crate::fakes::{PaymentProvider, ProviderCharge, ShippingRates, WriteFaults};
+use crate::seed::SeedRng;
+use crate::service::{RunningService, ServiceSpec};
+
+/// The brief's budget for `POST /checkout` whatever shipping-rates does.
+pub const BUDGET: Duration = Duration::from_secs(2);
+/// What the harness allows on a loaded machine before calling the budget missed.
+pub const BUDGET_ALLOWED: Duration = Duration::from_millis(2500);
+/// The brief's cap on an order's total, in cents.
+pub const MAX_TOTAL: i64 = 500_000;
+/// Statuses of an order that will never be paid and holds no stock.
+const DEAD_STATUSES: &[&str] = &["failed", "cancelled"];
+
+/// A product the harness put in the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Product {
+    pub sku: String,
+    pub price: i64,
+    pub weight_grams: i64,
+    /// Units the inventory system put in.
+    pub stock: i64,
+}
+
+/// One line of a cart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Line {
+    pub sku: String,
+    pub quantity: i64,
+}
+
+/// A shipping address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Address {
+    pub name: String,
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: String,
+    pub postal_code: String,
+    pub country: String,
+}
+
+/// A valid cart: the body of `POST /checkout`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cart {
+    pub customer_id: String,
+    pub payment_method: String,
+    pub lines: Vec<Line>,
+    pub shipping_address: Address,
+}
+
+impl Cart {
+    /// The body as a JSON value (for checks that break one field of it).
+    pub fn value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// The body as JSON text.
+    pub fn json(&self) -> String {
+        self.value().to_string()
+    }
+}
+
+impl std::fmt::Display for Cart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let lines: Vec<String> = self
+            .lines
+            .iter()
+            .map(|l| format!("{}×{}", l.quantity, l.sku))
+            .collect();
+        write!(
+            f,
+            "{} for {} to {}",
+            lines.join(" + "),
+            self.customer_id,
+            self.shipping_address.country
+        )
+    }
+}
+
+/// What the harness computes a valid cart must cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Price {
+    pub subtotal: i64,
+    pub shipping: i64,
+    pub total: i64,
+}
+
+/// An `orders` row with its lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbOrder {
+    pub id: String,
+    pub key: String,
+    pub customer_id: String,
+    pub status: String,
+    pub subtotal: i64,
+    pub shipping: i64,
+    pub total: i64,
+    pub provider_charge_id: Option<String>,
+    /// `(sku, quantity, unit_price)`, sorted.
+    pub lines: Vec<(String, i64, i64)>,
+}
+
+impl DbOrder {
+    /// Whether the order holds its stock (anything but failed or cancelled).
+    pub fn is_live(&self) -> bool {
+        !DEAD_STATUSES.contains(&self.status.as_str())
+    }
+}
+
+/// The contract tables, read in one snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct Shop {
+    /// Stock on the shelf per SKU.
+    pub stock: BTreeMap<String, i64>,
+    /// Orders by id.
+    pub orders: BTreeMap<String, DbOrder>,
+    /// Lines naming an order that does not exist: `(order id, sku)`.
+    pub orphan_lines: Vec<(String, String)>,
+}
+
+/// Everything sent under one idempotency key.
+#[derive(Debug, Clone)]
+struct KeyRecord {
+    /// The cart the key was first used with (a valid cart, or a bad one by design).
+    body: Value,
+    /// Whether the harness built the first body as a valid cart it expects to succeed.
+    cart: Option<Cart>,
+    /// Every answer: `(body sent was the key's first body, status or None)`.
+    answers: Vec<(bool, Option<u16>, Option<String>)>,
+}
+
+/// A checkout service instance, its fakes, and the harness's records.
+pub struct CheckoutWorld {
+    /// The fake payment provider.
+    pub provider: PaymentProvider,
+    /// The fake shipping-rates service.
+    pub shipping: ShippingRates,
+    /// The first service instance.
+    pub svc: RunningService,
+    env: CheckEnv,
+    http: reqwest::Client,
+    rng: SeedRng,
+    instances: usize,
+    catalogue: BTreeMap<String, Product>,
+    keys: BTreeMap<String, KeyRecord>,
+    counter: u64,
+}
+
+impl CheckoutWorld {
+    /// Starts the fakes and one service instance on a fresh database.
+    pub async fn start(env: CheckEnv) -> Result<CheckoutWorld, Problem> {
+        let provider = PaymentProvider::start().await?;
+        let shipping = ShippingRates::start().await?;
+        let http = reqwest::Client::builder()
+            .build()
+            .map_err(|e| Problem::Harness(format!("http client: {e}")))?;
+        let rng = SeedRng::new(env.seed);
+        let svc = start_instance(&spec(&env, &provider, &shipping, 1)).await?;
+        Ok(CheckoutWorld {
+            provider,
+            shipping,
+            svc,
+            env,
+            http,
+            rng,
+            instances: 1,
+            catalogue: BTreeMap::new(),
+            keys: BTreeMap::new(),
+            counter: 0,
+        })
+    }
+
+    /// Starts another instance on the same database (scale-out).
+    pub async fn start_another_instance(&mut self) -> Result<RunningService, Problem> {
+        self.instances += 1;
+        start_instance(&spec(
+            &self.env,
+            &self.provider,
+            &self.shipping,
+            self.instances,
+        ))
+        .await
+    }
+
+    /// The check's seed-derived random source.
+    pub fn rng(&mut self) -> &mut SeedRng {
+        &mut self.rng
+    }
+
+    /// The service's database file.
+    pub fn db(&self) -> &std::path::Path {
+        self.svc.db()
+    }
+
+    /// A fresh number, unique within this check run.
+    fn next(&mut self) -> u64 {
+        self.counter += 1;
+        self.counter
+    }
+
+    /// Stocks `n` new products the way the inventory system does (straight into
+    /// `products`), each with `stock` units at a seed-chosen price (199 to 4,999 cents)
+    /// and weight (50 to 2,000 g). Returns their SKUs.
+    pub fn stock_products(&mut self, n: usize, stock: i64) -> Result<Vec<String>, Problem> {
+        let products: Vec<(i64, i64)> = (0..n)
+            .map(|_| {
+                (
+                    199 + self.rng.below(4_801) as i64,
+                    50 + self.rng.below(1_951) as i64,
+                )
+            })
+            .collect();
+        self.insert_products(&products, stock)
+    }
+
+    /// Stocks one product at this price and weight; returns its SKU.
+    pub fn stock_priced(
+        &mut self,
+        price: i64,
+        weight_grams: i64,
+        stock: i64,
+    ) -> Result<String, Problem> {
+        let mut skus = self.insert_products(&[(price, weight_grams)], stock)?;
+        skus.pop()
+            .ok_or_else(|| Problem::Harness("no product was stocked".to_owned()))
+    }
+
+    /// Inserts `(price, weight)` products with `stock` units each, in one transaction.
+    fn insert_products(
+        &mut self,
+        specs: &[(i64, i64)],
+        stock: i64,
+    ) -> Result<Vec<String>, Problem> {
+        let tag = self.rng.next_u64() as u16;
+        let products: Vec<Product> = specs
+            .iter()
+            .map(|&(price, weight_grams)| Product {
+                sku: format!("SKU-{tag:04x}-{}", self.next()),
+                price,
+                weight_grams,
+                stock,
+            })
+            .collect();
+        let write = || -> rusqlite::Result<()> {
+            let mut conn = open(self.db(), false)?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            for p in &products {
+                tx.execute(
+                    "INSERT INTO products (sku, name, price, weight_grams, stock)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        p.sku,
+                        format!("Product {}", p.sku),
+                        p.price,
+                        p.weight_grams,
+                        p.stock
+                    ],
+                )?;
+            }
+            tx.commit()
+        };
+        write().map_err(|e| contract_tables(&format!("could not stock products: {e}")))?;
+        let skus = products.iter().map(|p| p.sku.clone()).collect();
+        for p in products {
+            self.catalogue.insert(p.sku.clone(), p);
+        }
+        Ok(skus)
+    }
+
+    /// A product the harness stocked.
+    pub fn product(&self, sku: &str) -> Option<&Product> {
+        self.catalogue.get(sku)
+    }
+
+    /// A fresh idempotency key.
+    pub fn new_key(&mut self) -> String {
+        let n = self.next();
+        format!("chk-{:06x}-{n}", self.env.seed & 0xff_ff_ff)
+    }
+
+    /// A valid cart for a fresh customer: `lines` of `(sku, quantity)`, shipped to a
+    /// seed-chosen country the service must serve.
+    pub fn cart(&mut self, lines: &[(&str, i64)]) -> Cart {
+        let n = self.next();
+        let country = ShippingRates::COUNTRIES
+            [self.rng.below(ShippingRates::COUNTRIES.len() as u64) as usize];
+        Cart {
+            customer_id: format!("cus_{:06x}_{n}", self.env.seed & 0xff_ff_ff),
+            payment_method: "pm_card_visa".to_owned(),
+            lines: lines
+                .iter()
+                .map(|(sku, quantity)| Line {
+                    sku: (*sku).to_owned(),
+                    quantity: *quantity,
+                })
+                .collect(),
+            shipping_address: Address {
+                name: "Ada Lovelace".to_owned(),
+                line1: format!("{n} Analytical Row"),
+                line2: None,
+                city: "Springfield".to_owned(),
+                postal_code: "94107".to_owned(),
+                country: country.to_owned(),
+            },
+        }
+    }
+
+    /// What a valid cart costs: items at the catalogue's prices plus the shipping rate for
+    /// its weight and destination.
+    pub fn price(&self, cart: &Cart) -> Price {
+        let mut subtotal = 0i64;
+        let mut weight = 0i64;
+        for line in &cart.lines {
+            if let Some(p) = self.catalogue.get(&line.sku) {
+                subtotal = subtotal.saturating_add(p.price.saturating_mul(line.quantity));
+                weight = weight.saturating_add(p.weight_grams.saturating_mul(line.quantity));
+            }
+        }
+        let shipping = ShippingRates::rate(&cart.shipping_address.country, weight).unwrap_or(0);
+        Price {
+            subtotal,
+            shipping,
+            total: subtotal.saturating_add(shipping),
+        }
+    }
+
+    /// A client for spawned requests.
+    pub fn client(&self) -> Client {
+        Client {
+            http: self.http.clone(),
+        }
+    }
+
+    /// `POST /checkout` of a valid cart to the first instance, recorded.
+    pub async fn checkout(&mut self, key: &str, cart: &Cart) -> Exchange {
+        let x = self.client().checkout(&self.svc.url(), key, &cart.json()).await;
+        self.record(key, Some(cart), &cart.value(), &x);
+        x
+    }
+
+    /// `POST /checkout` of any JSON body (a bad cart, by design) to the first instance,
+    /// recorded; refused answers must leave nothing behind.
+    pub async fn checkout_raw(&mut self, key: &str, body: &Value) -> Exchange {
+        let x = self
+            .client()
+            .checkout(&self.svc.url(), key, &body.to_string())
+            .await;
+        self.record(key, None, body, &x);
+        x
+    }
+
+    /// Retries a valid cart under `key` until it is answered 2xx, as the brief's
+    /// clients do (409 and 5xx and no answer are retried), at most `attempts` times.
+    pub async fn checkout_until_done(
+        &mut self,
+        key: &str,
+        cart: &Cart,
+        attempts: usize,
+        story: &mut Evidence,
+    ) -> Exchange {
+        let mut x = self.checkout(key, cart).await;
+        story.exchange(&x);
+        for _ in 1..attempts {
+            if !matches!(x.status, None | Some(409) | Some(500..=599)) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            x = self.checkout(key, cart).await;
+            story.exchange(&x);
+        }
+        x
+    }
+
+    /// Files an answer under its key for the judge. `cart` is the valid cart sent, if
+    /// the body was one.
+    pub fn record(&mut self, key: &str, cart: Option<&Cart>, body: &Value, x: &Exchange) {
+        let order_id = x
+            .is_success()
+            .then(|| x.str_field("id").unwrap_or_default().to_owned());
+        let record = self.keys.entry(key.to_owned()).or_insert_with(|| KeyRecord {
+            body: body.clone(),
+            cart: cart.cloned(),
+            answers: Vec::new(),
+        });
+        let first_body = record.body == *body;
+        record.answers.push((first_body, x.status, order_id));
+    }
+
+    /// A GET request to the first instance.
+    pub async fn get(&self, path: &str) -> Exchange {
+        self.client().get(&self.svc.url(), path).await
+    }
+
+    /// Reads the contract tables in one snapshot.
+    pub fn shop(&self) -> Result<Shop, Problem> {
+        read_shop(self.db()).map_err(|e| contract_tables(&e.to_string()))
+    }
+
+    /// Installs the write-fault triggers in the service's database.
+    pub fn write_faults(&self) -> Result<WriteFaults, Problem> {
+        WriteFaults::install(self.db())
+            .map_err(|e| Problem::Harness(format!("could not install write faults: {e}")))
+    }
+
+    /// Kills the first instance with SIGKILL and restarts it on the same database; a
+    /// service that does not come back fails the check.
+    pub async fn restart_after_kill9(&mut self) -> Result<(), Problem> {
+        self.svc.restart_after_kill9().await.map_err(|e| {
+            let mut ev = Evidence::new();
+            ev.say(format!(
+                "After SIGKILL the service did not restart on the same database: {e}."
+            ));
+            ev.say(format!("Its log ends with:\n{}", self.svc.log_tail(15)));
+            Problem::Service(ev)
+        })
+    }
+
+    /// Judges the database and the provider against everything sent so far; returns
+    /// each broken requirement in plain words.
+    pub fn judge(&self) -> Result<Vec<String>, Problem> {
+        self.judge_scope(Scope::All)
+    }
+
+    /// Checks a 2xx answer's body against the cart: the order's id, status, lines and
+    /// money as the brief's order JSON gives them.
+    pub fn judge_answer(&self, cart: &Cart, x: &Exchange) -> Vec<String> {
+        let mut broken = Vec::new();
+        if !x.is_success() {
+            return broken;
+        }
+        let want = self.price(cart);
+        let got = (
+            x.i64_field("subtotal"),
+            x.i64_field("shipping"),
+            x.i64_field("total"),
+        );
+        if got != (Some(want.subtotal), Some(want.shipping), Some(want.total)) {
+            broken.push(format!(
+                "The order for {cart} was answered with subtotal/shipping/total {:?}/{:?}/{:?}; the catalogue prices and the shipping rate make {}/{}/{}.",
+                got.0, got.1, got.2, want.subtotal, want.shipping, want.total
+            ));
+        }
+        if x.str_field("status") != Some("paid") {
+            broken.push(format!(
+                "A successful checkout answered status {:?}; the brief's order is `paid` once created.",
+                x.str_field("status")
+            ));
+        }
+        if x.str_field("id").is_none_or(str::is_empty) {
+            broken.push("A successful checkout answered no order `id`.".to_owned());
+        }
+        broken
+    }
+}
+
+/// Which requirements a judgement covers. A check judges only the requirement of the
+/// flaw it targets, so a submission that fixes some flaws is credited exactly those:
+/// a retry check must not fail on stock a non-atomic handler leaks, and a write-failure
+/// check must not fail on the second charge a handler without provider idempotency makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Charges and orders per key: at most one charge and one live order per key, every
+    /// success the same paid order charged for its total, a reused key refused, a
+    /// refused key uncharged, no charge without an order.
+    Charges,
+    /// Stock and order wholeness: every unit on the shelf or held by a live order, live
+    /// orders whole and matching their carts, refused keys holding nothing, every order
+    /// answered 2xx present.
+    Stock,
+    /// Both.
+    All,
+}
+
+impl Scope {
+    fn charges(self) -> bool {
+        matches!(self, Scope::Charges | Scope::All)
+    }
+
+    fn stock(self) -> bool {
+        matches!(self, Scope::Stock | Scope::All)
+    }
+}
+
+impl CheckoutWorld {
+    /// Judges the database and the provider against everything sent so far, within
+    /// `scope`; returns each broken requirement in plain words.
+    pub fn judge_scope(&self, scope: Scope) -> Result<Vec<String>, Problem> {
+        let shop = self.shop()?;
+        let charges = self.provider.charges();
+        let mut broken = Vec::new();
+        if scope.stock() {
+            judge_stock(self, &shop, &mut broken);
+        }
+        for (key, record) in &self.keys {
+            let k = KeyView::new(self, &shop, &charges, key, record);
+            if scope.charges() {
+                k.judge_charges(&mut broken);
+            }
+            if scope.stock() {
+                k.judge_orders(self, &mut broken);
+            }
+        }
+        Ok(broken)
+    }
+
+    /// What is left of `key` in the database and at the provider: its live orders and
+    /// its customer's charges, each as a broken requirement (for keys that must have
+    /// left nothing, whatever their answers were).
+    pub fn left_behind(&self, key: &str) -> Result<Vec<String>, Problem> {
+        let shop = self.shop()?;
+        let charges = self.provider.charges();
+        let Some(record) = self.keys.get(key) else {
+            return Ok(Vec::new());
+        };
+        let k = KeyView::new(self, &shop, &charges, key, record);
+        let mut left = Vec::new();
+        if !k.charged.is_empty() {
+            left.push(format!(
+                "{} was charged ({}).",
+                k.what,
+                k.charged.iter().map(|c| c.id.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        for o in &k.live {
+            left.push(format!(
+                "{} left order {} (status {}) holding stock.",
+                k.what, o.id, o.status
+            ));
+        }
+        Ok(left)
+    }
+}
+
+/// Every unit of stock the harness put in is on the shelf or held by a live order.
+fn judge_stock(w: &CheckoutWorld, shop: &Shop, broken: &mut Vec<String>) {
+    let mut held: BTreeMap<&str, i64> = BTreeMap::new();
+    for order in shop.orders.values().filter(|o| o.is_live()) {
+        for (sku, quantity, _) in &order.lines {
+            *held.entry(sku.as_str()).or_default() += quantity;
+        }
+    }
+    for p in w.catalogue.values() {
+        let Some(shelf) = shop.stock.get(&p.sku).copied() else {
+            broken.push(format!("{} is missing from the `products` table.", p.sku));
+            continue;
+        };
+        let by_orders = held.get(p.sku.as_str()).copied().unwrap_or(0);
+        if shelf + by_orders != p.stock {
+            broken.push(format!(
+                "{}: {shelf} on the shelf + {by_orders} held by live orders ≠ the {} units put in: stock was {}.",
+                p.sku,
+                p.stock,
+                if shelf + by_orders < p.stock {
+                    "lost (taken by nothing that will ship)"
+                } else {
+                    "created"
+                }
+            ));
+        }
+        if shelf < 0 {
+            broken.push(format!("{} was oversold: stock {shelf}.", p.sku));
+        }
+    }
+    for (order, sku) in &shop.orphan_lines {
+        broken.push(format!(
+            "An order line for {sku} names order {order}, which is not in `orders`."
+        ));
+    }
+    for o in shop.orders.values() {
+        if !w.keys.contains_key(&o.key) {
+            broken.push(format!(
+                "Order {} carries idempotency key {:?}, which no request of the check sent (the `idempotency_key` column must hold the client's key).",
+                o.id, o.key
+            ));
+        }
+    }
+}
+
+/// One key's requests, orders and charges.
+struct KeyView<'a> {
+    record: &'a KeyRecord,
+    what: String,
+    live: Vec<&'a DbOrder>,
+    charged: Vec<&'a ProviderCharge>,
+    /// Order ids answered 2xx.
+    successes: Vec<&'a str>,
+    /// Whether some answer was a 5xx or never came.
+    unknown: bool,
+}
+
+impl<'a> KeyView<'a> {
+    fn new(
+        _w: &CheckoutWorld,
+        shop: &'a Shop,
+        charges: &'a [ProviderCharge],
+        key: &str,
+        record: &'a KeyRecord,
+    ) -> KeyView<'a> {
+        let customer = record
+            .body
+            .get("customer_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        KeyView {
+            record,
+            what: match &record.cart {
+                Some(cart) => format!("Key {key} ({cart})"),
+                None => format!("Key {key} (a bad cart)"),
+            },
+            live: shop
+                .orders
+                .values()
+                .filter(|o| o.key == key && o.is_live())
+                .collect(),
+            charged: charges
+                .iter()
+                .filter(|c| !customer.is_empty() && c.customer == customer)
+                .collect(),
+            successes: record
+                .answers
+                .iter()
+                .filter_map(|(_, _, id)| id.as_deref())
+                .collect(),
+            unknown: record
+                .answers
+                .iter()
+                .any(|(_, s, _)| matches!(s, None | Some(500..=599))),
+        }
+    }
+
+    fn charge_ids(&self) -> String {
+        self.charged
+            .iter()
+            .map(|c| format!("{} for {}", c.id, c.amount))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// At most one charge and one live order; successes agree and are paid for; a
+    /// reused key refused; refused keys uncharged; no charge without an order.
+    fn judge_charges(&self, broken: &mut Vec<String>) {
+        let what = &self.what;
+        if self.charged.len() > 1 {
+            broken.push(format!(
+                "{what}: the customer was charged {} times ({}) for one idempotency key.",
+                self.charged.len(),
+                self.charge_ids()
+            ));
+        }
+        if self.live.len() > 1 {
+            broken.push(format!(
+                "{what} has {} live orders ({}); one key makes at most one order.",
+                self.live.len(),
+                self.live.iter().map(|o| o.id.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        for (first_body, status, id) in &self.record.answers {
+            if !first_body && status.is_some_and(|s| (200..300).contains(&s)) {
+                broken.push(format!(
+                    "{what} was reused with a different cart and answered {} with order {}; the brief requires 422 and no change.",
+                    status.unwrap_or_default(),
+                    id.as_deref().unwrap_or("?")
+                ));
+            }
+        }
+        if let Some(id) = self.successes.first() {
+            let distinct: std::collections::BTreeSet<&str> =
+                self.successes.iter().copied().collect();
+            if distinct.len() > 1 {
+                broken.push(format!(
+                    "{what} was answered 2xx with different orders: {}.",
+                    distinct.into_iter().collect::<Vec<_>>().join(", ")
+                ));
+            }
+            if let Some(o) = self.live.iter().find(|o| o.id == *id) {
+                if o.status != "paid" {
+                    broken.push(format!(
+                        "{what} was answered 2xx with order {id}, but its status is {:?}, not paid.",
+                        o.status
+                    ));
+                }
+                match self
+                    .charged
+                    .iter()
+                    .find(|c| Some(&c.id) == o.provider_charge_id.as_ref())
+                {
+                    None => broken.push(format!(
+                        "Order {id} is paid with provider charge {:?}, which the provider never made for this customer.",
+                        o.provider_charge_id
+                    )),
+                    Some(c) if c.amount != o.total => broken.push(format!(
+                        "Order {id} totals {} but its provider charge {} is for {}.",
+                        o.total, c.id, c.amount
+                    )),
+                    Some(_) => {}
+                }
+            }
+            return;
+        }
+        if !self.unknown {
+            if !self.charged.is_empty() {
+                broken.push(format!(
+                    "{what} was refused ({}), yet its customer was charged ({}).",
+                    statuses(self.record),
+                    self.charge_ids()
+                ));
+            }
+        } else if !self.charged.is_empty() && self.live.is_empty() {
+            broken.push(format!(
+                "{what} ended with {} and no live order, yet its customer was charged ({}): a charge finance cannot match to any order.",
+                statuses(self.record),
+                self.charge_ids()
+            ));
+        }
+    }
+
+    /// Live orders are whole and match the cart; a 2xx order is there; refused keys
+    /// hold nothing.
+    fn judge_orders(&self, w: &CheckoutWorld, broken: &mut Vec<String>) {
+        let what = &self.what;
+        for o in &self.live {
+            match &self.record.cart {
+                Some(cart) => judge_order(w, cart, o, what, broken),
+                None => broken.push(format!(
+                    "Order {} (status {}) was created for a bad cart under {what}; bad carts must create nothing.",
+                    o.id, o.status
+                )),
+            }
+        }
+        if let Some(id) = self.successes.first() {
+            if !self.live.iter().any(|o| o.id == *id) {
+                broken.push(format!(
+                    "{what} was answered 2xx with order {id}, but no live order {id} is in `orders`."
+                ));
+            }
+        } else if !self.unknown
+            && let Some(o) = self.live.first()
+        {
+            broken.push(format!(
+                "{what} was refused ({}), yet order {} (status {}) holds stock for it.",
+                statuses(self.record),
+                o.id,
+                o.status
+            ));
+        }
+    }
+}
+
+/// A live order is whole: the cart's lines at catalogue prices, the right money.
+fn judge_order(w: &CheckoutWorld, cart: &Cart, o: &DbOrder, what: &str, broken: &mut Vec<String>) {
+    let mut want: Vec<(String, i64, i64)> = cart
+        .lines
+        .iter()
+        .map(|l| {
+            let price = w.catalogue.get(&l.sku).map_or(0, |p| p.price);
+            (l.sku.clone(), l.quantity, price)
+        })
+        .collect();
+    want.sort();
+    if o.lines != want {
+        broken.push(format!(
+            "Order {} (status {}) of {what} has lines {:?}; the cart needs {:?} (sku, quantity, unit price).",
+            o.id, o.status, o.lines, want
+        ));
+    }
+    let price = w.price(cart);
+    if (o.subtotal, o.shipping, o.total) != (price.subtotal, price.shipping, price.total) {
+        broken.push(format!(
+            "Order {} of {what} stores subtotal/shipping/total {}/{}/{}; the cart costs {}/{}/{}.",
+            o.id, o.subtotal, o.shipping, o.total, price.subtotal, price.shipping, price.total
+        ));
+    }
+    if o.customer_id != cart.customer_id {
+        broken.push(format!(
+            "Order {} of {what} belongs to {:?}, not {:?}.",
+            o.id, o.customer_id, cart.customer_id
+        ));
+    }
+}
+
+fn statuses(record: &KeyRecord) -> String {
+    record
+        .answers
+        .iter()
+        .map(|(_, s, _)| s.map_or("no answer".to_owned(), |s| s.to_string()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A cheap, cloneable HTTP client for spawned requests.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// `POST /checkout` with an idempotency key and a raw body.
+    pub async fn checkout(&self, base: &str, key: &str, body: &str) -> Exchange {
+        send(
+            &self.http,
+            reqwest::Method::POST,
+            base,
+            "/checkout",
+            &[("content-type", "application/json"), ("idempotency-key", key)],
+            Some(body.to_owned()),
+        )
+        .await
+    }
+
+    /// `POST /checkout`, giving up after `timeout`.
+    pub async fn checkout_within(
+        &self,
+        base: &str,
+        key: &str,
+        body: &str,
+        timeout: Duration,
+    ) -> Exchange {
+        send_within(
+            &self.http,
+            reqwest::Method::POST,
+            base,
+            "/checkout",
+            &[("content-type", "application/json"), ("idempotency-key", key)],
+            Some(body.to_owned()),
+            timeout,
+        )
+        .await
+    }
+
+    /// `POST /checkout` with exactly these headers (for requests missing the key).
+    pub async fn post_with(&self, base: &str, headers: &[(&str, &str)], body: &str) -> Exchange {
+        send(
+            &self.http,
+            reqwest::Method::POST,
+            base,
+            "/checkout",
+            headers,
+            Some(body.to_owned()),
+        )
+        .await
+    }
+
+    /// A GET request.
+    pub async fn get(&self, base: &str, path: &str) -> Exchange {
+        send(&self.http, reqwest::Method::GET, base, path, &[], None).await
+    }
+}
+
+/// Awaits a spawned request.
+pub async fn join(task: tokio::task::JoinHandle<Exchange>) -> Result<Exchange, Problem> {
+    task.await
+        .map_err(|e| Problem::Harness(format!("request task failed: {e}")))
+}
+
+/// A JSON body with one field replaced (a dotted path into objects, `lines.0.quantity`
+/// into arrays), or removed when `value` is `None`.
+pub fn with_field(body: &Value, path: &str, value: Option<Value>) -> Value {
+    let mut body = body.clone();
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let Some(last) = parts.pop() else { return body };
+    let mut at = &mut body;
+    for part in parts {
+        at = match part.parse::<usize>() {
+            Ok(i) => &mut at[i],
+            Err(_) => &mut at[part],
+        };
+    }
+    match (at, value) {
+        (Value::Object(map), Some(v)) => {
+            map.insert(last.to_owned(), v);
+        }
+        (Value::Object(map), None) => {
+            map.remove(last);
+        }
+        (Value::Array(items), Some(v)) => {
+            if let Some(slot) = last.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                *slot = v;
+            }
+        }
+        _ => {}
+    }
+    body
+}
+
+/// `n` copies of a line, as JSON (for oversized carts).
+pub fn lines_json(lines: &[(&str, i64)]) -> Value {
+    json!(
+        lines
+            .iter()
+            .map(|(sku, q)| json!({ "sku": sku, "quantity": q }))
+            .collect::<Vec<_>>()
+    )
+}
+
+fn spec(
+    env: &CheckEnv,
+    provider: &PaymentProvider,
+    shipping: &ShippingRates,
+    instance: usize,
+) -> ServiceSpec {
+    ServiceSpec {
+        binary: env.binary.clone(),
+        db: env.workdir.join("checkout.db"),
+        downstreams: vec![
+            ("payments".to_owned(), provider.url()),
+            ("shipping".to_owned(), shipping.url()),
+        ],
+        env: Vec::new(),
+        log: env.workdir.join(format!("instance-{instance}.log")),
+        stats: None,
+    }
+}
+
+async fn start_instance(spec: &ServiceSpec) -> Result<RunningService, Problem> {
+    RunningService::start(spec).await.map_err(|e| {
+        let mut ev = Evidence::new();
+        ev.say(format!("The service did not start: {e}."));
+        let tail = crate::service::log_tail(&spec.log, 15);
+        if !tail.is_empty() {
+            ev.say(format!("Its log ends with:\n{tail}"));
+        }
+        Problem::Service(ev)
+    })
+}
+
+fn contract_tables(detail: &str) -> Problem {
+    let mut ev = Evidence::new();
+    ev.say(format!(
+        "The contract tables (`products`, `orders`, `order_lines`) could not be used: {detail}"
+    ));
+    Problem::Service(ev)
+}
+
+fn open(db: &std::path::Path, read_only: bool) -> rusqlite::Result<Connection> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+    };
+    let conn = Connection::open_with_flags(db, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    Ok(conn)
+}
+
+fn read_shop(db: &std::path::Path) -> rusqlite::Result<Shop> {
+    let mut conn = open(db, true)?;
+    // One read transaction: a consistent snapshot even while the service writes.
+    let tx = conn.transaction()?;
+    let mut shop = Shop::default();
+    {
+        let mut stmt = tx.prepare("SELECT sku, stock FROM products")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+            let (sku, stock) = row?;
+            shop.stock.insert(sku, stock);
+        }
+        let mut stmt = tx.prepare(
+            "SELECT id, idempotency_key, customer_id, status, subtotal, shipping, total,
+                    provider_charge_id
+               FROM orders",
+        )?;
+        for row in stmt.query_map([], |r| {
+            Ok(DbOrder {
+                id: r.get(0)?,
+                key: r.get(1)?,
+                customer_id: r.get(2)?,
+                status: r.get(3)?,
+                subtotal: r.get(4)?,
+                shipping: r.get(5)?,
+                total: r.get(6)?,
+                provider_charge_id: r.get(7)?,
+                lines: Vec::new(),
+            })
+        })? {
+            let order = row?;
+            shop.orders.insert(order.id.clone(), order);
+        }
+        let mut stmt = tx.prepare("SELECT order_id, sku, quantity, unit_price FROM order_lines")?;
+        for row in stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })? {
+            let (order, sku, quantity, price) = row?;
+            match shop.orders.get_mut(&order) {
+                Some(o) => o.lines.push((sku, quantity, price)),
+                None => shop.orphan_lines.push((order, sku)),
+            }
+        }
+    }
+    tx.commit()?;
+    for o in shop.orders.values_mut() {
+        o.lines.sort();
+    }
+    Ok(shop)
+}
