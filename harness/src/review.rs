@@ -41,6 +41,25 @@ pub struct Planted {
     pub lines: [usize; 2],
     #[serde(default)]
     pub explanation: String,
+    /// Further places the same flaw shows (a flaw often spans a handler and a helper);
+    /// a finding at any of them is credited to it.
+    #[serde(default)]
+    pub also: Vec<Place>,
+}
+
+/// A further place a planted flaw shows.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Place {
+    pub file: String,
+    pub lines: [usize; 2],
+}
+
+impl Planted {
+    /// Every place the flaw shows: its main range first.
+    fn places(&self) -> impl Iterator<Item = (&str, [usize; 2])> {
+        std::iter::once((self.file.as_str(), self.lines))
+            .chain(self.also.iter().map(|p| (p.file.as_str(), p.lines)))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -202,8 +221,15 @@ fn normalise(file: &str) -> String {
 /// it matches best, so one broad finding does not collect several flaws.
 fn affinity(f: &Finding, p: &Planted) -> f64 {
     let (a, b) = f.lines;
-    let common = (b.min(p.lines[1]) + 1).saturating_sub(a.max(p.lines[0])) as f64;
-    let union = (b.max(p.lines[1]) + 1 - a.min(p.lines[0])) as f64;
+    let share = p
+        .places()
+        .filter(|(file, lines)| overlaps_place(f, file, *lines))
+        .map(|(_, lines)| {
+            let common = (b.min(lines[1]) + 1).saturating_sub(a.max(lines[0])) as f64;
+            let union = (b.max(lines[1]) + 1 - a.min(lines[0])) as f64;
+            common / union
+        })
+        .fold(0.0, f64::max);
     let category = f
         .category
         .as_deref()
@@ -221,13 +247,18 @@ fn affinity(f: &Finding, p: &Planted) -> f64 {
     } else {
         shared / (mine.len().min(theirs.len()).max(1)) as f64
     };
-    common / union + if category { 0.5 } else { 0.0 } + jaccard
+    share + if category { 0.5 } else { 0.0 } + jaccard
 }
 
 fn overlaps(f: &Finding, p: &Planted) -> bool {
-    let same_file = f.file == p.file || p.file.ends_with(&f.file) && !f.file.is_empty();
+    p.places()
+        .any(|(file, lines)| overlaps_place(f, file, lines))
+}
+
+fn overlaps_place(f: &Finding, file: &str, lines: [usize; 2]) -> bool {
+    let same_file = f.file == file || file.ends_with(&f.file) && !f.file.is_empty();
     let (a, b) = f.lines;
-    same_file && a <= p.lines[1] + SLACK && p.lines[0] <= b + SLACK
+    same_file && a <= lines[1] + SLACK && lines[0] <= b + SLACK
 }
 
 /// Grades the review notes of the exercise at `exercise_dir` in a submission against
@@ -332,6 +363,10 @@ File: src/provider.rs:59–70 (idempotency) no key is sent to the provider.
             file: "src/routes.rs".into(),
             lines: [48, 56],
             explanation: String::new(),
+            also: vec![Place {
+                file: "src/store.rs".into(),
+                lines: [20, 22],
+            }],
         };
         let f = |file: &str, a, b| Finding {
             file: file.into(),
@@ -343,5 +378,55 @@ File: src/provider.rs:59–70 (idempotency) no key is sent to the provider.
         assert!(overlaps(&f("src/routes.rs", 57, 60), &p));
         assert!(!overlaps(&f("src/routes.rs", 70, 80), &p));
         assert!(!overlaps(&f("src/store.rs", 48, 56), &p));
+        assert!(
+            overlaps(&f("src/store.rs", 21, 21), &p),
+            "a further place counts"
+        );
+    }
+
+    #[test]
+    fn checkout_review_credits_further_places_and_charges_neutral_lines() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let flaws = root.join("exercises/checkout/flaws.toml");
+        let dir = std::env::temp_dir().join(format!("review-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("REVIEW.md"),
+            "\
+## Retries charge the card twice
+- file: exercises/checkout/src/payments.rs
+- lines: 60-77
+- category: idempotency
+
+No Idempotency-Key goes to the provider, so a lost response and a retry charge twice.
+
+- src/routes.rs:63-68 (validation) unknown SKUs are silently dropped from the order
+- src/store.rs:37 (concurrency) the idempotency index is not unique, duplicates both insert
+- src/store.rs:80-84 (sql-injection) the IN list is built with format!, an injection risk
+- src/shipping.rs:50 (resilience) the shipping client has no timeout
+",
+        )
+        .unwrap();
+        let report = grade(&dir, &flaws).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let found: Vec<&str> = report
+            .flaws
+            .iter()
+            .filter(|f| f.found)
+            .map(|f| f.flaw.as_str())
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "charge-not-idempotent",
+                "replay-not-guarded",
+                "input-not-validated",
+                "shipping-unguarded"
+            ]
+        );
+        assert_eq!(report.neutral_flagged.len(), 1, "{report:#?}");
+        assert!(report.neutral_flagged[0].text.contains("injection"));
+        assert!(report.extra.is_empty(), "{report:#?}");
+        assert_eq!((report.points, report.max_points), (3, 5));
     }
 }

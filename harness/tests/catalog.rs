@@ -8,6 +8,15 @@ use harness::catalog;
 #[derive(serde::Deserialize)]
 struct FlawList {
     flaw: Vec<Flaw>,
+    /// Lines that look wrong and are fine: a review flagging them costs a point.
+    #[serde(default)]
+    neutral: Vec<Flaw>,
+}
+
+#[derive(serde::Deserialize)]
+struct Place {
+    file: String,
+    lines: [usize; 2],
 }
 
 #[derive(serde::Deserialize)]
@@ -18,6 +27,21 @@ struct Flaw {
     lines: [usize; 2],
     anchor: String,
     explanation: String,
+    #[serde(default)]
+    also: Vec<Place>,
+}
+
+/// The lines of `file` in the exercise `dir`, asserting `range` lies within them.
+fn lines_of(dir: &std::path::Path, id: &str, file: &str, range: [usize; 2]) -> Vec<String> {
+    let source =
+        std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{id}: {file}: {e}"));
+    let lines: Vec<String> = source.lines().map(str::to_owned).collect();
+    let [first, last] = range;
+    assert!(
+        first >= 1 && first <= last && last <= lines.len(),
+        "{id}: line range {first}-{last} outside {file}"
+    );
+    lines[first - 1..last].to_vec()
 }
 
 #[test]
@@ -42,31 +66,35 @@ fn every_exercise_has_a_brief_a_true_flaw_list_and_a_corpus() {
                 exercise.id,
                 flaw.id
             );
-            assert!(!flaw.category.is_empty() && !flaw.explanation.is_empty());
-            let source = std::fs::read_to_string(dir.join(&flaw.file))
-                .unwrap_or_else(|e| panic!("{}: {}: {e}", flaw.id, flaw.file));
-            let lines: Vec<&str> = source.lines().collect();
-            let [first, last] = flaw.lines;
-            assert!(
-                first >= 1 && first <= last && last <= lines.len(),
-                "{}: line range {first}-{last} outside {}",
-                flaw.id,
-                flaw.file
-            );
-            let span = lines[first - 1..last].join("\n");
-            assert!(
-                span.contains(&flaw.anchor),
-                "{}: `{}` is not within {}:{first}-{last}; update flaws.toml",
-                flaw.id,
-                flaw.anchor,
-                flaw.file
-            );
             // The brief must never name a planted flaw.
             assert!(
                 !brief.contains(&flaw.id),
                 "{}: BRIEF.md names flaw {}",
                 exercise.id,
                 flaw.id
+            );
+        }
+        for flaw in list.flaw.iter().chain(&list.neutral) {
+            assert!(!flaw.category.is_empty() && !flaw.explanation.is_empty());
+            let span = lines_of(&dir, &flaw.id, &flaw.file, flaw.lines).join("\n");
+            assert!(
+                span.contains(&flaw.anchor),
+                "{}: `{}` is not within {}:{:?}; update flaws.toml",
+                flaw.id,
+                flaw.anchor,
+                flaw.file,
+                flaw.lines
+            );
+            for place in &flaw.also {
+                lines_of(&dir, &flaw.id, &place.file, place.lines);
+            }
+        }
+        for neutral in &list.neutral {
+            assert!(
+                !ids.contains(neutral.id.as_str()),
+                "{}: {} is both a flaw and a neutral line",
+                exercise.id,
+                neutral.id
             );
         }
 

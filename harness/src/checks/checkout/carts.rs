@@ -66,7 +66,11 @@ pub fn breakers(sku: &str, pricey: &str) -> Vec<Breaker> {
             "payment_method",
             json!("card_4242"),
         ),
-        set("a payment method of only pm_", "payment_method", json!("pm_")),
+        set(
+            "a payment method of only pm_",
+            "payment_method",
+            json!("pm_"),
+        ),
         set("an empty name", "shipping_address.name", json!("")),
         set("a blank name", "shipping_address.name", json!("   ")),
         set(

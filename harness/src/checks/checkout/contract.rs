@@ -122,10 +122,7 @@ pub async fn rejects_malformed_requests(env: CheckEnv) -> CheckResult {
     for (what, body) in malformed {
         let key = w.new_key();
         let value = serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
-        let x = w
-            .client()
-            .checkout(&url, &key, &body)
-            .await;
+        let x = w.client().checkout(&url, &key, &body).await;
         w.record(&key, None, &value, &x);
         story.exchange(&x);
         if !matches!(x.status, Some(400 | 422)) || !x.is_json_error() {
@@ -161,7 +158,11 @@ pub async fn out_of_stock(env: CheckEnv) -> CheckResult {
         if x.status != Some(want) || (want == 409 && !x.is_json_error()) {
             broken.push(format!(
                 "With {shelf} on the shelf, a checkout of {quantity} must be answered {want}{}.",
-                if want == 409 { " with a JSON error" } else { "" }
+                if want == 409 {
+                    " with a JSON error"
+                } else {
+                    ""
+                }
             ));
         }
         broken.extend(w.judge_answer(&cart, &x));

@@ -49,7 +49,9 @@ pub async fn retry_after_lost_response(env: CheckEnv) -> CheckResult {
         story.say(format!(
             "The payment provider {what} on the next call; the client retries with the same key."
         ));
-        let x = w.checkout_until_done(&key, &cart, ATTEMPTS, &mut story).await;
+        let x = w
+            .checkout_until_done(&key, &cart, ATTEMPTS, &mut story)
+            .await;
         if !x.is_success() {
             broken.push(format!(
                 "After the provider {what}, {ATTEMPTS} retries with the same key never completed the checkout; the last answer: {x}"
@@ -88,7 +90,9 @@ pub async fn crash_after_charge(env: CheckEnv) -> CheckResult {
     w.record(&key, Some(&cart), &cart.value(), &x);
     w.provider.release_held();
     w.restart_after_kill9().await?;
-    let x = w.checkout_until_done(&key, &cart, ATTEMPTS, &mut story).await;
+    let x = w
+        .checkout_until_done(&key, &cart, ATTEMPTS, &mut story)
+        .await;
     if !x.is_success() {
         broken.push(format!(
             "After a crash between the charge and the answer, {ATTEMPTS} retries with the same key (150 ms apart) never completed the checkout; the last answer: {x}"
@@ -170,7 +174,9 @@ pub async fn concurrent_duplicates(env: CheckEnv) -> CheckResult {
             ));
         }
     }
-    let x = w.checkout_until_done(&key, &cart, ATTEMPTS, &mut story).await;
+    let x = w
+        .checkout_until_done(&key, &cart, ATTEMPTS, &mut story)
+        .await;
     if !x.is_success() {
         broken.push(format!(
             "Once the duplicates were answered, the key never replayed its order: {x}"
@@ -320,8 +326,8 @@ pub async fn crash_at_every_write(env: CheckEnv) -> CheckResult {
             broken.extend(found);
             break;
         }
-        let found = retry_completes(&mut w, &key, &cart, k, "was frozen by a crash", &mut story)
-            .await?;
+        let found =
+            retry_completes(&mut w, &key, &cart, k, "was frozen by a crash", &mut story).await?;
         if !found.is_empty() {
             broken.extend(found);
             break;

@@ -37,7 +37,9 @@ pub fn checks() -> Vec<Check> {
             visibility: Visibility::Hidden,
             points: 1,
             description: "A key that placed an order is reused with another cart: 422 with a JSON error and nothing charged or changed; the original cart still replays its order with 200.",
-            run: |env| Box::pin(async move { settle(flaws::key_reused_with_other_cart(env).await) }),
+            run: |env| {
+                Box::pin(async move { settle(flaws::key_reused_with_other_cart(env).await) })
+            },
         },
         Check {
             id: "checkout.every-write-aborted",

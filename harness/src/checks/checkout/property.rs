@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use tokio::sync::Mutex;
 
 use crate::checks::checkout::carts::{Breaker, breakers, refused_cleanly, stock_pricey};
-use crate::checks::checkout::world::CheckoutWorld;
+use crate::checks::checkout::world::{CheckoutWorld, Scope};
 use crate::checks::property::search;
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, Verdict, verdict};
 use crate::seed::SeedRng;
@@ -133,6 +133,7 @@ async fn run_case(
     let refs: Vec<(&str, i64)> = lines.iter().map(|(s, q)| (s.as_str(), *q)).collect();
     let cart = w.cart(&refs);
     let key = w.new_key();
+    let before = w.stock_ledger()?;
     if case.valid() {
         let x = w.checkout(&key, &cart).await;
         story.exchange(&x);
@@ -155,6 +156,26 @@ async fn run_case(
         }
         broken.extend(w.left_behind(&key)?);
     }
-    broken.extend(w.judge()?);
+    // This cart's effect on stock alone: a valid one takes its quantities off the
+    // shelf into its order, a bad one leaves the shelf as it was.
+    let after = w.stock_ledger()?;
+    for (sku, (shelf, held)) in &after {
+        let (shelf0, held0) = before.get(sku).copied().unwrap_or_default();
+        let taken: i64 = if case.valid() {
+            cart.lines
+                .iter()
+                .filter(|l| &l.sku == sku)
+                .map(|l| l.quantity)
+                .sum()
+        } else {
+            0
+        };
+        if shelf + held != shelf0 + held0 || shelf0 - shelf != taken {
+            broken.push(format!(
+                "{sku}: the cart moved its stock from {shelf0} on the shelf and {held0} held by orders to {shelf} and {held}; it should have taken {taken} off the shelf into its order."
+            ));
+        }
+    }
+    broken.extend(w.judge_keys(Scope::All, &[&key])?);
     Ok((broken, story))
 }

@@ -356,7 +356,10 @@ impl CheckoutWorld {
 
     /// `POST /checkout` of a valid cart to the first instance, recorded.
     pub async fn checkout(&mut self, key: &str, cart: &Cart) -> Exchange {
-        let x = self.client().checkout(&self.svc.url(), key, &cart.json()).await;
+        let x = self
+            .client()
+            .checkout(&self.svc.url(), key, &cart.json())
+            .await;
         self.record(key, Some(cart), &cart.value(), &x);
         x
     }
@@ -400,11 +403,14 @@ impl CheckoutWorld {
         let order_id = x
             .is_success()
             .then(|| x.str_field("id").unwrap_or_default().to_owned());
-        let record = self.keys.entry(key.to_owned()).or_insert_with(|| KeyRecord {
-            body: body.clone(),
-            cart: cart.cloned(),
-            answers: Vec::new(),
-        });
+        let record = self
+            .keys
+            .entry(key.to_owned())
+            .or_insert_with(|| KeyRecord {
+                body: body.clone(),
+                cart: cart.cloned(),
+                answers: Vec::new(),
+            });
         let first_body = record.body == *body;
         record.answers.push((first_body, x.status, order_id));
     }
@@ -526,6 +532,45 @@ impl CheckoutWorld {
         Ok(broken)
     }
 
+    /// Judges only `keys` (their charges and orders, within `scope`), not the shared
+    /// stock: a property case judges its own cart, whatever earlier cases left.
+    pub fn judge_keys(&self, scope: Scope, keys: &[&str]) -> Result<Vec<String>, Problem> {
+        let shop = self.shop()?;
+        let charges = self.provider.charges();
+        let mut broken = Vec::new();
+        for key in keys {
+            let Some(record) = self.keys.get(*key) else {
+                continue;
+            };
+            let k = KeyView::new(self, &shop, &charges, key, record);
+            if scope.charges() {
+                k.judge_charges(&mut broken);
+            }
+            if scope.stock() {
+                k.judge_orders(self, &mut broken);
+            }
+        }
+        Ok(broken)
+    }
+
+    /// Per SKU the harness stocked: `(on the shelf, held by live orders)`.
+    pub fn stock_ledger(&self) -> Result<BTreeMap<String, (i64, i64)>, Problem> {
+        let shop = self.shop()?;
+        let mut ledger: BTreeMap<String, (i64, i64)> = self
+            .catalogue
+            .keys()
+            .map(|sku| (sku.clone(), (shop.stock.get(sku).copied().unwrap_or(0), 0)))
+            .collect();
+        for order in shop.orders.values().filter(|o| o.is_live()) {
+            for (sku, quantity, _) in &order.lines {
+                if let Some(entry) = ledger.get_mut(sku) {
+                    entry.1 += quantity;
+                }
+            }
+        }
+        Ok(ledger)
+    }
+
     /// What is left of `key` in the database and at the provider: its live orders and
     /// its customer's charges, each as a broken requirement (for keys that must have
     /// left nothing, whatever their answers were).
@@ -541,7 +586,11 @@ impl CheckoutWorld {
             left.push(format!(
                 "{} was charged ({}).",
                 k.what,
-                k.charged.iter().map(|c| c.id.as_str()).collect::<Vec<_>>().join(", ")
+                k.charged
+                    .iter()
+                    .map(|c| c.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
         for o in &k.live {
@@ -674,7 +723,11 @@ impl<'a> KeyView<'a> {
             broken.push(format!(
                 "{what} has {} live orders ({}); one key makes at most one order.",
                 self.live.len(),
-                self.live.iter().map(|o| o.id.as_str()).collect::<Vec<_>>().join(", ")
+                self.live
+                    .iter()
+                    .map(|o| o.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
         for (first_body, status, id) in &self.record.answers {
@@ -824,7 +877,10 @@ impl Client {
             reqwest::Method::POST,
             base,
             "/checkout",
-            &[("content-type", "application/json"), ("idempotency-key", key)],
+            &[
+                ("content-type", "application/json"),
+                ("idempotency-key", key),
+            ],
             Some(body.to_owned()),
         )
         .await
@@ -843,7 +899,10 @@ impl Client {
             reqwest::Method::POST,
             base,
             "/checkout",
-            &[("content-type", "application/json"), ("idempotency-key", key)],
+            &[
+                ("content-type", "application/json"),
+                ("idempotency-key", key),
+            ],
             Some(body.to_owned()),
             timeout,
         )
