@@ -20,7 +20,7 @@ use crate::catalog::Exercise;
 use crate::fakes::server::FakeServer;
 use crate::fakes::{
     PaymentProvider, PricingFault, PricingService, ProviderFault, RiskFault, RiskService,
-    WriteFault, WriteFaults,
+    ShippingFault, ShippingRates, WriteFault, WriteFaults,
 };
 use crate::service::{RunningService, ServiceSpec};
 
@@ -30,6 +30,7 @@ enum Fakes {
     Orders,
     Transfer(RiskService),
     Quote(PricingService),
+    Checkout(PaymentProvider, ShippingRates),
 }
 
 /// Every fault a live session offers: (target, mode, what it does).
@@ -82,6 +83,30 @@ pub fn modes(exercise: &str) -> &'static [(&'static str, &'static str, &'static 
             ("pricing", "flap", "503 and healthy alternate every 2 s"),
             ("pricing", "outage", "503 for 10 s, then healthy"),
         ],
+        "checkout" => &[
+            ("provider", "healthy", "the provider answers normally"),
+            (
+                "provider",
+                "lose-response",
+                "the next charge is made, then its response is lost",
+            ),
+            (
+                "provider",
+                "error",
+                "every charge fails with 500 (nothing charged)",
+            ),
+            ("shipping", "healthy", "shipping-rates answers normally"),
+            ("shipping", "hang", "every rate request hangs"),
+            ("shipping", "stall", "headers, then the body stalls"),
+            ("shipping", "503", "every rate request answers 503"),
+            ("shipping", "garbage", "200 with an HTML body"),
+            (
+                "db",
+                "fail-next-write",
+                "the next checkout's second row write fails (and those after it)",
+            ),
+            ("db", "healthy", "no database faults"),
+        ],
         _ => &[],
     }
 }
@@ -126,7 +151,27 @@ impl Control {
                 r.set_standing(Some(RiskFault::Latency(Duration::from_secs(2))))
             }
             (Fakes::Transfer(r), "risk", "error") => r.set_standing(Some(RiskFault::ServerError)),
-            (Fakes::Transfer(_), "db", "fail-next-write") => {
+            (Fakes::Checkout(p, _), "provider", "healthy") => p.heal(),
+            (Fakes::Checkout(p, _), "provider", "lose-response") => {
+                p.fail_next(ProviderFault::LostResponse)
+            }
+            (Fakes::Checkout(p, _), "provider", "error") => {
+                p.set_standing(Some(ProviderFault::ServerError))
+            }
+            (Fakes::Checkout(_, s), "shipping", "healthy") => s.heal(),
+            (Fakes::Checkout(_, s), "shipping", "hang") => {
+                s.set_standing(Some(ShippingFault::Hang))
+            }
+            (Fakes::Checkout(_, s), "shipping", "stall") => {
+                s.set_standing(Some(ShippingFault::SlowBody))
+            }
+            (Fakes::Checkout(_, s), "shipping", "503") => {
+                s.set_standing(Some(ShippingFault::Status(503)))
+            }
+            (Fakes::Checkout(_, s), "shipping", "garbage") => {
+                s.set_standing(Some(ShippingFault::Garbage))
+            }
+            (Fakes::Transfer(_) | Fakes::Checkout(..), "db", "fail-next-write") => {
                 let faults = WriteFaults::install(&self.db).map_err(|e| e.to_string())?;
                 faults
                     .arm(2, WriteFault::Abort)
@@ -136,7 +181,7 @@ impl Control {
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(faults);
             }
-            (Fakes::Transfer(_), "db", "healthy") => {
+            (Fakes::Transfer(_) | Fakes::Checkout(..), "db", "healthy") => {
                 if let Some(f) = self
                     .write_faults
                     .lock()
@@ -193,6 +238,7 @@ impl Control {
             Fakes::Charge(p) => p.calls().len(),
             Fakes::Transfer(r) => r.calls().len(),
             Fakes::Quote(p) => p.call_count(),
+            Fakes::Checkout(p, s) => p.calls().len() + s.calls().len(),
             Fakes::Orders => 0,
         }
     }
@@ -209,12 +255,20 @@ pub async fn serve(
         "charge" => Fakes::Charge(PaymentProvider::start().await.map_err(|e| e.to_string())?),
         "transfer" => Fakes::Transfer(RiskService::start().await.map_err(|e| e.to_string())?),
         "quote" => Fakes::Quote(PricingService::start().await.map_err(|e| e.to_string())?),
+        "checkout" => Fakes::Checkout(
+            PaymentProvider::start().await.map_err(|e| e.to_string())?,
+            ShippingRates::start().await.map_err(|e| e.to_string())?,
+        ),
         _ => Fakes::Orders,
     };
     let downstreams = match &fakes {
         Fakes::Charge(p) => vec![("payments".to_owned(), p.url())],
         Fakes::Transfer(r) => vec![("risk".to_owned(), r.url())],
         Fakes::Quote(p) => vec![("pricing".to_owned(), p.url())],
+        Fakes::Checkout(p, s) => vec![
+            ("payments".to_owned(), p.url()),
+            ("shipping".to_owned(), s.url()),
+        ],
         Fakes::Orders => Vec::new(),
     };
     let stats = workdir.join("requests.jsonl");
@@ -351,6 +405,12 @@ fn curl_lines(exercise: &str, url: &str) -> Vec<String> {
             format!("curl -s '{url}/quotes/SKU-0001?qty=3'"),
             format!("curl -s {url}/products/SKU-0001"),
             format!("curl -s {url}/health"),
+        ],
+        "checkout" => vec![
+            format!(
+                "curl -s -X POST {url}/checkout -H 'content-type: application/json' -H 'Idempotency-Key: demo-1' -d '{{\"customer_id\":\"cus_1\",\"payment_method\":\"pm_card_visa\",\"lines\":[{{\"sku\":\"SKU-DEMO-1\",\"quantity\":2}}],\"shipping_address\":{{\"name\":\"Ada Lovelace\",\"line1\":\"1 Main St\",\"city\":\"Springfield\",\"postal_code\":\"94107\",\"country\":\"US\"}}}}'"
+            ),
+            format!("curl -s {url}/orders/ORDER_ID"),
         ],
         _ => Vec::new(),
     }
