@@ -482,10 +482,9 @@ impl CheckoutWorld {
     }
 }
 
-/// Which requirements a judgement covers. A check judges only the requirement of the
-/// flaw it targets, so a submission that fixes some flaws is credited exactly those:
-/// a retry check must not fail on stock a non-atomic handler leaks, and a write-failure
-/// check must not fail on the second charge a handler without provider idempotency makes.
+/// Which requirements a judgement covers. Each check judges only the requirement it
+/// tests, so a submission that meets some of the brief's requirements and not others is
+/// credited exactly for those it meets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
     /// Charges and orders per key: at most one charge and one live order per key, every
