@@ -9,7 +9,7 @@ use std::future::Future;
 use proptest::strategy::Strategy;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
-use crate::checks::Problem;
+use crate::checks::{CheckResult, Evidence, Problem, verdict};
 
 /// Searches for an input that breaks the property and shrinks it.
 ///
@@ -60,4 +60,34 @@ where
         }
         Err(TestError::Fail(_, minimal)) => Ok(Some(minimal)),
     }
+}
+
+/// The verdict on a shrunk failing input. `story` already describes the input; the
+/// replay command follows, then the input replayed once more (`replayed`: what broke and
+/// the exchanges). An input that failed during the search but holds when replayed fails
+/// too: the result depends on timing, which a fix must not.
+pub fn shrunk_verdict(
+    mut story: Evidence,
+    what: &str,
+    replay: &str,
+    replayed: Result<(Vec<String>, Evidence), Problem>,
+) -> CheckResult {
+    story.say(format!("Replay: {replay}"));
+    let broken = match replayed {
+        Ok((broken, exchanges)) => {
+            for line in exchanges.into_lines() {
+                story.say(line);
+            }
+            if broken.is_empty() {
+                vec![format!(
+                    "The shrunk {what} failed during the search but passed when replayed: the fix is timing-dependent."
+                )]
+            } else {
+                broken
+            }
+        }
+        Err(Problem::Service(ev)) => ev.into_lines(),
+        Err(Problem::Harness(e)) => return Err(Problem::Harness(e)),
+    };
+    Ok(verdict(story, broken))
 }

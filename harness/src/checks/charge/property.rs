@@ -19,8 +19,8 @@ use crate::checks::charge::world::{
     ChargeBody, ChargeWorld, HeldOrAnswered, HoldPoint, judge_one_key,
 };
 use crate::checks::http::Exchange;
-use crate::checks::property::search;
-use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, Verdict, verdict};
+use crate::checks::property::{search, shrunk_verdict};
+use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, Verdict};
 use crate::fakes::ProviderFault;
 use crate::seed::SeedRng;
 
@@ -214,22 +214,12 @@ pub async fn histories(env: CheckEnv) -> CheckResult {
                 story.say(format!("  {}. {step}", n + 1));
             }
             story.say("  then: faults cleared, every key retried with its first body until 2xx.");
-            story.say(format!("Replay: {replay}"));
-            let broken = match run_history(&mut w, "replay", &minimal).await {
-                Ok((broken, replayed)) => {
-                    for line in replayed.into_lines() {
-                        story.say(line);
-                    }
-                    if broken.is_empty() {
-                        vec!["The shrunk history failed during the search but passed when replayed: the fix is timing-dependent.".to_owned()]
-                    } else {
-                        broken
-                    }
-                }
-                Err(Problem::Service(ev)) => ev.into_lines(),
-                Err(Problem::Harness(e)) => return Err(Problem::Harness(e)),
-            };
-            Ok(verdict(story, broken))
+            shrunk_verdict(
+                story,
+                "history",
+                &replay,
+                run_history(&mut w, "replay", &minimal).await,
+            )
         }
     }
 }

@@ -10,8 +10,8 @@ use tokio::sync::Mutex;
 
 use crate::checks::checkout::carts::{Breaker, breakers, refused_cleanly, stock_pricey};
 use crate::checks::checkout::world::{CheckoutWorld, Scope};
-use crate::checks::property::search;
-use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, Verdict, verdict};
+use crate::checks::property::{search, shrunk_verdict};
+use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, Verdict};
 use crate::seed::SeedRng;
 
 /// Products a generated cart picks from; index `PRODUCTS` stands for an unknown SKU.
@@ -93,22 +93,12 @@ pub async fn random_carts(env: CheckEnv) -> CheckResult {
             .broken_rule
             .map_or(String::new(), |r| format!(", with {}", rules[r].what))
     ));
-    story.say(format!("Replay: {replay}"));
-    let broken = match run_case(w, skus, &rules, &minimal).await {
-        Ok((broken, replayed)) => {
-            for line in replayed.into_lines() {
-                story.say(line);
-            }
-            if broken.is_empty() {
-                vec!["The shrunk cart failed during the search but passed when replayed: the result is timing-dependent.".to_owned()]
-            } else {
-                broken
-            }
-        }
-        Err(Problem::Service(ev)) => ev.into_lines(),
-        Err(Problem::Harness(e)) => return Err(Problem::Harness(e)),
-    };
-    Ok(verdict(story, broken))
+    shrunk_verdict(
+        story,
+        "cart",
+        &replay,
+        run_case(w, skus, &rules, &minimal).await,
+    )
 }
 
 async fn run_case(

@@ -10,8 +10,8 @@ use tokio::sync::Mutex;
 
 use crate::checks::orders::dataset::{Dataset, Line, Order, Product, timestamp};
 use crate::checks::orders::world::{OrdersWorld, judge_walk};
-use crate::checks::property::search;
-use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, Verdict, verdict};
+use crate::checks::property::{search, shrunk_verdict};
+use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, Verdict};
 use crate::seed::SeedRng;
 
 const NAMES: [&str; 8] = [
@@ -103,22 +103,7 @@ pub async fn equivalence(env: CheckEnv, cases: u32) -> CheckResult {
                     o.lines
                 ));
             }
-            story.say(format!("Replay: {replay}"));
-            let broken = match run_case(&mut w, &minimal).await {
-                Ok((broken, replayed)) => {
-                    for line in replayed.into_lines() {
-                        story.say(line);
-                    }
-                    if broken.is_empty() {
-                        vec!["The shrunk dataset failed during the search but passed when replayed: the result is timing-dependent.".to_owned()]
-                    } else {
-                        broken
-                    }
-                }
-                Err(Problem::Service(ev)) => ev.into_lines(),
-                Err(Problem::Harness(e)) => return Err(Problem::Harness(e)),
-            };
-            Ok(verdict(story, broken))
+            shrunk_verdict(story, "dataset", &replay, run_case(&mut w, &minimal).await)
         }
     }
 }

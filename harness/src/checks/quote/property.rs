@@ -14,9 +14,9 @@ use std::time::Duration;
 use proptest::prelude::*;
 use tokio::sync::Mutex;
 
-use crate::checks::property::search;
+use crate::checks::property::{search, shrunk_verdict};
 use crate::checks::quote::world::{QuoteWorld, judge_quote};
-use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, Verdict, verdict};
+use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, Verdict};
 use crate::fakes::PricingFault;
 use crate::seed::SeedRng;
 
@@ -158,22 +158,12 @@ pub async fn fault_schedules(env: CheckEnv) -> CheckResult {
                     .join(", then "),
                 QUOTE_EVERY.as_millis()
             ));
-            story.say(format!("Replay: {replay}"));
-            let broken = match run_schedule(&env, "replay", 1, &minimal).await {
-                Ok((broken, replayed)) => {
-                    for line in replayed.into_lines() {
-                        story.say(line);
-                    }
-                    if broken.is_empty() {
-                        vec!["The shrunk schedule failed during the search but passed when replayed: the fix is timing-dependent.".to_owned()]
-                    } else {
-                        broken
-                    }
-                }
-                Err(Problem::Service(ev)) => ev.into_lines(),
-                Err(Problem::Harness(e)) => return Err(Problem::Harness(e)),
-            };
-            Ok(verdict(story, broken))
+            shrunk_verdict(
+                story,
+                "schedule",
+                &replay,
+                run_schedule(&env, "replay", 1, &minimal).await,
+            )
         }
     }
 }

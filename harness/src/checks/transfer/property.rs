@@ -16,11 +16,11 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use tokio::sync::Mutex;
 
-use crate::checks::property::search;
+use crate::checks::property::{search, shrunk_verdict};
 use crate::checks::transfer::world::{
     Target, TransferBody, TransferWorld, burst_held, judge_statuses,
 };
-use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, Verdict, verdict};
+use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, Verdict};
 use crate::fakes::{WriteFault, WriteFaults};
 use crate::seed::SeedRng;
 use crate::service::RunningService;
@@ -186,22 +186,12 @@ pub async fn histories(env: CheckEnv) -> CheckResult {
             for (n, step) in minimal.iter().enumerate() {
                 story.say(format!("  {}. {step}", n + 1));
             }
-            story.say(format!("Replay: {replay}"));
-            let broken = match run_history(&mut s, &minimal).await {
-                Ok((broken, replayed)) => {
-                    for line in replayed.into_lines() {
-                        story.say(line);
-                    }
-                    if broken.is_empty() {
-                        vec!["The shrunk history failed during the search but passed when replayed: the fix is timing-dependent.".to_owned()]
-                    } else {
-                        broken
-                    }
-                }
-                Err(Problem::Service(ev)) => ev.into_lines(),
-                Err(Problem::Harness(e)) => return Err(Problem::Harness(e)),
-            };
-            Ok(verdict(story, broken))
+            shrunk_verdict(
+                story,
+                "history",
+                &replay,
+                run_history(&mut s, &minimal).await,
+            )
         }
     }
 }
