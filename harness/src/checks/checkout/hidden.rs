@@ -86,7 +86,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("shipping-unguarded"),
             visibility: Visibility::Hidden,
             points: 3,
-            description: "Shipping-rates hangs for one checkout and stalls its body after the headers for another, at once: each is answered 502/503/504 with a JSON error within the brief's 2 s (2.5 s allowed), with nothing charged and no stock reserved; once shipping-rates is back the same keys complete.",
+            description: "Shipping-rates hangs for one checkout and stalls its body after the headers for another, at once: each is answered 502/503/504 with a JSON error within the brief's 2 s (2.5 s allowed), with nothing charged and no stock reserved; once shipping-rates is back the same keys complete within 10 s of retries (time for a circuit breaker to cool down).",
             run: |env| Box::pin(async move { settle(flaws::shipping_hangs(env).await) }),
         },
         Check {
@@ -94,7 +94,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("shipping-unguarded"),
             visibility: Visibility::Hidden,
             points: 2,
-            description: "Shipping-rates answers 500, 503, an HTML page, truncated JSON, or resets the connection: each checkout is answered 502/503/504 with a JSON error within the budget (never a made-up rate), with nothing charged and no stock reserved; once shipping-rates is back the same keys complete.",
+            description: "Shipping-rates answers 500, 503, an HTML page, truncated JSON, or resets the connection: each checkout is answered 502/503/504 with a JSON error within the budget (never a made-up rate), with nothing charged and no stock reserved; once shipping-rates is back the same keys complete within 10 s of retries (time for a circuit breaker to cool down).",
             run: |env| Box::pin(async move { settle(flaws::shipping_fails(env).await) }),
         },
     ]

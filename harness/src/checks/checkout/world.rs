@@ -376,12 +376,26 @@ impl CheckoutWorld {
     }
 
     /// Retries a valid cart under `key` until it is answered 2xx, as the brief's
-    /// clients do (409 and 5xx and no answer are retried), at most `attempts` times.
+    /// clients do (409 and 5xx and no answer are retried), at most `attempts` times
+    /// 150 ms apart.
     pub async fn checkout_until_done(
         &mut self,
         key: &str,
         cart: &Cart,
         attempts: usize,
+        story: &mut Evidence,
+    ) -> Exchange {
+        self.checkout_retrying(key, cart, attempts, Duration::from_millis(150), story)
+            .await
+    }
+
+    /// Like [`CheckoutWorld::checkout_until_done`], `pause` apart.
+    pub async fn checkout_retrying(
+        &mut self,
+        key: &str,
+        cart: &Cart,
+        attempts: usize,
+        pause: Duration,
         story: &mut Evidence,
     ) -> Exchange {
         let mut x = self.checkout(key, cart).await;
@@ -390,7 +404,7 @@ impl CheckoutWorld {
             if !matches!(x.status, None | Some(409) | Some(500..=599)) {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(150)).await;
+            tokio::time::sleep(pause).await;
             x = self.checkout(key, cart).await;
             story.exchange(&x);
         }
