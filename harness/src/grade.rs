@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use crate::catalog::{self, Exercise};
 use crate::checks::{CheckEnv, Verdict};
 use crate::report::{
-    BuildReport, BuildStatus, CheckReport, CheckStatus, ExerciseReport, Report, SCHEMA,
-    SubmissionReport,
+    BuildReport, BuildStatus, CheckReport, CheckStatus, ExerciseReport, FlawVerdict, Report,
+    SCHEMA, SubmissionReport,
 };
 use crate::staging::{self, Build, StageError, Workspace};
 
@@ -243,6 +243,7 @@ async fn grade_exercise(
         build: build_report,
         points: results.iter().map(|c| c.points).sum(),
         max_points: results.iter().map(|c| c.max_points).sum(),
+        flaws: FlawVerdict::of(&results),
         checks: results,
         review,
     })

@@ -95,6 +95,7 @@ pub fn render(report: &Report, timings: bool) -> String {
             );
         }
         let _ = writeln!(out);
+        render_flaws(&mut out, &ex.flaws);
         if let Some(review) = &ex.review {
             render_review(&mut out, &ex.id, review);
         }
@@ -118,6 +119,37 @@ pub fn render(report: &Report, timings: bool) -> String {
         }
     }
     out
+}
+
+/// Per planted flaw: fixed only when every check targeting it passed — the partial
+/// credit an interviewer reads first when an exercise carries several flaws.
+fn render_flaws(out: &mut String, flaws: &[super::FlawVerdict]) {
+    if flaws.is_empty() {
+        return;
+    }
+    let fixed = flaws.iter().filter(|f| f.fixed).count();
+    let _ = writeln!(
+        out,
+        "**Planted flaws fixed: {fixed} of {}** — {}\n",
+        flaws.len(),
+        flaws
+            .iter()
+            .map(|f| format!(
+                "`{}` {} ({}/{} checks, {}/{} points)",
+                f.flaw,
+                if f.fixed {
+                    "✓ fixed"
+                } else {
+                    "✗ not fixed"
+                },
+                f.checks_passed,
+                f.checks,
+                f.points,
+                f.max_points
+            ))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    );
 }
 
 /// The review-notes part: each planted flaw found or missed, in the candidate's words;

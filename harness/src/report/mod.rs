@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::checks::Visibility;
 
 /// Schema id of the JSON report; bump on any incompatible change.
-pub const SCHEMA: &str = "harness.report/v2";
+pub const SCHEMA: &str = "harness.report/v3";
 
 /// A whole grade.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -83,6 +83,60 @@ pub struct ExerciseReport {
     /// What the candidate's review notes found, scored apart from the fix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review: Option<crate::review::ReviewReport>,
+    /// Per planted flaw, whether the fix holds: every check targeting it passed.
+    #[serde(default)]
+    pub flaws: Vec<FlawVerdict>,
+}
+
+/// Whether one planted flaw is fixed, from the checks that target it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FlawVerdict {
+    /// Planted flaw id.
+    pub flaw: String,
+    /// Every check targeting the flaw passed.
+    pub fixed: bool,
+    /// Checks targeting it that passed.
+    pub checks_passed: usize,
+    /// Checks targeting it.
+    pub checks: usize,
+    /// Points earned on its checks.
+    pub points: u32,
+    /// Points its checks carry.
+    pub max_points: u32,
+}
+
+impl FlawVerdict {
+    /// One verdict per flaw the checks target, in the order the checks first name them.
+    pub fn of(checks: &[CheckReport]) -> Vec<FlawVerdict> {
+        let mut out: Vec<FlawVerdict> = Vec::new();
+        for c in checks {
+            let Some(flaw) = &c.flaw else { continue };
+            let i = match out.iter().position(|v| &v.flaw == flaw) {
+                Some(i) => i,
+                None => {
+                    out.push(FlawVerdict {
+                        flaw: flaw.clone(),
+                        fixed: true,
+                        checks_passed: 0,
+                        checks: 0,
+                        points: 0,
+                        max_points: 0,
+                    });
+                    out.len() - 1
+                }
+            };
+            let v = &mut out[i];
+            v.checks += 1;
+            v.points += c.points;
+            v.max_points += c.max_points;
+            if c.status == CheckStatus::Pass {
+                v.checks_passed += 1;
+            } else {
+                v.fixed = false;
+            }
+        }
+        out
+    }
 }
 
 /// Outcome of one check.
