@@ -507,7 +507,8 @@ pub enum Scope {
     Charges,
     /// Stock and order wholeness: every unit on the shelf or held by a live order, live
     /// orders whole and matching their carts, refused keys holding nothing, every order
-    /// answered 2xx present.
+    /// answered 2xx present. (Every scope also requires a cut-off request's charge to
+    /// belong to a live order.)
     Stock,
     /// Both.
     All,
@@ -541,6 +542,7 @@ impl CheckoutWorld {
             if scope.stock() {
                 k.judge_orders(self, &mut broken);
             }
+            k.judge_orphan_charge(&mut broken);
         }
         Ok(broken)
     }
@@ -562,6 +564,7 @@ impl CheckoutWorld {
             if scope.stock() {
                 k.judge_orders(self, &mut broken);
             }
+            k.judge_orphan_charge(&mut broken);
         }
         Ok(broken)
     }
@@ -786,17 +789,27 @@ impl<'a> KeyView<'a> {
             }
             return;
         }
-        if !self.unknown {
-            if !self.charged.is_empty() {
-                broken.push(format!(
-                    "{what} was refused ({}), yet its customer was charged ({}).",
-                    statuses(self.record),
-                    self.charge_ids()
-                ));
-            }
-        } else if !self.charged.is_empty() && self.live.is_empty() {
+        if !self.unknown && !self.charged.is_empty() {
             broken.push(format!(
-                "{what} ended with {} and no live order, yet its customer was charged ({}): a charge finance cannot match to any order.",
+                "{what} was refused ({}), yet its customer was charged ({}).",
+                statuses(self.record),
+                self.charge_ids()
+            ));
+        }
+    }
+
+    /// A charge whose request was cut off (5xx, no answer) belongs to a live order
+    /// finance can find: the brief allows it any status, never no order at all. Judged
+    /// in every scope: an order written only after the charge is exactly what leaves one.
+    fn judge_orphan_charge(&self, broken: &mut Vec<String>) {
+        if self.unknown
+            && self.successes.is_empty()
+            && !self.charged.is_empty()
+            && self.live.is_empty()
+        {
+            broken.push(format!(
+                "{} ended with {} and no live order, yet its customer was charged ({}): a charge finance cannot match to any order.",
+                self.what,
                 statuses(self.record),
                 self.charge_ids()
             ));
