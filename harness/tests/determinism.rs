@@ -3,7 +3,8 @@
 //!
 //! Ignored by default (minutes, not seconds). Run:
 //! `SEEDS=100 cargo test -p harness --test determinism -- --ignored --nocapture`
-//! (`DECOY_SEEDS=N` grades decoys under fewer seeds; `EXERCISES=charge` picks exercises).
+//! (`DECOY_SEEDS=N` grades decoys and partial fixes under fewer seeds; `EXERCISES=charge`
+//! picks exercises).
 
 mod common;
 
@@ -49,7 +50,7 @@ async fn every_seed_gives_every_submission_its_expected_result() {
     // Subject by subject, so each submission is built once and then graded per seed.
     for (exercise, name, path, fails) in &subjects {
         let label = format!("{exercise}/{name}");
-        let runs = if name.starts_with("decoy-") {
+        let runs = if name.starts_with("decoy-") || name.starts_with("partial-") {
             decoy_seeds
         } else {
             seeds
