@@ -111,29 +111,79 @@ pub async fn crash_after_charge(env: CheckEnv) -> CheckResult {
 
 // ----------------------------------------------------------------- replay-not-guarded
 
-/// Duplicates of one checkout (a double submit, a retry at another instance) arrive
-/// while the first is at the provider, which has charged and holds its answer; spread
-/// over two instances on one database. One charge, at most one live order, every
-/// success the same order, and afterwards the key replays that order.
+/// Duplicates of one checkout (a double submit, a retry at another instance) arrive at
+/// two instances on one database while the first is at the provider: in one round the
+/// provider has charged and holds its answer, in the other it holds the call before
+/// charging (so a duplicate that asks it again hears its 409). Each round: one charge,
+/// at most one live order, every success the same order, stock held by that order
+/// alone, and afterwards the key replays the order.
 pub async fn concurrent_duplicates(env: CheckEnv) -> CheckResult {
-    const DUPLICATES: usize = 3;
-    const QUIET: Duration = Duration::from_millis(400);
-    const LIMIT: Duration = Duration::from_secs(8);
     let mut w = CheckoutWorld::start(env).await?;
     let second = w.start_another_instance().await?;
     let urls = [w.svc.url(), second.url()];
     let mut story = Evidence::new();
     let mut broken = Vec::new();
     let skus = w.stock_products(2, STOCK)?;
-    let cart = w.cart(&[(&skus[0], 2), (&skus[1], 2)]);
-    let key = w.new_key();
+    for (hold, when) in [
+        (
+            ProviderFault::CommitThenHold,
+            "charged the first checkout and holds its answer",
+        ),
+        (
+            ProviderFault::HoldUntilReleased,
+            "holds the first checkout's call before charging",
+        ),
+    ] {
+        let cart = w.cart(&[(&skus[0], 2), (&skus[1], 2)]);
+        let key = w.new_key();
+        story.say(format!(
+            "The provider {when}; meanwhile 3 duplicates with the same key arrive at both instances."
+        ));
+        let answers = duplicates_while_held(&mut w, &urls, &key, &cart, hold, &mut story).await?;
+        for x in &answers {
+            if !x.is_success() && !matches!(x.status, Some(409 | 502 | 503 | 504)) {
+                broken.push(format!(
+                    "A duplicate was answered with neither the order nor a retryable 409/502/503/504: {x}"
+                ));
+            }
+        }
+        let x = w
+            .checkout_until_done(&key, &cart, ATTEMPTS, &mut story)
+            .await;
+        if !x.is_success() {
+            broken.push(format!(
+                "Once the duplicates were answered, the key never replayed its order: {x}"
+            ));
+        }
+    }
+    // No fault is injected here, so stock must be exact too.
+    broken.extend(w.judge_scope(Scope::All)?);
+    dedup(&mut broken);
+    drop(second);
+    Ok(verdict(story, broken))
+}
 
-    w.provider.set_standing(Some(ProviderFault::CommitThenHold));
+/// Sends a checkout with the provider holding it (`hold`), then three duplicates over
+/// `urls`; releases once every duplicate is answered or held too, or nothing moves for
+/// a while (a fix may make duplicates wait for the first). Returns every answer,
+/// recorded.
+async fn duplicates_while_held(
+    w: &mut CheckoutWorld,
+    urls: &[String],
+    key: &str,
+    cart: &Cart,
+    hold: ProviderFault,
+    story: &mut Evidence,
+) -> Result<Vec<Exchange>, Problem> {
+    const DUPLICATES: usize = 3;
+    const QUIET: Duration = Duration::from_millis(400);
+    const LIMIT: Duration = Duration::from_secs(8);
+    w.provider.set_standing(Some(hold));
     let spawn = |w: &CheckoutWorld, url: &str| {
-        let (client, url, k, body) = (w.client(), url.to_owned(), key.clone(), cart.json());
+        let (client, url, k, body) = (w.client(), url.to_owned(), key.to_owned(), cart.json());
         tokio::spawn(async move { client.checkout(&url, &k, &body).await })
     };
-    let mut tasks = vec![spawn(&w, &urls[0])];
+    let mut tasks = vec![spawn(w, &urls[0])];
     if !w.provider.wait_for_held(1, Duration::from_secs(10)).await {
         w.provider.set_standing(None);
         w.provider.release_held();
@@ -142,15 +192,11 @@ pub async fn concurrent_duplicates(env: CheckEnv) -> CheckResult {
             story.exchange(&x);
         }
         story.say("The first checkout never reached the payment provider.");
-        return Err(Problem::Service(story));
+        return Err(Problem::Service(story.clone()));
     }
-    story.say(format!(
-        "The provider charged the first checkout and holds its answer; now {DUPLICATES} duplicates with the same key arrive at both instances."
-    ));
     for i in 0..DUPLICATES {
-        tasks.push(spawn(&w, &urls[(i + 1) % urls.len()]));
+        tasks.push(spawn(w, &urls[(i + 1) % urls.len()]));
     }
-    // Wait until every duplicate is answered or held at the provider, or nothing moves.
     let started = tokio::time::Instant::now();
     let mut last = (usize::MAX, usize::MAX);
     let mut since = tokio::time::Instant::now();
@@ -170,27 +216,14 @@ pub async fn concurrent_duplicates(env: CheckEnv) -> CheckResult {
     }
     w.provider.set_standing(None);
     w.provider.release_held();
+    let mut answers = Vec::new();
     for task in tasks {
         let x = join(task).await?;
-        w.record(&key, Some(&cart), &cart.value(), &x);
+        w.record(key, Some(cart), &cart.value(), &x);
         story.exchange(&x);
-        if !x.is_success() && !matches!(x.status, Some(409 | 502 | 503 | 504)) {
-            broken.push(format!(
-                "A duplicate was answered with neither the order nor a retryable 409/502/503/504: {x}"
-            ));
-        }
+        answers.push(x);
     }
-    let x = w
-        .checkout_until_done(&key, &cart, ATTEMPTS, &mut story)
-        .await;
-    if !x.is_success() {
-        broken.push(format!(
-            "Once the duplicates were answered, the key never replayed its order: {x}"
-        ));
-    }
-    broken.extend(w.judge_scope(Scope::Charges)?);
-    drop(second);
-    Ok(verdict(story, broken))
+    Ok(answers)
 }
 
 /// A key is reused with a different cart: 422 with a JSON error, nothing changes, and

@@ -28,7 +28,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("replay-not-guarded"),
             visibility: Visibility::Hidden,
             points: 3,
-            description: "Three duplicates of a checkout arrive at two instances on one database while the provider, having charged the first, holds its answer: one charge, at most one live order for the key, every success the same order, duplicates answered with it or a retryable 409/5xx, and afterwards the key replays the order.",
+            description: "Three duplicates of a checkout arrive at two instances on one database while the provider holds the first — once after charging it, once before: one charge, at most one live order for the key, every success the same order, duplicates answered with it or a retryable 409/5xx, stock held by that order alone, and afterwards the key replays the order.",
             run: |env| Box::pin(async move { settle(flaws::concurrent_duplicates(env).await) }),
         },
         Check {
