@@ -18,4 +18,4 @@ pub use payment_provider::{PaymentProvider, ProviderCharge, ProviderFault};
 pub use pricing_service::{PricingCall, PricingFault, PricingService};
 pub use risk_service::{RiskFault, RiskService};
 pub use shipping_rates::{ShippingCall, ShippingFault, ShippingRates};
-pub use write_faults::{WriteFault, WriteFaults};
+pub use write_faults::{LockHolder, WriteFault, WriteFaults};

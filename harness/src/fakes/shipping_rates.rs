@@ -163,6 +163,11 @@ impl ShippingRates {
         self.shared.gate.release_all();
     }
 
+    /// Number of calls held now.
+    pub fn held(&self) -> usize {
+        self.shared.gate.held()
+    }
+
     /// Waits until `n` calls are held; false if `timeout` passes first.
     pub async fn wait_for_held(&self, n: usize, timeout: Duration) -> bool {
         self.shared.gate.wait_for_held(n, timeout).await

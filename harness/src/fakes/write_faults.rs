@@ -200,6 +200,35 @@ fn quote(identifier: &str) -> String {
     format!("\"{}\"", identifier.replace('"', "\"\""))
 }
 
+/// Holds the database's write lock from a harness connection until released, then
+/// commits a write so that stale read snapshots cannot be upgraded.
+pub struct LockHolder {
+    conn: rusqlite::Connection,
+}
+
+impl LockHolder {
+    /// Takes the write lock, waiting up to `wait`; `None` when someone else kept it.
+    pub fn take(db: &std::path::Path, wait: Duration) -> rusqlite::Result<Option<LockHolder>> {
+        let conn = rusqlite::Connection::open(db)?;
+        conn.busy_timeout(wait)?;
+        let taken = conn.execute_batch(
+            "BEGIN IMMEDIATE;
+             CREATE TABLE IF NOT EXISTS harness_lock_marks (at TEXT NOT NULL);
+             INSERT INTO harness_lock_marks VALUES (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));",
+        );
+        match taken {
+            Ok(()) => Ok(Some(LockHolder { conn })),
+            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Commits the harness's mark and lets go of the lock.
+    pub fn release(self) -> rusqlite::Result<()> {
+        self.conn.execute_batch("COMMIT")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@ use crate::checks::checkout::world::{
 };
 use crate::checks::http::Exchange;
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
-use crate::fakes::{ProviderFault, ShippingFault, WriteFault, WriteFaults};
+use crate::fakes::{LockHolder, ProviderFault, ShippingFault, WriteFault, WriteFaults};
 
 /// Units of every product the flaw checks stock: more than any check can sell.
 const STOCK: i64 = 10_000;
@@ -111,12 +111,25 @@ pub async fn crash_after_charge(env: CheckEnv) -> CheckResult {
 
 // ----------------------------------------------------------------- replay-not-guarded
 
+/// Where the duplicates of [`concurrent_duplicates`] find the first request.
+#[derive(Debug, Clone, Copy)]
+enum HoldAt {
+    /// At the provider, in this fault (after or before charging).
+    Provider(ProviderFault),
+    /// At shipping-rates, before anything is written; released into a database whose
+    /// write lock the harness holds, so every copy has looked the key up before any can
+    /// write.
+    Shipping,
+}
+
 /// Duplicates of one checkout (a double submit, a retry at another instance) arrive at
-/// two instances on one database while the first is at the provider: in one round the
-/// provider has charged and holds its answer, in the other it holds the call before
-/// charging (so a duplicate that asks it again hears its 409). Each round: one charge,
-/// at most one live order, every success the same order, stock held by that order
-/// alone, and afterwards the key replays the order.
+/// two instances on one database. Three rounds: the provider has charged the first and
+/// holds its answer; the provider holds the first call before charging (a duplicate
+/// that asks it again hears its 409); every copy is held at shipping-rates and then
+/// released at once into a database whose write lock the harness holds (so all have
+/// looked the key up before any can write: a lock inside one process cannot order
+/// them). Each round: one charge, at most one live order, every success the same order,
+/// stock held by that order alone, and afterwards the key replays the order.
 pub async fn concurrent_duplicates(env: CheckEnv) -> CheckResult {
     let mut w = CheckoutWorld::start(env).await?;
     let second = w.start_another_instance().await?;
@@ -126,19 +139,21 @@ pub async fn concurrent_duplicates(env: CheckEnv) -> CheckResult {
     let skus = w.stock_products(2, STOCK)?;
     for (hold, when) in [
         (
-            ProviderFault::CommitThenHold,
-            "charged the first checkout and holds its answer",
+            HoldAt::Provider(ProviderFault::CommitThenHold),
+            "The provider charged the first checkout and holds its answer; meanwhile 3 duplicates with the same key arrive at both instances.",
         ),
         (
-            ProviderFault::HoldUntilReleased,
-            "holds the first checkout's call before charging",
+            HoldAt::Provider(ProviderFault::HoldUntilReleased),
+            "The provider holds the first checkout's call before charging; meanwhile 3 duplicates with the same key arrive at both instances.",
+        ),
+        (
+            HoldAt::Shipping,
+            "Shipping-rates holds the first checkout and 3 duplicates (both instances); they are released together while the harness holds the database's write lock.",
         ),
     ] {
         let cart = w.cart(&[(&skus[0], 2), (&skus[1], 2)]);
         let key = w.new_key();
-        story.say(format!(
-            "The provider {when}; meanwhile 3 duplicates with the same key arrive at both instances."
-        ));
+        story.say(when);
         let answers = duplicates_while_held(&mut w, &urls, &key, &cart, hold, &mut story).await?;
         for x in &answers {
             if !x.is_success() && !matches!(x.status, Some(409 | 502 | 503 | 504)) {
@@ -163,35 +178,50 @@ pub async fn concurrent_duplicates(env: CheckEnv) -> CheckResult {
     Ok(verdict(story, broken))
 }
 
-/// Sends a checkout with the provider holding it (`hold`), then three duplicates over
-/// `urls`; releases once every duplicate is answered or held too, or nothing moves for
-/// a while (a fix may make duplicates wait for the first). Returns every answer,
-/// recorded.
+/// Sends a checkout held at `hold`, then three duplicates over `urls`; releases once
+/// every copy is answered or held too, or nothing moves for a while (a fix may make
+/// duplicates wait for the first). Returns every answer, recorded.
 async fn duplicates_while_held(
     w: &mut CheckoutWorld,
     urls: &[String],
     key: &str,
     cart: &Cart,
-    hold: ProviderFault,
+    hold: HoldAt,
     story: &mut Evidence,
 ) -> Result<Vec<Exchange>, Problem> {
     const DUPLICATES: usize = 3;
     const QUIET: Duration = Duration::from_millis(400);
     const LIMIT: Duration = Duration::from_secs(8);
-    w.provider.set_standing(Some(hold));
+    /// How long released copies get to reach their first write while the harness
+    /// holds the lock.
+    const SETTLE: Duration = Duration::from_millis(200);
+    let held = |w: &CheckoutWorld| match hold {
+        HoldAt::Provider(_) => w.provider.held(),
+        HoldAt::Shipping => w.shipping.held(),
+    };
+    match hold {
+        HoldAt::Provider(fault) => w.provider.set_standing(Some(fault)),
+        HoldAt::Shipping => w.shipping.set_standing(Some(ShippingFault::Hold)),
+    }
     let spawn = |w: &CheckoutWorld, url: &str| {
         let (client, url, k, body) = (w.client(), url.to_owned(), key.to_owned(), cart.json());
         tokio::spawn(async move { client.checkout(&url, &k, &body).await })
     };
     let mut tasks = vec![spawn(w, &urls[0])];
-    if !w.provider.wait_for_held(1, Duration::from_secs(10)).await {
+    let reached = match hold {
+        HoldAt::Provider(_) => w.provider.wait_for_held(1, Duration::from_secs(10)).await,
+        HoldAt::Shipping => w.shipping.wait_for_held(1, Duration::from_secs(10)).await,
+    };
+    if !reached {
         w.provider.set_standing(None);
         w.provider.release_held();
+        w.shipping.heal();
+        w.shipping.release_held();
         for task in tasks {
             let x = join(task).await?;
             story.exchange(&x);
         }
-        story.say("The first checkout never reached the payment provider.");
+        story.say("The first checkout never reached the held downstream call.");
         return Err(Problem::Service(story.clone()));
     }
     for i in 0..DUPLICATES {
@@ -201,7 +231,7 @@ async fn duplicates_while_held(
     let mut last = (usize::MAX, usize::MAX);
     let mut since = tokio::time::Instant::now();
     loop {
-        let held = w.provider.held();
+        let held = held(w);
         let answered = tasks.iter().filter(|t| t.is_finished()).count();
         if held + answered >= tasks.len() || started.elapsed() > LIMIT {
             break;
@@ -214,8 +244,25 @@ async fn duplicates_while_held(
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    w.provider.set_standing(None);
-    w.provider.release_held();
+    match hold {
+        HoldAt::Provider(_) => {
+            w.provider.set_standing(None);
+            w.provider.release_held();
+        }
+        HoldAt::Shipping => {
+            let lock = LockHolder::take(w.db(), Duration::from_millis(100))
+                .map_err(|e| Problem::Harness(format!("could not take the write lock: {e}")))?;
+            w.shipping.heal();
+            w.shipping.release_held();
+            if let Some(lock) = lock {
+                let _ = w.shipping.wait_idle(Duration::from_secs(2)).await;
+                tokio::time::sleep(SETTLE).await;
+                lock.release().map_err(|e| {
+                    Problem::Harness(format!("could not release the write lock: {e}"))
+                })?;
+            }
+        }
+    }
     let mut answers = Vec::new();
     for task in tasks {
         let x = join(task).await?;

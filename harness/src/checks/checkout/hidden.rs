@@ -28,7 +28,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("replay-not-guarded"),
             visibility: Visibility::Hidden,
             points: 3,
-            description: "Three duplicates of a checkout arrive at two instances on one database while the provider holds the first — once after charging it, once before: one charge, at most one live order for the key, every success the same order, duplicates answered with it or a retryable 409/5xx, stock held by that order alone, and afterwards the key replays the order.",
+            description: "Three duplicates of a checkout arrive at two instances on one database: while the provider holds the first after charging it; while it holds it before charging; and all four held at shipping-rates, then released together into a database whose write lock the harness holds. Each round: one charge, at most one live order for the key, every success the same order, duplicates answered with it or a retryable 409/5xx, stock held by that order alone, and afterwards the key replays the order.",
             run: |env| Box::pin(async move { settle(flaws::concurrent_duplicates(env).await) }),
         },
         Check {
