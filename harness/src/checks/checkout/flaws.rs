@@ -619,7 +619,7 @@ pub async fn shipping_hangs(env: CheckEnv) -> CheckResult {
             .map_err(|e| Problem::Harness(format!("request task failed: {e}")))?;
         w.record(key, Some(cart), &cart.value(), &x);
         story.say(format!("{x} (after {} ms)", took.as_millis()));
-        judge_outage_answer(&x, took, "hung", &mut broken);
+        judge_outage_answer(&x, took, "hung", key, &mut broken);
         for left in w.left_behind(key)? {
             broken.push(format!("While shipping-rates hung: {left}"));
         }
@@ -668,7 +668,7 @@ pub async fn shipping_fails(env: CheckEnv) -> CheckResult {
             "Shipping-rates {what}: {x} (after {} ms)",
             took.as_millis()
         ));
-        judge_outage_answer(&x, took, what, &mut broken);
+        judge_outage_answer(&x, took, what, &key, &mut broken);
         for left in w.left_behind(&key)? {
             broken.push(format!("While shipping-rates {what}: {left}"));
         }
@@ -679,10 +679,16 @@ pub async fn shipping_fails(env: CheckEnv) -> CheckResult {
 }
 
 /// An answer during a shipping outage: a clean 502/503/504 within the budget.
-fn judge_outage_answer(x: &Exchange, took: Duration, what: &str, broken: &mut Vec<String>) {
+fn judge_outage_answer(
+    x: &Exchange,
+    took: Duration,
+    what: &str,
+    key: &str,
+    broken: &mut Vec<String>,
+) {
     if took > BUDGET_ALLOWED || x.status.is_none() {
         broken.push(format!(
-            "While shipping-rates {what}, a checkout was {} after {} ms; the brief's budget is {} ms ({} ms allowed).",
+            "While shipping-rates {what}, checkout {key} was {} after {} ms; the brief's budget is {} ms ({} ms allowed).",
             if x.status.is_none() { "still unanswered" } else { "answered" },
             took.as_millis(),
             BUDGET.as_millis(),
@@ -690,12 +696,12 @@ fn judge_outage_answer(x: &Exchange, took: Duration, what: &str, broken: &mut Ve
         ));
     } else if x.is_success() {
         broken.push(format!(
-            "While shipping-rates {what}, a checkout succeeded with shipping {:?}: no rate could be had, so the brief requires 503 (a rate must never be invented).",
+            "While shipping-rates {what}, checkout {key} succeeded with shipping {:?}: no rate could be had, so the brief requires 503 (a rate must never be invented).",
             x.i64_field("shipping")
         ));
     } else if !matches!(x.status, Some(502..=504)) || !x.is_json_error() {
         broken.push(format!(
-            "While shipping-rates {what}, a checkout was answered {}; the brief requires 503 (502/504 accepted) with a JSON error.",
+            "While shipping-rates {what}, checkout {key} was answered {}; the brief requires 503 (502/504 accepted) with a JSON error.",
             x.status.unwrap_or_default()
         ));
     }
