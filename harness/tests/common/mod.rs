@@ -53,13 +53,20 @@ pub fn corpus(exercise: &str) -> Vec<CorpusEntry> {
         )
         .unwrap_or_else(|e| panic!("{}: {e}", meta_path.display()));
         assert!(
-            name.starts_with("reference-") || name.starts_with("decoy-"),
-            "{name}: corpus patches are named reference-* or decoy-*"
+            ["reference-", "decoy-", "partial-"]
+                .iter()
+                .any(|p| name.starts_with(p)),
+            "{name}: corpus patches are named reference-*, partial-* (fixes some flaws) or decoy-*"
         );
         if name.starts_with("reference-") {
             assert!(
                 meta.fails.is_empty(),
                 "{name}: a reference must fail nothing"
+            );
+        } else {
+            assert!(
+                !meta.fails.is_empty(),
+                "{name}: a decoy or partial fix must fail something"
             );
         }
         entries.push(CorpusEntry {
@@ -92,8 +99,10 @@ pub fn patched_submission(exercise: &str, entry: &CorpusEntry) -> PathBuf {
     copy_tree(&repo_root().join(&rel), &root.join(&rel));
     // The submission lives under this repository's target/; without a ceiling, git
     // would treat it as part of the repository and silently skip the patch's paths.
+    // A fix that adds a dependency carries a Cargo.lock hunk; grading always uses the
+    // grader's lock file (cargo resolves the new entry offline), so the hunk is left out.
     let out = Command::new("git")
-        .args(["apply", "--whitespace=nowarn"])
+        .args(["apply", "--whitespace=nowarn", "--exclude=Cargo.lock"])
         .arg(&entry.patch)
         .current_dir(&root)
         .env(
@@ -178,5 +187,21 @@ pub fn not_passed(report: &Report) -> Vec<String> {
         .flat_map(|e| &e.checks)
         .filter(|c| c.status != harness::report::CheckStatus::Pass)
         .map(|c| c.id.clone())
+        .collect()
+}
+
+/// The exercises a corpus test covers: all of them, or those named in `EXERCISES`
+/// (comma-separated), for a quick run while working on one.
+pub fn exercises_under_test() -> Vec<harness::catalog::Exercise> {
+    let wanted: Option<Vec<String>> = std::env::var("EXERCISES")
+        .ok()
+        .map(|list| list.split(',').map(str::to_owned).collect());
+    harness::catalog::all()
+        .into_iter()
+        .filter(|e| {
+            wanted
+                .as_ref()
+                .is_none_or(|w| w.iter().any(|id| id == e.id))
+        })
         .collect()
 }
