@@ -102,6 +102,37 @@ pub fn settle(result: CheckResult) -> Verdict {
     }
 }
 
+/// Starts a service instance; one that does not start fails the check, with the end of
+/// its log as evidence.
+pub async fn start_service(
+    spec: &crate::service::ServiceSpec,
+) -> Result<crate::service::RunningService, Problem> {
+    crate::service::RunningService::start(spec)
+        .await
+        .map_err(|e| {
+            let mut ev = Evidence::new();
+            ev.say(format!("The service did not start: {e}."));
+            let tail = crate::service::log_tail(&spec.log, 15);
+            if !tail.is_empty() {
+                ev.say(format!("Its log ends with:\n{tail}"));
+            }
+            Problem::Service(ev)
+        })
+}
+
+/// Kills `svc` with SIGKILL and restarts it on the same database; a service that does
+/// not come back fails the check.
+pub async fn restart_service(svc: &mut crate::service::RunningService) -> Result<(), Problem> {
+    svc.restart_after_kill9().await.map_err(|e| {
+        let mut ev = Evidence::new();
+        ev.say(format!(
+            "After SIGKILL the service did not restart on the same database: {e}."
+        ));
+        ev.say(format!("Its log ends with:\n{}", svc.log_tail(15)));
+        Problem::Service(ev)
+    })
+}
+
 /// Pass when nothing is broken; otherwise fail with the broken invariants first.
 pub fn verdict(story: Evidence, broken: Vec<String>) -> Verdict {
     if broken.is_empty() {

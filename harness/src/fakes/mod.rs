@@ -19,3 +19,25 @@ pub use pricing_service::{PricingCall, PricingFault, PricingService};
 pub use risk_service::{RiskFault, RiskService};
 pub use shipping_rates::{ShippingCall, ShippingFault, ShippingRates};
 pub use write_faults::{LockHolder, WriteFault, WriteFaults};
+
+/// Waits until `done()` holds, re-checking on every bump of `changed` (each fake bumps
+/// it on every change to its records); false if `timeout` passes first.
+pub(crate) async fn wait_until(
+    changed: &tokio::sync::watch::Sender<u64>,
+    timeout: std::time::Duration,
+    mut done: impl FnMut() -> bool,
+) -> bool {
+    let mut seen = changed.subscribe();
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        // Mark the current version seen before looking, so no change is missed.
+        seen.borrow_and_update();
+        if done() {
+            return true;
+        }
+        match tokio::time::timeout_at(deadline, seen.changed()).await {
+            Ok(Ok(())) => {}
+            _ => return done(),
+        }
+    }
+}

@@ -186,19 +186,10 @@ impl PaymentProvider {
     }
 
     async fn wait_until(&self, mut done: impl FnMut(&Ledger) -> bool, timeout: Duration) -> bool {
-        let mut changed = self.shared.changed.subscribe();
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            // Mark the current version seen before looking, so no change is missed.
-            changed.borrow_and_update();
-            if self.shared.read(&mut done) {
-                return true;
-            }
-            match tokio::time::timeout_at(deadline, changed.changed()).await {
-                Ok(Ok(())) => {}
-                _ => return self.shared.read(&mut done),
-            }
-        }
+        super::wait_until(&self.shared.changed, timeout, || {
+            self.shared.read(&mut done)
+        })
+        .await
     }
 }
 

@@ -186,19 +186,7 @@ impl ShippingRates {
 
     /// Waits until no call is in flight; false if `timeout` passes first.
     pub async fn wait_idle(&self, timeout: Duration) -> bool {
-        let mut changed = self.shared.changed.subscribe();
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            // Mark the current version seen before looking, so no change is missed.
-            changed.borrow_and_update();
-            if self.in_flight() == 0 {
-                return true;
-            }
-            match tokio::time::timeout_at(deadline, changed.changed()).await {
-                Ok(Ok(())) => {}
-                _ => return self.in_flight() == 0,
-            }
-        }
+        super::wait_until(&self.shared.changed, timeout, || self.in_flight() == 0).await
     }
 }
 

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 
 use crate::checks::http::{Exchange, send};
-use crate::checks::{CheckEnv, Evidence, Problem};
+use crate::checks::{CheckEnv, Evidence, Problem, restart_service, start_service};
 use crate::fakes::{PaymentProvider, ProviderFault};
 use crate::seed::SeedRng;
 use crate::service::{RunningService, ServiceSpec};
@@ -60,7 +60,7 @@ impl ChargeWorld {
             .map_err(|e| Problem::Harness(format!("http client: {e}")))?;
         let rng = SeedRng::new(env.seed);
         let spec = spec(&env, &provider, 1);
-        let svc = start_instance(&spec).await?;
+        let svc = start_service(&spec).await?;
         Ok(ChargeWorld {
             provider,
             svc,
@@ -74,7 +74,7 @@ impl ChargeWorld {
     /// Starts another instance on the same database (scale-out).
     pub async fn start_another_instance(&mut self) -> Result<RunningService, Problem> {
         self.instances += 1;
-        start_instance(&spec(&self.env, &self.provider, self.instances)).await
+        start_service(&spec(&self.env, &self.provider, self.instances)).await
     }
 
     /// The check's seed-derived random source.
@@ -106,14 +106,7 @@ impl ChargeWorld {
     /// Kills the first instance with SIGKILL and restarts it on the same database; a
     /// service that does not come back fails the check.
     pub async fn restart_after_kill9(&mut self) -> Result<(), Problem> {
-        self.svc.restart_after_kill9().await.map_err(|e| {
-            let mut ev = Evidence::new();
-            ev.say(format!(
-                "After SIGKILL the service did not restart on the same database: {e}."
-            ));
-            ev.say(format!("Its log ends with:\n{}", self.svc.log_tail(15)));
-            Problem::Service(ev)
-        })
+        restart_service(&mut self.svc).await
     }
 
     /// A client for spawned requests.
@@ -361,18 +354,6 @@ fn spec(env: &CheckEnv, provider: &PaymentProvider, instance: usize) -> ServiceS
         log: env.workdir.join(format!("instance-{instance}.log")),
         stats: None,
     }
-}
-
-async fn start_instance(spec: &ServiceSpec) -> Result<RunningService, Problem> {
-    RunningService::start(spec).await.map_err(|e| {
-        let mut ev = Evidence::new();
-        ev.say(format!("The service did not start: {e}."));
-        let tail = crate::service::log_tail(&spec.log, 15);
-        if !tail.is_empty() {
-            ev.say(format!("Its log ends with:\n{tail}"));
-        }
-        Problem::Service(ev)
-    })
 }
 
 fn read_db_charges(db: &std::path::Path, customer: &str) -> rusqlite::Result<Vec<DbCharge>> {

@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::checks::http::{Exchange, send, send_within};
-use crate::checks::{CheckEnv, Evidence, Problem};
+use crate::checks::{CheckEnv, Evidence, Problem, restart_service, start_service};
 use crate::fakes::{PaymentProvider, ProviderCharge, ShippingRates, WriteFaults};
 use crate::seed::SeedRng;
 use crate::service::{RunningService, ServiceSpec};
@@ -178,7 +178,7 @@ impl CheckoutWorld {
             .build()
             .map_err(|e| Problem::Harness(format!("http client: {e}")))?;
         let rng = SeedRng::new(env.seed);
-        let svc = start_instance(&spec(&env, &provider, &shipping, 1)).await?;
+        let svc = start_service(&spec(&env, &provider, &shipping, 1)).await?;
         Ok(CheckoutWorld {
             provider,
             shipping,
@@ -196,7 +196,7 @@ impl CheckoutWorld {
     /// Starts another instance on the same database (scale-out).
     pub async fn start_another_instance(&mut self) -> Result<RunningService, Problem> {
         self.instances += 1;
-        start_instance(&spec(
+        start_service(&spec(
             &self.env,
             &self.provider,
             &self.shipping,
@@ -448,14 +448,7 @@ impl CheckoutWorld {
     /// Kills the first instance with SIGKILL and restarts it on the same database; a
     /// service that does not come back fails the check.
     pub async fn restart_after_kill9(&mut self) -> Result<(), Problem> {
-        self.svc.restart_after_kill9().await.map_err(|e| {
-            let mut ev = Evidence::new();
-            ev.say(format!(
-                "After SIGKILL the service did not restart on the same database: {e}."
-            ));
-            ev.say(format!("Its log ends with:\n{}", self.svc.log_tail(15)));
-            Problem::Service(ev)
-        })
+        restart_service(&mut self.svc).await
     }
 
     /// Judges the database and the provider against everything sent so far; returns
@@ -1025,18 +1018,6 @@ fn spec(
         log: env.workdir.join(format!("instance-{instance}.log")),
         stats: None,
     }
-}
-
-async fn start_instance(spec: &ServiceSpec) -> Result<RunningService, Problem> {
-    RunningService::start(spec).await.map_err(|e| {
-        let mut ev = Evidence::new();
-        ev.say(format!("The service did not start: {e}."));
-        let tail = crate::service::log_tail(&spec.log, 15);
-        if !tail.is_empty() {
-            ev.say(format!("Its log ends with:\n{tail}"));
-        }
-        Problem::Service(ev)
-    })
 }
 
 fn contract_tables(detail: &str) -> Problem {

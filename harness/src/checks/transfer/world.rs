@@ -18,7 +18,7 @@ use rusqlite::{Connection, OpenFlags, params};
 use serde::Serialize;
 
 use crate::checks::http::{Exchange, send};
-use crate::checks::{CheckEnv, Evidence, Problem};
+use crate::checks::{CheckEnv, Evidence, Problem, restart_service, start_service};
 pub use crate::fakes::LockHolder;
 use crate::fakes::{RiskFault, RiskService, WriteFaults};
 use crate::seed::SeedRng;
@@ -123,7 +123,7 @@ impl TransferWorld {
             .build()
             .map_err(|e| Problem::Harness(format!("http client: {e}")))?;
         let rng = SeedRng::new(env.seed);
-        let svc = start_instance(&spec(&env, &risk, &env_vars, 1)).await?;
+        let svc = start_service(&spec(&env, &risk, &env_vars, 1)).await?;
         Ok(TransferWorld {
             risk,
             svc,
@@ -141,7 +141,7 @@ impl TransferWorld {
     /// Starts another instance on the same database (scale-out).
     pub async fn start_another_instance(&mut self) -> Result<RunningService, Problem> {
         self.instances += 1;
-        start_instance(&spec(&self.env, &self.risk, &self.env_vars, self.instances)).await
+        start_service(&spec(&self.env, &self.risk, &self.env_vars, self.instances)).await
     }
 
     /// The check's seed-derived random source.
@@ -249,14 +249,7 @@ impl TransferWorld {
     /// Kills the first instance with SIGKILL and restarts it on the same database; a
     /// service that does not come back fails the check.
     pub async fn restart_after_kill9(&mut self) -> Result<(), Problem> {
-        self.svc.restart_after_kill9().await.map_err(|e| {
-            let mut ev = Evidence::new();
-            ev.say(format!(
-                "After SIGKILL the service did not restart on the same database: {e}."
-            ));
-            ev.say(format!("Its log ends with:\n{}", self.svc.log_tail(15)));
-            Problem::Service(ev)
-        })
+        restart_service(&mut self.svc).await
     }
 
     /// Judges the database against everything sent so far; returns each broken
@@ -643,18 +636,6 @@ fn spec(
         log: env.workdir.join(format!("instance-{instance}.log")),
         stats: None,
     }
-}
-
-async fn start_instance(spec: &ServiceSpec) -> Result<RunningService, Problem> {
-    RunningService::start(spec).await.map_err(|e| {
-        let mut ev = Evidence::new();
-        ev.say(format!("The service did not start: {e}."));
-        let tail = crate::service::log_tail(&spec.log, 15);
-        if !tail.is_empty() {
-            ev.say(format!("Its log ends with:\n{tail}"));
-        }
-        Problem::Service(ev)
-    })
 }
 
 fn contract_tables(detail: &str) -> Problem {
