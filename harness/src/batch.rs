@@ -4,9 +4,12 @@
 //! Each submission is graded by a child `harness grade` process, so a submission that
 //! crashes, hangs or exhausts the grader's own process cannot stop the batch; the
 //! children share the parent's sandbox (its network namespace) and build cache, so each
-//! submission after the first builds only what it changed. A submission's reports are
-//! written to a temp name and renamed into place, so an interrupted batch leaves
-//! either a whole result or none, and `--resume` skips the whole ones. `--shard I/N`
+//! submission after the first builds only what it changed. The child hands its report
+//! back on its stdout — a pipe only the harness holds — never through a file, since a
+//! file is a place candidate code or a leftover link could reach; the child's output is
+//! read up to a bound. A submission's reports are written to fresh temp names (never
+//! through an existing file or link) and renamed into place, so an interrupted batch
+//! leaves either a whole result or none, and `--resume` skips the whole ones. `--shard I/N`
 //! takes every N-th submission in name order, so a CI matrix or an indexed job can
 //! spread one batch over many machines without coordinating.
 
@@ -17,7 +20,16 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::io::AsyncReadExt;
+
 use crate::report::{BuildStatus, CheckStatus, Report, junit, markdown};
+
+/// Most bytes of a grader child's stdout (its JSON report) read.
+const MAX_REPORT_BYTES: usize = 64 << 20;
+/// Most bytes of a grader child's stderr (progress lines and its error) kept.
+const MAX_STDERR_BYTES: usize = 1 << 20;
+/// How long the child's pipes may stay open after it exited.
+const PIPE_GRACE: Duration = Duration::from_secs(10);
 
 /// One submission of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,7 +250,6 @@ async fn grade_one(sub: &Submission, opts: &BatchOptions) -> Outcome {
     if let Err(e) = std::fs::create_dir_all(&dir) {
         return Outcome::Error(format!("cannot create {}: {e}", dir.display()));
     }
-    let partial = dir.join(".report.json.partial");
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(e) => return Outcome::Error(format!("cannot find the harness binary: {e}")),
@@ -246,9 +257,7 @@ async fn grade_one(sub: &Submission, opts: &BatchOptions) -> Outcome {
     let mut cmd = tokio::process::Command::new(exe);
     cmd.arg("grade")
         .arg(&sub.path)
-        .args(["--format", "json", "--out"])
-        .arg(&partial)
-        .arg("--seed")
+        .args(["--format", "json", "--seed"])
         .arg(opts.seed.to_string());
     for e in &opts.exercises {
         cmd.args(["--exercise", e]);
@@ -257,17 +266,22 @@ async fn grade_one(sub: &Submission, opts: &BatchOptions) -> Outcome {
         cmd.args(["--check", c]);
     }
     cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    let child = match cmd.spawn() {
+    let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(e) => return Outcome::Error(format!("cannot start a grader: {e}")),
     };
     let group = child.id();
-    let output = match tokio::time::timeout(opts.timeout, child.wait_with_output()).await {
-        Ok(Ok(output)) => output,
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        return Outcome::Error("cannot read the grader's output".into());
+    };
+    let stdout = tokio::spawn(read_bounded(stdout, MAX_REPORT_BYTES));
+    let stderr = tokio::spawn(read_bounded(stderr, MAX_STDERR_BYTES));
+    match tokio::time::timeout(opts.timeout, child.wait()).await {
+        Ok(Ok(_)) => {}
         Ok(Err(e)) => return Outcome::Error(format!("grader failed: {e}")),
         Err(_) => {
             if let Some(pid) = group {
@@ -276,27 +290,35 @@ async fn grade_one(sub: &Submission, opts: &BatchOptions) -> Outcome {
                     nix::sys::signal::Signal::SIGKILL,
                 );
             }
-            let _ = std::fs::remove_file(&partial);
+            stdout.abort();
+            stderr.abort();
             return Outcome::Error(format!(
                 "grading took longer than {} minutes",
                 opts.timeout.as_secs() / 60
             ));
         }
+    }
+    let (stdout, stdout_over) = collected(stdout).await;
+    let (stderr, _) = collected(stderr).await;
+    let stderr = String::from_utf8_lossy(&stderr);
+    let report = if stdout_over {
+        None
+    } else {
+        serde_json::from_slice::<Report>(&stdout).ok()
     };
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let report = std::fs::read_to_string(&partial)
-        .ok()
-        .and_then(|text| serde_json::from_str::<Report>(&text).ok());
-    let _ = std::fs::remove_file(&partial);
     let Some(report) = report else {
-        let reason = stderr
-            .lines()
-            .rev()
-            .find(|l| l.starts_with("error:"))
-            .or_else(|| stderr.lines().last())
-            .unwrap_or("the grader produced no report")
-            .trim_start_matches("error: ")
-            .to_owned();
+        let reason = if stdout_over {
+            format!("the grader's report is over {MAX_REPORT_BYTES} bytes")
+        } else {
+            stderr
+                .lines()
+                .rev()
+                .find(|l| l.starts_with("error:"))
+                .or_else(|| stderr.lines().last())
+                .unwrap_or("the grader produced no report")
+                .trim_start_matches("error: ")
+                .to_owned()
+        };
         let _ = write_atomically(&dir.join("error.txt"), &reason);
         return Outcome::Error(reason);
     };
@@ -313,10 +335,59 @@ async fn grade_one(sub: &Submission, opts: &BatchOptions) -> Outcome {
     }
 }
 
-/// Writes `text` to a temp file beside `path`, then renames it into place.
+/// Reads `from` until it closes, keeping at most `cap` bytes and draining the rest (so
+/// the writer never blocks on a full pipe); the bytes kept and whether more came.
+async fn read_bounded(mut from: impl tokio::io::AsyncRead + Unpin, cap: usize) -> (Vec<u8>, bool) {
+    let mut kept = Vec::new();
+    let mut over = false;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return (kept, over),
+            Ok(n) => {
+                let room = cap - kept.len();
+                if n > room {
+                    over = true;
+                }
+                kept.extend_from_slice(&buf[..n.min(room)]);
+            }
+        }
+    }
+}
+
+/// What a reader task collected, waiting at most [`PIPE_GRACE`] for the pipe to close
+/// (a leftover process could hold it open); nothing when it does not.
+async fn collected(task: tokio::task::JoinHandle<(Vec<u8>, bool)>) -> (Vec<u8>, bool) {
+    let abort = task.abort_handle();
+    match tokio::time::timeout(PIPE_GRACE, task).await {
+        Ok(Ok(read)) => read,
+        Ok(Err(_)) => (Vec::new(), false),
+        Err(_) => {
+            abort.abort();
+            (Vec::new(), false)
+        }
+    }
+}
+
+/// Writes `text` to a fresh temp file beside `path` (created exclusively, so never
+/// through a file or link already there), syncs it, then renames it into place.
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, text)?;
+    use std::io::Write as _;
+    let name = path
+        .file_name()
+        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(".{name}.partial"));
+    match std::fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    drop(file);
     std::fs::rename(&tmp, path)
 }
 
@@ -424,8 +495,8 @@ pub fn write_summary(all: &[Submission], out: &Path) -> Result<(), BatchError> {
         let _ = write!(
             md,
             "| {} | {} | {} |",
-            row.id,
-            row.status,
+            markdown::text(&row.id),
+            markdown::text(&row.status),
             row.points
                 .map_or("–".to_owned(), |(p, m)| format!("{p} / {m}"))
         );
@@ -452,7 +523,7 @@ pub fn write_summary(all: &[Submission], out: &Path) -> Result<(), BatchError> {
 }
 
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
+    if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_owned()
@@ -494,6 +565,28 @@ mod tests {
             all.iter().map(|s| s.id.clone()).collect::<Vec<_>>()
         );
         assert_eq!(plan(&all, &opts(0)).len(), 4);
+    }
+
+    #[tokio::test]
+    async fn child_output_is_read_up_to_a_bound_and_drained() {
+        let (kept, over) = read_bounded(&b"0123456789"[..], 4).await;
+        assert_eq!((kept.as_slice(), over), (&b"0123"[..], true));
+        let (kept, over) = read_bounded(&b"01"[..], 4).await;
+        assert_eq!((kept.as_slice(), over), (&b"01"[..], false));
+    }
+
+    #[test]
+    fn reports_are_written_fresh_never_through_a_link() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep").expect("write");
+        std::os::unix::fs::symlink(&victim, dir.path().join(".report.json.partial"))
+            .expect("symlink");
+        let path = dir.path().join("report.json");
+        write_atomically(&path, "{}").expect("written");
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "{}");
+        assert_eq!(std::fs::read_to_string(&victim).expect("read"), "keep");
+        assert!(!dir.path().join(".report.json.partial").exists());
     }
 
     #[test]

@@ -8,6 +8,18 @@
 //! also stops compression bombs, whose size only shows while inflating). Anything else
 //! refuses the whole submission with a one-line reason; nothing is half-extracted into
 //! a place that outlives the temp dir.
+//!
+//! A git repository is read without its configuration, hooks, attributes or filters
+//! (see [`git`]'s docs): git never runs with the candidate's `.git` as its repository.
+//!
+//! Directory and patch submissions can hold links; [`refused_links`] names the first
+//! one on the way to an exercise's candidate-owned files, so that exercise is refused
+//! rather than graded on code that lives somewhere else.
+
+mod git;
+pub mod links;
+
+pub use links::refused_links;
 
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
@@ -31,7 +43,7 @@ pub enum Source {
     TarGz(PathBuf),
     /// A zip archive.
     Zip(PathBuf),
-    /// A git repository and the ref to take.
+    /// A git repository and the ref to take (read without its config; see [`git`]).
     Git { repo: PathBuf, reference: String },
     /// A patch applied (with `git apply`) to a copy of the grader's pristine tree.
     Patch(PathBuf),
@@ -144,28 +156,15 @@ pub fn open(source: &Source, grader_root: &Path) -> Result<Intake, IntakeError> 
         }
         Source::Git { repo, reference } => {
             let temp = temp_dir()?;
-            let mut child = git(repo)
-                .args(["archive", "--format=tar", reference.as_str()])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .map_err(|e| IntakeError::Git(repo.clone(), e.to_string()))?;
-            let stdout = child
-                .stdout
-                .take()
-                .ok_or_else(|| IntakeError::Git(repo.clone(), "no output".into()))?;
-            let extracted = extract_tar(stdout, temp.path());
-            let output = child
-                .wait_with_output()
-                .map_err(|e| IntakeError::Git(repo.clone(), e.to_string()))?;
-            if !output.status.success() {
-                let err = String::from_utf8_lossy(&output.stderr);
-                let line = err.lines().next().unwrap_or("failed").trim().to_owned();
-                return Err(IntakeError::Git(repo.clone(), line));
-            }
-            extracted.map_err(|reason| IntakeError::Refused {
-                path: repo.clone(),
-                reason,
+            let scratch = temp_dir()?;
+            git::export(repo, reference, scratch.path(), temp.path()).map_err(|failure| {
+                match failure {
+                    git::Failure::Git(line) => IntakeError::Git(repo.clone(), line),
+                    git::Failure::Refused(reason) => IntakeError::Refused {
+                        path: repo.clone(),
+                        reason,
+                    },
+                }
             })?;
             Ok(unwrapped(temp, described))
         }
@@ -179,6 +178,12 @@ pub fn open(source: &Source, grader_root: &Path) -> Result<Intake, IntakeError> 
                 .arg(&patch_abs)
                 .current_dir(temp.path())
                 .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                // No repository above the temp dir is discovered and used.
+                .env(
+                    "GIT_CEILING_DIRECTORIES",
+                    temp.path().parent().unwrap_or(temp.path()),
+                )
                 .stdin(Stdio::null())
                 .output()
                 .map_err(|e| IntakeError::Patch(patch.clone(), e.to_string()))?;
@@ -201,24 +206,6 @@ fn temp_dir() -> Result<TempDir, IntakeError> {
         .prefix("harness-intake-")
         .tempdir()
         .map_err(IntakeError::TempDir)
-}
-
-/// A git command that runs none of the repository's hooks or helpers.
-fn git(repo: &Path) -> std::process::Command {
-    let mut cmd = std::process::Command::new("git");
-    cmd.arg("-C")
-        .arg(repo)
-        .args([
-            "-c",
-            "core.hooksPath=/dev/null",
-            "-c",
-            "core.fsmonitor=",
-            "-c",
-            "safe.directory=*",
-        ])
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .stdin(Stdio::null());
-    cmd
 }
 
 /// Archives often wrap the tree in one folder: grade from inside it.

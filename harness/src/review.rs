@@ -18,6 +18,10 @@ use serde::{Deserialize, Serialize};
 /// Lines of slack when matching a finding's range to a planted flaw's.
 const SLACK: usize = 3;
 
+/// Most bytes of review notes read; notes are prose, and a larger file is refused
+/// rather than read (a link to `/dev/zero` would otherwise exhaust memory).
+pub const MAX_REVIEW_BYTES: u64 = 256 * 1024;
+
 /// One finding the candidate wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
@@ -86,6 +90,10 @@ pub struct FlawReview {
 pub struct ReviewReport {
     /// Whether a review file was handed in.
     pub submitted: bool,
+    /// Why the review file was handed in but not read (a link, not a regular file, too
+    /// large); its findings then count for nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
     /// Every planted flaw, found or missed, with the candidate's words.
     pub flaws: Vec<FlawReview>,
     /// Findings that match no planted flaw and no neutral line.
@@ -261,14 +269,97 @@ fn overlaps_place(f: &Finding, file: &str, lines: [usize; 2]) -> bool {
     same_file && a <= lines[1] + SLACK && lines[0] <= b + SLACK
 }
 
+/// The review notes in `exercise_dir`, read only when `REVIEW.md` is a regular file no
+/// larger than [`MAX_REVIEW_BYTES`] and neither it nor the two directories above it
+/// (`exercises/<id>`) is a link: `Ok(None)` when there is none, `Err` with a one-line
+/// reason when there is one that is refused.
+///
+/// The file is looked at with `lstat`, opened with `O_NOFOLLOW | O_NONBLOCK` (a link
+/// swapped in fails, a FIFO does not block), checked again with `fstat` on the open
+/// file, and read through a bound, so a file that grows meanwhile is still refused.
+pub fn read_review(exercise_dir: &Path) -> Result<Option<String>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let path = exercise_dir.join("REVIEW.md");
+    for dir in [Some(exercise_dir), exercise_dir.parent()]
+        .into_iter()
+        .flatten()
+    {
+        if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+            let name = dir.file_name().unwrap_or(dir.as_os_str()).to_string_lossy();
+            return Err(format!(
+                "`{}` is a symbolic link: review notes are read only from the submission itself",
+                name.escape_debug()
+            ));
+        }
+    }
+    let meta = match std::fs::symlink_metadata(&path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("REVIEW.md cannot be read: {e}")),
+    };
+    let not_regular = |kind: std::fs::FileType| {
+        use std::os::unix::fs::FileTypeExt;
+        let what = if kind.is_symlink() {
+            "a symbolic link"
+        } else if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_dir() {
+            "a directory"
+        } else if kind.is_char_device() || kind.is_block_device() {
+            "a device"
+        } else if kind.is_socket() {
+            "a socket"
+        } else {
+            "not a regular file"
+        };
+        format!("REVIEW.md is {what}: only a regular file is read")
+    };
+    if !meta.file_type().is_file() {
+        return Err(not_regular(meta.file_type()));
+    }
+    let too_large = |len: u64| {
+        format!(
+            "REVIEW.md is {len} bytes, over the {} KiB read for review notes",
+            MAX_REVIEW_BYTES / 1024
+        )
+    };
+    if meta.len() > MAX_REVIEW_BYTES {
+        return Err(too_large(meta.len()));
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&path)
+        .map_err(|e| format!("REVIEW.md cannot be opened: {e}"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("REVIEW.md cannot be read: {e}"))?;
+    if !meta.file_type().is_file() {
+        return Err(not_regular(meta.file_type()));
+    }
+    if meta.len() > MAX_REVIEW_BYTES {
+        return Err(too_large(meta.len()));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_REVIEW_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("REVIEW.md cannot be read: {e}"))?;
+    if bytes.len() as u64 > MAX_REVIEW_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
 /// Grades the review notes of the exercise at `exercise_dir` in a submission against
 /// the planted-flaw list at `flaws_toml` (the grader's copy).
 pub fn grade(submission_exercise_dir: &Path, flaws_toml: &Path) -> Option<ReviewReport> {
     let list: FlawFile = toml::from_str(&std::fs::read_to_string(flaws_toml).ok()?).ok()?;
-    let review = std::fs::read(submission_exercise_dir.join("REVIEW.md"))
-        .ok()
-        .filter(|b| b.len() <= 256 * 1024)
-        .map(|b| String::from_utf8_lossy(&b).into_owned());
+    let (review, refused) = match read_review(submission_exercise_dir) {
+        Ok(review) => (review, None),
+        Err(reason) => (None, Some(reason)),
+    };
     let findings = review.as_deref().map(parse).unwrap_or_default();
     // Each finding goes to the planted flaw it matches best.
     let best: Vec<Option<usize>> = findings
@@ -310,7 +401,8 @@ pub fn grade(submission_exercise_dir: &Path, flaws_toml: &Path) -> Option<Review
     }
     let found = flaws.iter().filter(|f| f.found).count() as u32;
     Some(ReviewReport {
-        submitted: review.is_some(),
+        submitted: review.is_some() || refused.is_some(),
+        refused,
         points: found.saturating_sub(neutral_flagged.len() as u32),
         max_points: list.flaw.len() as u32,
         flaws,
@@ -353,6 +445,36 @@ File: src/provider.rs:59–70 (idempotency) no key is sent to the provider.
         );
         assert_eq!(found[2].lines, (12, 12));
         assert_eq!(found[2].category.as_deref(), Some("schema"));
+    }
+
+    #[test]
+    fn only_a_small_regular_review_file_is_read() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ex = dir.path().join("exercises/charge");
+        std::fs::create_dir_all(&ex).expect("mkdir");
+        assert_eq!(read_review(&ex), Ok(None));
+        std::fs::write(ex.join("REVIEW.md"), "- src/routes.rs:48 race\n").expect("write");
+        assert_eq!(
+            read_review(&ex),
+            Ok(Some("- src/routes.rs:48 race\n".to_owned()))
+        );
+        std::fs::write(
+            ex.join("REVIEW.md"),
+            vec![b'x'; MAX_REVIEW_BYTES as usize + 1],
+        )
+        .expect("write");
+        let reason = read_review(&ex).expect_err("too large");
+        assert!(reason.contains("over the 256 KiB"), "{reason}");
+
+        std::fs::remove_file(ex.join("REVIEW.md")).expect("rm");
+        std::os::unix::fs::symlink("/dev/zero", ex.join("REVIEW.md")).expect("symlink");
+        let reason = read_review(&ex).expect_err("a link");
+        assert!(reason.contains("symbolic link"), "{reason}");
+
+        std::fs::remove_file(ex.join("REVIEW.md")).expect("rm");
+        nix::unistd::mkfifo(&ex.join("REVIEW.md"), nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+        let reason = read_review(&ex).expect_err("a FIFO");
+        assert!(reason.contains("FIFO"), "{reason}");
     }
 
     #[test]

@@ -8,6 +8,11 @@ use serde_json::Value;
 /// How long the harness waits for any single response from a service.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Most bytes of a response body the harness reads from a service. Every answer the
+/// briefs ask for is a few hundred bytes; a service that streams without end must not
+/// exhaust the grader's memory, so the rest is cut (and the exchange says so).
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
 /// One request to the service and what came back.
 #[derive(Debug, Clone)]
 pub struct Exchange {
@@ -25,8 +30,11 @@ pub struct Exchange {
     pub raw_body: Option<String>,
     /// Whether the response declared `application/json`.
     pub json_content_type: bool,
-    /// Transport error when no response came.
+    /// Transport error when no response came, or when the body broke off.
     pub error: Option<String>,
+    /// The body went on past [`MAX_BODY_BYTES`] and was cut there; `raw_body` holds
+    /// what was read and `body` is never set from a cut body.
+    pub body_cut: bool,
 }
 
 impl Exchange {
@@ -67,6 +75,9 @@ impl fmt::Display for Exchange {
                     write!(f, " {}", clip(&body.to_string(), 240))?;
                 } else if let Some(raw) = &self.raw_body {
                     write!(f, " {:?}", clip(raw, 120))?;
+                }
+                if self.body_cut {
+                    write!(f, " (body over {MAX_BODY_BYTES} bytes, cut)")?;
                 }
                 Ok(())
             }
@@ -129,6 +140,7 @@ pub async fn send_within(
         raw_body: None,
         json_content_type: false,
         error: None,
+        body_cut: false,
     };
     match request.send().await {
         Err(e) => exchange.error = Some(describe_transport_error(&e, timeout)),
@@ -139,18 +151,48 @@ pub async fn send_within(
                 .get(reqwest::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.starts_with("application/json"));
-            match response.bytes().await {
-                Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
+            match read_capped(response, MAX_BODY_BYTES).await {
+                Ok(Capped::Whole(bytes)) => match serde_json::from_slice::<Value>(&bytes) {
                     Ok(v) => exchange.body = Some(v),
                     Err(_) => {
                         exchange.raw_body = Some(String::from_utf8_lossy(&bytes).into_owned())
                     }
                 },
+                Ok(Capped::Cut(bytes)) => {
+                    exchange.body_cut = true;
+                    exchange.raw_body = Some(String::from_utf8_lossy(&bytes).into_owned());
+                }
                 Err(e) => exchange.error = Some(describe_transport_error(&e, timeout)),
             }
         }
     }
     exchange
+}
+
+/// A response body read up to a cap.
+enum Capped {
+    /// The whole body.
+    Whole(Vec<u8>),
+    /// The first `cap` bytes of a longer body; the rest was never read.
+    Cut(Vec<u8>),
+}
+
+/// Reads `response`'s body chunk by chunk, stopping at `cap` bytes (the connection is
+/// dropped with the response, so the service's remaining bytes are never buffered).
+async fn read_capped(
+    mut response: reqwest::Response,
+    cap: usize,
+) -> Result<Capped, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = cap - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok(Capped::Cut(body));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Capped::Whole(body))
 }
 
 fn describe_transport_error(e: &reqwest::Error, timeout: Duration) -> String {
@@ -160,5 +202,63 @@ fn describe_transport_error(e: &reqwest::Error, timeout: Duration) -> String {
         "connection refused".to_owned()
     } else {
         "connection closed".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A service that answers 200 and streams a body that never ends.
+    async fn endless_service() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let head =
+                "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n";
+            if socket.write_all(head.as_bytes()).await.is_err() {
+                return;
+            }
+            let chunk = format!("{:x}\r\n{}\r\n", 64 * 1024, "z".repeat(64 * 1024));
+            while socket.write_all(chunk.as_bytes()).await.is_ok() {}
+        });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn an_endless_body_is_cut_at_the_cap() {
+        let base = endless_service().await;
+        let client = reqwest::Client::new();
+        let exchange = send_within(
+            &client,
+            reqwest::Method::GET,
+            &base,
+            "/",
+            &[],
+            None,
+            Duration::from_secs(20),
+        )
+        .await;
+        assert_eq!(exchange.status, Some(200));
+        assert!(exchange.body_cut, "{exchange}");
+        assert_eq!(
+            exchange.raw_body.as_ref().map(String::len),
+            Some(MAX_BODY_BYTES)
+        );
+        assert!(exchange.body.is_none());
+        assert!(
+            exchange
+                .to_string()
+                .ends_with("(body over 1048576 bytes, cut)"),
+            "{exchange}"
+        );
     }
 }

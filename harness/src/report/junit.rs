@@ -72,7 +72,10 @@ pub fn render(report: &Report) -> String {
     out
 }
 
-/// Escapes text for XML attributes and content, dropping characters XML 1.0 forbids.
+/// Escapes text for XML attributes and content, dropping characters XML 1.0 forbids
+/// (C0 controls but tab and line breaks, U+FFFE, U+FFFF): evidence, build logs and ids
+/// quote what a submission produced, and must neither close an element nor make the
+/// file unparseable for the CI system reading it.
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {
@@ -83,7 +86,7 @@ fn escape(s: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
             '\n' | '\t' | '\r' => out.push(ch),
-            c if (c as u32) < 0x20 => {}
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
             c => out.push(c),
         }
     }
@@ -97,5 +100,9 @@ mod tests {
     #[test]
     fn escapes_markup_and_control_characters() {
         assert_eq!(escape("a<b>&\"'\u{1}c"), "a&lt;b&gt;&amp;&quot;&apos;c");
+        assert_eq!(
+            escape("]]></failure><x a=\"1\">\u{FFFF}"),
+            "]]&gt;&lt;/failure&gt;&lt;x a=&quot;1&quot;&gt;"
+        );
     }
 }

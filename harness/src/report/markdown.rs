@@ -1,5 +1,18 @@
 //! The Markdown report an interviewer reads: a summary table, then the evidence of
 //! every check that did not pass.
+//!
+//! Much of what the report shows comes from the submission: evidence quotes response
+//! bodies and log tails, build logs quote the candidate's code, review findings are the
+//! candidate's words, and paths and the submission's name are theirs too. None of it
+//! may change the report's structure — open a code fence, start a heading, a table or
+//! an HTML element such as `<details>`, or redraw a terminal — or a submission could
+//! hide or rewrite what the interviewer reads about it. So every such string passes
+//! through one of three helpers: [`text`] for a line of prose (Markdown's block
+//! openers escaped at line start, raw HTML, links and table pipes escaped anywhere),
+//! [`code_span`] for a name shown as code, [`fenced`] for a block of raw text (a fence
+//! longer than any backtick run inside). All three replace control characters (ANSI
+//! escapes) and bidirectional overrides with U+FFFD. The harness's own words (check
+//! descriptions, ids, flaw names) are written as Markdown.
 
 use std::fmt::Write;
 
@@ -25,7 +38,7 @@ pub fn render(report: &Report, timings: bool) -> String {
     }
     let _ = writeln!(out, " · seed `{}`\n", report.seed);
     let sub = &report.submission;
-    let _ = writeln!(out, "Submission: {}\n", sub.source);
+    let _ = writeln!(out, "Submission: {}\n", text(&sub.source));
     if sub.ignored_total > 0 {
         let _ = writeln!(
             out,
@@ -33,7 +46,7 @@ pub fn render(report: &Report, timings: bool) -> String {
             sub.ignored_total
         );
         for path in &sub.ignored {
-            let _ = writeln!(out, "- `{path}`");
+            let _ = writeln!(out, "- {}", code_span(path));
         }
         if sub.ignored_total > sub.ignored.len() {
             let _ = writeln!(
@@ -70,8 +83,8 @@ pub fn render(report: &Report, timings: bool) -> String {
                 let _ = writeln!(out, "Build: **failed** — no check could run.\n");
                 let _ = writeln!(
                     out,
-                    "```text\n{}\n```\n",
-                    ex.build.log.as_deref().unwrap_or("")
+                    "{}\n",
+                    fenced(ex.build.log.as_deref().unwrap_or(""), "text")
                 );
             }
         }
@@ -107,13 +120,7 @@ pub fn render(report: &Report, timings: bool) -> String {
             let _ = writeln!(out, "### {} `{}`\n", status_label(c.status), c.id);
             let _ = writeln!(out, "_{}_\n", c.description);
             for line in &c.evidence {
-                let mut lines = line.lines();
-                if let Some(first) = lines.next() {
-                    let _ = writeln!(out, "- {first}");
-                }
-                for more in lines {
-                    let _ = writeln!(out, "  {more}");
-                }
+                render_evidence(&mut out, line);
             }
             let _ = writeln!(out);
         }
@@ -171,6 +178,10 @@ fn render_review(out: &mut String, exercise: &str, review: &crate::review::Revie
             )
         }
     );
+    if let Some(reason) = &review.refused {
+        let _ = writeln!(out, "Review notes refused: {}\n", text(reason));
+        return;
+    }
     if !review.submitted {
         let _ = writeln!(
             out,
@@ -184,7 +195,7 @@ fn render_review(out: &mut String, exercise: &str, review: &crate::review::Revie
         let words = f
             .words
             .iter()
-            .map(|w| clip(&w.replace('\n', " ").replace('|', "\\|"), 200))
+            .map(|w| text(&clip(w, 200)))
             .collect::<Vec<_>>()
             .join(" / ");
         let _ = writeln!(
@@ -217,15 +228,135 @@ fn render_review(out: &mut String, exercise: &str, review: &crate::review::Revie
         for f in list {
             let _ = writeln!(
                 out,
-                "- `{}:{}-{}`: {}",
-                f.file,
-                f.lines.0,
-                f.lines.1,
-                clip(&f.text.replace('\n', " "), 200)
+                "- {}: {}",
+                code_span(&format!("{}:{}-{}", f.file, f.lines.0, f.lines.1)),
+                text(&clip(&f.text, 200))
             );
         }
         let _ = writeln!(out);
     }
+}
+
+/// One evidence entry as a list item: its first line after the marker, further lines
+/// indented under it, so nothing in it can leave the item.
+fn render_evidence(out: &mut String, entry: &str) {
+    let mut lines = split_lines(entry);
+    let first = lines.next().unwrap_or("");
+    let _ = writeln!(out, "- {}", escape_line(first));
+    for more in lines {
+        let more = escape_line(more);
+        if more.trim().is_empty() {
+            out.push('\n');
+        } else {
+            let _ = writeln!(out, "  {more}");
+        }
+    }
+}
+
+/// Text a submission can influence, as one line of Markdown prose that renders as the
+/// text itself: line breaks become spaces, and nothing in it opens a block, raw HTML, a
+/// link or image, or a table cell.
+pub fn text(s: &str) -> String {
+    escape_line(&split_lines(s).collect::<Vec<_>>().join(" "))
+}
+
+/// `s` as inline code, whatever backticks it holds (the delimiter is longer than any
+/// run inside; inside a code span nothing is markup).
+pub fn code_span(s: &str) -> String {
+    let s = split_lines(s).collect::<Vec<_>>().join(" ");
+    let s = sanitise(&s);
+    let ticks = "`".repeat(longest_run(&s, '`') + 1);
+    let pad = if s.starts_with('`') || s.ends_with('`') || s.is_empty() {
+        " "
+    } else {
+        ""
+    };
+    format!("{ticks}{pad}{s}{pad}{ticks}")
+}
+
+/// `s` as a fenced code block with info string `info`: the fence is longer than any
+/// backtick run in `s`, so no line of it can close the block early.
+pub fn fenced(s: &str, info: &str) -> String {
+    let s = sanitise_block(s);
+    let fence = "`".repeat((longest_run(&s, '`') + 1).max(3));
+    format!("{fence}{info}\n{s}\n{fence}")
+}
+
+/// Lines split at `\n`, `\r\n` and a lone `\r` (CommonMark ends a line at each).
+fn split_lines(s: &str) -> impl Iterator<Item = &str> {
+    s.split('\n')
+        .flat_map(|l| l.strip_suffix('\r').unwrap_or(l).split('\r'))
+}
+
+/// The longest run of `c` in `s`.
+fn longest_run(s: &str, c: char) -> usize {
+    s.split(|x| x != c).map(str::len).max().unwrap_or(0)
+}
+
+/// Control characters (ANSI escapes would redraw a terminal showing the raw report)
+/// and bidirectional overrides (which reorder what is shown) become U+FFFD; tabs stay.
+fn sanitise(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            let bidi = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+            if (c.is_control() && c != '\t') || bidi {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// [`sanitise`] for a block: line breaks normalised to `\n` and kept.
+fn sanitise_block(s: &str) -> String {
+    split_lines(s).map(sanitise).collect::<Vec<_>>().join("\n")
+}
+
+/// One line of prose made inert: backslashes doubled (so none can undo an escape), a
+/// block opener at the start escaped (`#`, `>`, list markers, `=`/`-` underlines,
+/// fences, `[` of a link definition, `1.`), and anywhere `<` before a tag or autolink,
+/// `](` of a link or image, and `|`.
+fn escape_line(line: &str) -> String {
+    let line = sanitise(line);
+    let mut out = String::with_capacity(line.len() + 8);
+    let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+    let (lead, rest) = line.split_at(indent);
+    out.push_str(lead);
+    let mut chars = rest.chars().peekable();
+    // A block opener at the start of the line.
+    if let Some(&first) = chars.peek() {
+        // (`|` and `\` are escaped wherever they stand, below.)
+        if "#>-+*=_~`[".contains(first) {
+            out.push('\\');
+        } else if first.is_ascii_digit() {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            if digits.len() <= 9 && rest[digits.len()..].starts_with(['.', ')']) {
+                out.push_str(&digits);
+                out.push('\\');
+                for _ in 0..digits.len() {
+                    chars.next();
+                }
+            }
+        }
+    }
+    let mut previous = None;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '|' => out.push_str("\\|"),
+            '<' if chars
+                .peek()
+                .is_some_and(|n| n.is_ascii_alphabetic() || "/!?".contains(*n)) =>
+            {
+                out.push_str("\\<");
+            }
+            '(' if previous == Some(']') => out.push_str("\\("),
+            _ => out.push(c),
+        }
+        previous = Some(c);
+    }
+    out
 }
 
 fn clip(s: &str, max: usize) -> String {
@@ -242,5 +373,58 @@ fn status_label(status: CheckStatus) -> &'static str {
         CheckStatus::Fail => "✗ fail",
         CheckStatus::Error => "⚠ error",
         CheckStatus::Skipped => "– skipped",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prose_cannot_open_blocks_html_links_or_cells() {
+        assert_eq!(escape_line("# heading"), "\\# heading");
+        assert_eq!(escape_line("   ```rust"), "   \\```rust");
+        assert_eq!(escape_line("~~~"), "\\~~~");
+        assert_eq!(escape_line("> quote"), "\\> quote");
+        assert_eq!(escape_line("---"), "\\---");
+        assert_eq!(escape_line("12. item"), "12\\. item");
+        assert_eq!(escape_line("12 items"), "12 items");
+        assert_eq!(escape_line("[x]: http://evil"), "\\[x]: http://evil");
+        assert_eq!(
+            escape_line("a </details><img src=x> b"),
+            "a \\</details>\\<img src=x> b"
+        );
+        assert_eq!(
+            escape_line("![t](http://x/t.png)"),
+            "![t]\\(http://x/t.png)"
+        );
+        assert_eq!(escape_line("a | b"), "a \\| b");
+        assert_eq!(escape_line("\\<b>"), "\\\\\\<b>");
+        assert_eq!(escape_line("x < y && y > z"), "x < y && y > z");
+        assert_eq!(escape_line("\u{1b}[2J\u{202E}x"), "\u{FFFD}[2J\u{FFFD}x");
+        assert_eq!(text("one\r# two\nthree"), "one # two three");
+    }
+
+    #[test]
+    fn code_spans_and_fences_outlast_backticks_inside() {
+        assert_eq!(code_span("src/a.rs"), "`src/a.rs`");
+        assert_eq!(code_span("a`b"), "``a`b``");
+        assert_eq!(code_span("`x"), "`` `x ``");
+        let block = fenced("fine\n```\n# not a heading\n````", "text");
+        assert!(block.starts_with("`````text\n"), "{block}");
+        assert!(block.ends_with("\n`````"), "{block}");
+    }
+
+    #[test]
+    fn evidence_lines_stay_inside_their_item() {
+        let mut out = String::new();
+        render_evidence(
+            &mut out,
+            "body: ```\n</details>\n# Grade report\n\n- 10 / 10 points",
+        );
+        assert_eq!(
+            out,
+            "- body: ```\n  \\</details>\n  \\# Grade report\n\n  \\- 10 / 10 points\n"
+        );
     }
 }
