@@ -4,6 +4,9 @@
 //! charging or holds the call after charging while duplicates arrive; write failures
 //! and crashes are placed at every row write of a checkout (triggers in the service's
 //! own database); shipping-rates hangs, stalls and fails for as long as the check says.
+//! A count of writes, or a fault that did not visibly happen, is believed only once
+//! verified from the file ([`WriteFaults::tally`]): triggers dropped or switched off fail
+//! the check with that reason.
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +16,7 @@ use crate::checks::checkout::world::{
 };
 use crate::checks::http::Exchange;
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
+use crate::fakes::write_faults::FaultError;
 use crate::fakes::{LockHolder, ProviderFault, ShippingFault, WriteFault, WriteFaults};
 
 /// Units of every product the flaw checks stock: more than any check can sell.
@@ -326,18 +330,31 @@ pub async fn every_write_aborted(env: CheckEnv) -> CheckResult {
     let mut story = Evidence::new();
     let skus = w.stock_products(3, STOCK)?;
     let faults = w.write_faults()?;
-    let writes = count_writes(&mut w, &faults, &skus, &mut story).await?;
+    let writes = match count_writes(&mut w, &faults, &skus, &mut story).await? {
+        Ok(writes) => writes,
+        Err(bypass) => return Ok(verdict(story, vec![bypass])),
+    };
     let mut broken = Vec::new();
     for k in 1..=writes + EXTRA_POINTS {
         let cart = three_line_cart(&mut w, &skus);
         let key = w.new_key();
-        faults.arm(k, WriteFault::Abort).map_err(harness)?;
+        if let Err(bypass) = finding(faults.arm(k, WriteFault::Abort))? {
+            broken.push(bypass);
+            break;
+        }
         let x = w.checkout(&key, &cart).await;
-        let counted = faults.writes().map_err(harness)?;
+        let tally = finding(faults.tally())?;
         faults.disarm().map_err(harness)?;
         story.say(format!(
             "Write {k} of the next checkout fails, and every write after it: {x}"
         ));
+        let counted = match tally {
+            Ok(tally) => tally.counted,
+            Err(bypass) => {
+                broken.push(bypass);
+                break;
+            }
+        };
         let found = w.judge_scope(Scope::Stock)?;
         if !found.is_empty() {
             broken.push(format!(
@@ -369,12 +386,18 @@ pub async fn crash_at_every_write(env: CheckEnv) -> CheckResult {
     let mut story = Evidence::new();
     let skus = w.stock_products(3, STOCK)?;
     let faults = w.write_faults()?;
-    let writes = count_writes(&mut w, &faults, &skus, &mut story).await?;
+    let writes = match count_writes(&mut w, &faults, &skus, &mut story).await? {
+        Ok(writes) => writes,
+        Err(bypass) => return Ok(verdict(story, vec![bypass])),
+    };
     let mut broken = Vec::new();
     for k in 1..=writes + EXTRA_POINTS {
         let cart = three_line_cart(&mut w, &skus);
         let key = w.new_key();
-        faults.arm(k, WriteFault::Stall).map_err(harness)?;
+        if let Err(bypass) = finding(faults.arm(k, WriteFault::Stall))? {
+            broken.push(bypass);
+            break;
+        }
         let (client, url, kk, body) = (w.client(), w.svc.url(), key.clone(), cart.json());
         let task = tokio::spawn(async move { client.checkout(&url, &kk, &body).await });
         let stalled = faults
@@ -383,11 +406,17 @@ pub async fn crash_at_every_write(env: CheckEnv) -> CheckResult {
             .map_err(harness)?;
         if !stalled {
             let x = join(task).await?;
+            // It never froze: believed only if the triggers saw every write it made.
+            let tally = finding(faults.tally())?;
             faults.disarm().map_err(harness)?;
             w.record(&key, Some(&cart), &cart.value(), &x);
             story.say(format!(
                 "Checkout with write {k} frozen: it never reached it: {x}"
             ));
+            if let Err(bypass) = tally {
+                broken.push(bypass);
+                break;
+            }
             if x.is_success() {
                 story.say(format!(
                     "The checkout made fewer than {k} writes: every crash point was tried."
@@ -456,26 +485,33 @@ pub async fn out_of_stock_midway(env: CheckEnv) -> CheckResult {
     Ok(verdict(story, broken))
 }
 
-/// Counts the row writes of a plain checkout.
+/// Counts the row writes of a plain checkout. `Ok(Err(_))` when the count cannot be
+/// believed (the triggers were bypassed): the check fails with that.
 async fn count_writes(
     w: &mut CheckoutWorld,
     faults: &WriteFaults,
     skus: &[String],
     story: &mut Evidence,
-) -> Result<u64, Problem> {
-    faults.count_only().map_err(harness)?;
+) -> Result<Result<u64, String>, Problem> {
+    if let Err(bypass) = finding(faults.count_only())? {
+        return Ok(Err(bypass));
+    }
     let cart = three_line_cart(w, skus);
     let key = w.new_key();
     let x = w.checkout(&key, &cart).await;
-    let writes = faults.writes().map_err(harness)?;
+    let tally = finding(faults.tally())?;
     faults.disarm().map_err(harness)?;
     story.exchange(&x);
+    let writes = match tally {
+        Ok(tally) => tally.counted,
+        Err(bypass) => return Ok(Err(bypass)),
+    };
     if !x.is_success() {
         story.say("A plain checkout failed.");
         return Err(Problem::Service(story.clone()));
     }
     story.say(format!("A three-line checkout makes {writes} row writes."));
-    Ok(writes)
+    Ok(Ok(writes))
 }
 
 /// After a fault the client retries with the same key: the checkout must complete and
@@ -736,6 +772,18 @@ async fn after_recovery(
 
 fn harness(e: rusqlite::Error) -> Problem {
     Problem::Harness(format!("write-fault triggers: {e}"))
+}
+
+/// A write-fault result as a check needs it: a bypass is a finding the check fails with
+/// (`Ok(Err(reason))`), any other error is the harness's problem.
+fn finding<T>(result: Result<T, FaultError>) -> Result<Result<T, String>, Problem> {
+    match result {
+        Ok(value) => Ok(Ok(value)),
+        Err(e) => match e.split() {
+            Ok(bypass) => Ok(Err(bypass.to_string())),
+            Err(e) => Err(Problem::Harness(e.to_string())),
+        },
+    }
 }
 
 fn dedup(broken: &mut Vec<String>) {

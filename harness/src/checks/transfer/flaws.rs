@@ -3,6 +3,10 @@
 //! service's own database); races are forced by holding the risk assessment until every
 //! competing transfer has read its balance; lock contention is forced by the harness
 //! holding the database's write lock itself.
+//!
+//! Every count of writes and every fault that did not visibly happen is verified from
+//! the file ([`WriteFaults::tally`]): a service that drops or switches off the triggers
+//! fails the check with that reason instead of ending the "k = 1, 2, …" loop early.
 
 use std::time::Duration;
 
@@ -12,6 +16,7 @@ use crate::checks::transfer::world::{
     spawn_all,
 };
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
+use crate::fakes::write_faults::FaultError;
 use crate::fakes::{WriteFault, WriteFaults};
 
 /// Failure points tried beyond the writes an unarmed transfer makes, for fixes whose
@@ -31,18 +36,31 @@ pub async fn every_write_aborted(env: CheckEnv) -> CheckResult {
     let mut story = Evidence::new();
     let [a, b] = accounts::<2>(&mut w, &[1_000_000, 1_000])?;
     let faults = w.write_faults()?;
-    let writes = count_writes(&mut w, &faults, &a, &b, &mut story).await?;
+    let writes = match count_writes(&mut w, &faults, &a, &b, &mut story).await? {
+        Ok(writes) => writes,
+        Err(bypass) => return Ok(verdict(story, vec![bypass])),
+    };
     let mut broken = Vec::new();
     for k in 1..=writes + EXTRA_POINTS {
-        faults.arm(k, WriteFault::Abort).map_err(harness)?;
+        if let Err(bypass) = finding(faults.arm(k, WriteFault::Abort))? {
+            broken.push(bypass);
+            break;
+        }
         let amount = 100 + w.rng().below(900) as i64;
         let body = w.body(&a, &b, amount);
         let x = w.transfer(&body).await;
-        let counted = faults.writes().map_err(harness)?;
+        let tally = finding(faults.tally())?;
         faults.disarm().map_err(harness)?;
         story.say(format!(
             "Write {k} of the next transfer fails (aborted by a trigger): {x}"
         ));
+        let counted = match tally {
+            Ok(tally) => tally.counted,
+            Err(bypass) => {
+                broken.push(bypass);
+                break;
+            }
+        };
         let found = judge_then_transfer(&mut w, &a, &b, &mut story).await?;
         if !found.is_empty() {
             broken.push(format!(
@@ -70,10 +88,16 @@ pub async fn crash_at_every_write(env: CheckEnv) -> CheckResult {
     let mut story = Evidence::new();
     let [a, b] = accounts::<2>(&mut w, &[1_000_000, 1_000])?;
     let faults = w.write_faults()?;
-    let writes = count_writes(&mut w, &faults, &a, &b, &mut story).await?;
+    let writes = match count_writes(&mut w, &faults, &a, &b, &mut story).await? {
+        Ok(writes) => writes,
+        Err(bypass) => return Ok(verdict(story, vec![bypass])),
+    };
     let mut broken = Vec::new();
     for k in 1..=writes + EXTRA_POINTS {
-        faults.arm(k, WriteFault::Stall).map_err(harness)?;
+        if let Err(bypass) = finding(faults.arm(k, WriteFault::Stall))? {
+            broken.push(bypass);
+            break;
+        }
         let amount = 100 + w.rng().below(900) as i64;
         let body = w.body(&a, &b, amount);
         let client = w.client();
@@ -85,11 +109,17 @@ pub async fn crash_at_every_write(env: CheckEnv) -> CheckResult {
             .map_err(harness)?;
         if !stalled {
             let x = join(task).await?;
+            // It never froze: believed only if the triggers saw every write it made.
+            let tally = finding(faults.tally())?;
             faults.disarm().map_err(harness)?;
             w.record(&body, &x);
             story.say(format!(
                 "Transfer with write {k} frozen: it never reached it: {x}"
             ));
+            if let Err(bypass) = tally {
+                broken.push(bypass);
+                break;
+            }
             let found = w.judge(&mut Evidence::new())?;
             if !found.is_empty() {
                 broken.extend(found);
@@ -219,7 +249,9 @@ pub async fn crash_under_load(env: CheckEnv) -> CheckResult {
             w.body(&payers[i % 4], &payees[(i + 1) % 4], amount)
         })
         .collect();
-    faults.arm(at, WriteFault::Stall).map_err(harness)?;
+    if let Err(bypass) = finding(faults.arm(at, WriteFault::Stall))? {
+        return Ok(verdict(story, vec![bypass]));
+    }
     story.say(format!(
         "8 concurrent transfers; the {at}th row write among them is frozen, then the service is killed with SIGKILL."
     ));
@@ -231,8 +263,13 @@ pub async fn crash_under_load(env: CheckEnv) -> CheckResult {
         })
         .await
         .map_err(harness)?;
+    let mut broken = Vec::new();
     if !stalled {
         story.say("(the load finished before the frozen write; killed anyway)");
+        // Believed only if the triggers saw every write the load made.
+        if let Err(bypass) = finding(faults.tally())? {
+            broken.push(bypass);
+        }
     }
     w.svc.kill9().await;
     let answers = join_all(&mut w, &bodies, tasks).await?;
@@ -242,7 +279,7 @@ pub async fn crash_under_load(env: CheckEnv) -> CheckResult {
     }
     w.restart_after_kill9().await?;
     story.say("Restarted on the same database.");
-    let mut broken = w.judge(&mut story)?;
+    broken.extend(w.judge(&mut story)?);
     if broken.is_empty() {
         broken.extend(still_works(&mut w, &payers[0], &payees[0], &mut story).await);
     }
@@ -304,26 +341,33 @@ async fn concurrency_rounds(w: &mut TransferWorld, targets: &[Target], how: &str
 }
 
 /// Makes one unarmed transfer while counting row writes; the count bounds the
-/// failure points to try.
+/// failure points to try. `Ok(Err(_))` when the count cannot be believed (the triggers
+/// were bypassed): the check fails with that.
 async fn count_writes(
     w: &mut TransferWorld,
     faults: &WriteFaults,
     from: &str,
     to: &str,
     story: &mut Evidence,
-) -> Result<u64, Problem> {
-    faults.count_only().map_err(harness)?;
+) -> Result<Result<u64, String>, Problem> {
+    if let Err(bypass) = finding(faults.count_only())? {
+        return Ok(Err(bypass));
+    }
     let body = w.body(from, to, 250);
     let x = w.transfer(&body).await;
-    let writes = faults.writes().map_err(harness)?;
+    let tally = finding(faults.tally())?;
     faults.disarm().map_err(harness)?;
     story.exchange(&x);
+    let writes = match tally {
+        Ok(tally) => tally.counted,
+        Err(bypass) => return Ok(Err(bypass)),
+    };
     if !x.is_success() {
         story.say("A plain transfer between two funded accounts failed.");
         return Err(Problem::Service(story.clone()));
     }
     story.say(format!("A transfer makes {writes} row writes."));
-    Ok(writes)
+    Ok(Ok(writes))
 }
 
 /// After a fault: the ledger judge, and when it holds, a plain transfer must go through.
@@ -359,6 +403,18 @@ async fn still_works(
 
 fn harness(e: rusqlite::Error) -> Problem {
     Problem::Harness(format!("write-fault triggers: {e}"))
+}
+
+/// A write-fault result as a check needs it: a bypass is a finding the check fails with
+/// (`Ok(Err(reason))`), any other error is the harness's problem.
+pub(crate) fn finding<T>(result: Result<T, FaultError>) -> Result<Result<T, String>, Problem> {
+    match result {
+        Ok(value) => Ok(Ok(value)),
+        Err(e) => match e.split() {
+            Ok(bypass) => Ok(Err(bypass.to_string())),
+            Err(e) => Err(Problem::Harness(e.to_string())),
+        },
+    }
 }
 
 fn dedup(broken: &mut Vec<String>) {

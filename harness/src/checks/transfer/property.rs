@@ -8,7 +8,9 @@
 //! every answer told the truth: a transfer the payer could cover succeeded when nothing
 //! competed with it, one it could not cover got 409/422, invalid requests got a 4xx.
 //! Every history carries one burst out of an account that cannot cover it all, so no
-//! seed can skip the race. A failing history is shrunk and replayed as evidence.
+//! seed can skip the race. A failing-writes step whose fault could not fire (triggers
+//! dropped or switched off, see [`crate::fakes::write_faults`]) breaks the invariant
+//! too. A failing history is shrunk and replayed as evidence.
 
 use std::fmt;
 use std::sync::Arc;
@@ -17,6 +19,7 @@ use proptest::prelude::*;
 use tokio::sync::Mutex;
 
 use crate::checks::property::{search, shrunk_verdict};
+use crate::checks::transfer::flaws::finding;
 use crate::checks::transfer::world::{
     Target, TransferBody, TransferWorld, burst_held, judge_statuses,
 };
@@ -277,12 +280,19 @@ async fn run_history(s: &mut Shared, history: &[Step]) -> Result<(Vec<String>, E
                 );
                 let amount = (w.expected_balance(payer) / 10).max(1);
                 let body = w.body(payer, payee, amount);
-                faults
-                    .arm(u64::from(k), WriteFault::Abort)
-                    .map_err(harness)?;
+                if let Err(bypass) = finding(faults.arm(u64::from(k), WriteFault::Abort))? {
+                    broken.push(bypass);
+                    break;
+                }
                 let x = w.transfer(&body).await;
+                // A fault that could not fire proves nothing: the triggers must have
+                // seen every write the transfer made.
+                let tally = finding(faults.tally())?;
                 faults.disarm().map_err(harness)?;
                 story.exchange(&x);
+                if let Err(bypass) = tally {
+                    broken.push(bypass);
+                }
             }
         }
         broken.extend(w.judge_accounts(Some(&accounts), &mut Evidence::new())?);
