@@ -1,21 +1,17 @@
 //! The SQLite handle exercises use.
 //!
-//! A small pool of connections, each with a `sqlite3_trace_v2` statement callback that
-//! feeds [`crate::accounting`]. [`Db::call`] runs a closure on a blocking thread with a
-//! pooled connection and attributes its statements to the HTTP request being served.
+//! A small pool of connections. [`Db::call`] runs a closure on a blocking thread with a
+//! pooled connection. Statement accounting does not depend on it: every connection in
+//! the process, pooled or not, is traced by [`crate::hook`] from the moment it opens.
 //! Migrations are numbered by their position and applied under `BEGIN IMMEDIATE`
 //! against `PRAGMA user_version`, so they are idempotent and safe when a service is
 //! restarted after SIGKILL or two instances start on one file.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rusqlite::trace::{TraceEvent, TraceEventCodes};
-use rusqlite::{Connection, OpenFlags, StatementStatus, TransactionBehavior};
-
-use crate::accounting::{RequestStats, StatementRecord};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 /// How long a connection waits on a locked database before `SQLITE_BUSY`, unless the
 /// service is started with another `--busy-timeout-ms`.
@@ -48,25 +44,10 @@ pub enum DbError {
     Panicked,
 }
 
-/// What a pooled connection's trace callbacks need: the request its statements belong
-/// to, and the status counters of statements that started but have not finished.
-#[derive(Default)]
-struct TraceState {
-    request: Option<Arc<RequestStats>>,
-    running: HashMap<String, (i64, i64)>,
-}
-
-type CounterSlot = Arc<Mutex<TraceState>>;
-
-struct Pooled {
-    conn: Connection,
-    slot: CounterSlot,
-}
-
 struct Inner {
     path: PathBuf,
     busy_timeout: Duration,
-    idle: Mutex<Vec<Pooled>>,
+    idle: Mutex<Vec<Connection>>,
 }
 
 /// A cloneable handle to the service's SQLite database.
@@ -90,6 +71,7 @@ impl Db {
         migrations: &[&str],
         busy_timeout: Duration,
     ) -> Result<Db, DbError> {
+        crate::hook::ensure_started();
         let db = Db {
             inner: Arc::new(Inner {
                 path: path.as_ref().to_path_buf(),
@@ -98,7 +80,7 @@ impl Db {
             }),
         };
         let mut first = db.connect()?;
-        migrate(&mut first.conn, migrations)?;
+        migrate(&mut first, migrations)?;
         db.give_back(first);
         Ok(db)
     }
@@ -110,26 +92,24 @@ impl Db {
 
     /// Runs `f` with a pooled connection on a blocking thread.
     ///
-    /// Statements `f` executes are counted against the HTTP request the caller serves.
+    /// Statements `f` executes are counted against the HTTP request in flight (see
+    /// [`crate::accounting`]), as are statements on any other connection.
     pub async fn call<F, R, E>(&self, f: F) -> Result<R, E>
     where
         F: FnOnce(&mut Connection) -> Result<R, E> + Send + 'static,
         R: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let counter = crate::accounting::current();
         let db = self.clone();
         let joined = tokio::task::spawn_blocking(move || {
-            let mut pooled = match db.take() {
-                Ok(p) => p,
+            let mut conn = match db.take() {
+                Ok(c) => c,
                 Err(e) => return Err(E::from(e)),
             };
-            set_slot(&pooled.slot, counter);
-            let result = f(&mut pooled.conn);
-            set_slot(&pooled.slot, None);
+            let result = f(&mut conn);
             // A connection left inside a transaction (an early return) is not reused.
-            if pooled.conn.is_autocommit() {
-                db.give_back(pooled);
+            if conn.is_autocommit() {
+                db.give_back(conn);
             }
             result
         })
@@ -137,7 +117,7 @@ impl Db {
         joined.unwrap_or_else(|_| Err(E::from(DbError::Panicked)))
     }
 
-    fn take(&self) -> Result<Pooled, DbError> {
+    fn take(&self) -> Result<Connection, DbError> {
         let reused = self
             .inner
             .idle
@@ -145,78 +125,36 @@ impl Db {
             .unwrap_or_else(PoisonError::into_inner)
             .pop();
         match reused {
-            Some(p) => Ok(p),
+            Some(c) => Ok(c),
             None => self.connect(),
         }
     }
 
-    fn give_back(&self, pooled: Pooled) {
+    fn give_back(&self, conn: Connection) {
         self.inner
             .idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(pooled);
+            .push(conn);
     }
 
-    fn connect(&self) -> Result<Pooled, DbError> {
-        let mut conn = Connection::open_with_flags(
+    /// A new connection (traced by the kit's auto-extension as it opens), configured.
+    /// The configuring pragmas are the kit's overhead and not counted.
+    fn connect(&self) -> Result<Connection, DbError> {
+        let conn = Connection::open_with_flags(
             &self.inner.path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX
                 | OpenFlags::SQLITE_OPEN_URI,
         )?;
+        let _internal = crate::hook::Internal::begin();
         conn.busy_timeout(self.inner.busy_timeout)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let slot: CounterSlot = Arc::new(Mutex::new(TraceState::default()));
-        let traced = Arc::clone(&slot);
-        conn.trace_v2(
-            TraceEventCodes::SQLITE_TRACE_STMT | TraceEventCodes::SQLITE_TRACE_PROFILE,
-            Some(move |event: TraceEvent<'_>| {
-                let mut state = traced.lock().unwrap_or_else(PoisonError::into_inner);
-                let Some(request) = state.request.clone() else {
-                    return;
-                };
-                match event {
-                    // Trigger subprograms are reported with a `-- TRIGGER` pseudo-statement;
-                    // they are part of the statement that fired them, not new statements.
-                    TraceEvent::Stmt(stmt, sql) if !sql.trim_start().starts_with("--") => {
-                        request.started();
-                        // Counters are cumulative over a cached statement's life: remember
-                        // where they stood so the finish can take the difference.
-                        state.running.insert(sql.to_owned(), counters(&stmt));
-                    }
-                    TraceEvent::Profile(stmt, _) => {
-                        let sql = stmt.sql().into_owned();
-                        let (scan0, vm0) = state.running.remove(&sql).unwrap_or((0, 0));
-                        let (scan1, vm1) = counters(&stmt);
-                        request.finished(StatementRecord {
-                            sql,
-                            fullscan_steps: scan1 - scan0,
-                            vm_steps: vm1 - vm0,
-                        });
-                    }
-                    _ => {}
-                }
-            }),
-        )?;
-        Ok(Pooled { conn, slot })
+        Ok(conn)
     }
-}
-
-fn set_slot(slot: &CounterSlot, request: Option<Arc<RequestStats>>) {
-    let mut state = slot.lock().unwrap_or_else(PoisonError::into_inner);
-    state.request = request;
-    state.running.clear();
-}
-
-fn counters(stmt: &rusqlite::trace::StmtRef<'_>) -> (i64, i64) {
-    (
-        i64::from(stmt.get_status(StatementStatus::FullscanStep)),
-        i64::from(stmt.get_status(StatementStatus::VmStep)),
-    )
 }
 
 /// Applies the migrations the file has not seen yet, each in its own IMMEDIATE
@@ -269,109 +207,5 @@ mod tests {
             .unwrap();
         let err = Db::open(&path, &MIGRATIONS[..1]).err().unwrap();
         assert!(matches!(err, DbError::TooNew { found: 2, known: 1 }));
-    }
-
-    #[tokio::test]
-    async fn statements_are_counted_per_request_across_threads() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(dir.path().join("c.db"), MIGRATIONS).unwrap();
-        let counter = Arc::new(RequestStats::default());
-        let db2 = db.clone();
-        crate::accounting::count_scope(Arc::clone(&counter), async move {
-            for _ in 0..2 {
-                db2.call(|c| {
-                    c.execute("INSERT INTO t (v) VALUES ('x')", [])?;
-                    c.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))?;
-                    Ok::<_, DbError>(())
-                })
-                .await
-                .unwrap();
-            }
-        })
-        .await;
-        assert_eq!(counter.statements(), 4);
-        // Outside a request nothing is attributed.
-        db.call(|c| c.execute("DELETE FROM t", []).map_err(DbError::from))
-            .await
-            .unwrap();
-        assert_eq!(counter.statements(), 4);
-    }
-
-    #[tokio::test]
-    async fn trigger_subprograms_are_not_counted_as_statements() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(
-            dir.path().join("t.db"),
-            &["CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL);
-                 CREATE TABLE audit (v TEXT NOT NULL);
-                 CREATE TRIGGER t_audit AFTER INSERT ON t BEGIN
-                     INSERT INTO audit (v) VALUES (NEW.v);
-                 END;"],
-        )
-        .unwrap();
-        let counter = Arc::new(RequestStats::default());
-        let db2 = db.clone();
-        crate::accounting::count_scope(Arc::clone(&counter), async move {
-            db2.call(|c| {
-                c.execute("INSERT INTO t (v) VALUES ('x')", [])
-                    .map_err(DbError::from)
-            })
-            .await
-            .unwrap();
-        })
-        .await;
-        assert_eq!(counter.statements(), 1);
-    }
-
-    #[tokio::test]
-    async fn full_scans_are_measured_per_statement_and_indexes_remove_them() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(dir.path().join("s.db"), MIGRATIONS).unwrap();
-        db.call(|c| {
-            let tx = c.transaction()?;
-            for n in 0..500 {
-                tx.execute(
-                    "INSERT INTO t (v, w) VALUES (?1, ?2)",
-                    (format!("v{n}"), n % 7),
-                )?;
-            }
-            tx.commit()?;
-            Ok::<_, DbError>(())
-        })
-        .await
-        .unwrap();
-        let lookup = |db: Db| async move {
-            let stats = Arc::new(RequestStats::default());
-            crate::accounting::count_scope(Arc::clone(&stats), async move {
-                // A cached statement run twice: counters are per execution, not cumulative.
-                for _ in 0..2 {
-                    db.call(|c| {
-                        let mut s = c.prepare_cached("SELECT count(*) FROM t WHERE w = ?1")?;
-                        s.query_row([3], |r| r.get::<_, i64>(0))?;
-                        Ok::<_, DbError>(())
-                    })
-                    .await
-                    .unwrap();
-                }
-            })
-            .await;
-            stats.detail()
-        };
-        let scanned = lookup(db.clone()).await;
-        assert_eq!(scanned.len(), 2);
-        assert!(scanned.iter().all(|s| s.sql.contains("WHERE w")));
-        assert!(
-            scanned.iter().all(|s| s.fullscan_steps >= 499),
-            "{scanned:?}"
-        );
-        assert_eq!(scanned[0].fullscan_steps, scanned[1].fullscan_steps);
-        db.call(|c| {
-            c.execute("CREATE INDEX t_w ON t (w)", [])
-                .map_err(DbError::from)
-        })
-        .await
-        .unwrap();
-        let indexed = lookup(db).await;
-        assert!(indexed.iter().all(|s| s.fullscan_steps == 0), "{indexed:?}");
     }
 }

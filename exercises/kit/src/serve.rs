@@ -28,10 +28,11 @@ pub enum ServeError {
 
 /// Serves `app` until SIGTERM or Ctrl-C.
 ///
-/// Adds the canary route and the statement-accounting layer (outermost, so its header
-/// is the last word), binds `args.listen`, and prints exactly one `READY <addr>` line
+/// Adds the canary route and the statement-accounting layer (outermost, so its headers
+/// are the last word), binds `args.listen`, and prints exactly one `READY <addr>` line
 /// on stdout once the socket accepts connections.
 pub async fn serve(args: &KitArgs, db: Db, app: Router) -> Result<(), ServeError> {
+    crate::hook::ensure_started();
     let canary = Router::new().route(CANARY_PATH, get(canary)).with_state(db);
     let sink = StatsSink::open(args.stats_file.as_deref())?;
     let app = app

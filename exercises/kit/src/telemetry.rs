@@ -6,6 +6,9 @@ use tracing_subscriber::EnvFilter;
 ///
 /// Safe to call more than once; later calls are ignored.
 pub fn init() {
+    // Every exercise calls this first: start the accounting here too, should the
+    // before-`main` constructor not have run.
+    crate::hook::ensure_started();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
