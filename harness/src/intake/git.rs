@@ -452,7 +452,9 @@ mod tests {
 
     #[test]
     fn listings_are_bounded_and_names_checked() {
-        let ok = b"100644 blob 0123abcd     12\texercises/charge/src/main.rs\0120000 blob 89ab       5\tlink\0160000 commit 77aa       -\tsub\0";
+        let ok = b"100644 blob 0123abcd     12\texercises/charge/src/main.rs\x00\
+                   120000 blob 89ab       5\tlink\x00\
+                   160000 commit 77aa       -\tsub\x00";
         let entries = parse_listing(ok).expect("a valid listing");
         assert_eq!(entries.len(), 3);
         assert_eq!(entries[0].size, Some(12));
