@@ -123,7 +123,7 @@ pub async fn grade(
                 .unwrap_or_else(|| format!("directory {}", opts.submission.display())),
             ignored,
             ignored_total,
-            isolation: crate::sandbox::isolation(&ws.root),
+            isolation: crate::sandbox::isolation(&ws.root, &ws.cache.join("stage")),
         },
     })
 }

@@ -8,6 +8,7 @@
 //! - [`cli`]: argument parsing and printing; nothing else.
 //! - [`catalog`]: the exercises and which of their paths a candidate owns.
 //! - [`staging`]: copies candidate-owned paths beside the grader's kit and builds.
+//! - [`toolchain`]: the grader's own crates fetched and toolchain found, before any build.
 //! - [`service`]: starts a service binary as a child process (READY line, kill -9).
 //! - [`fakes`]: downstream dependencies played by the harness, with fault injection.
 //! - [`checks`]: check definitions, evidence, and one module per exercise.
@@ -30,3 +31,4 @@ pub mod sandbox;
 pub mod seed;
 pub mod service;
 pub mod staging;
+pub mod toolchain;

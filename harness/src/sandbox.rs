@@ -1,5 +1,5 @@
-//! The sandbox candidate code runs in: builds (`build.rs` and proc macros run code too)
-//! and services.
+//! The sandbox candidate code runs in: builds (the compiler and the allowed crates'
+//! build scripts and macros read the candidate's sources) and services.
 //!
 //! Layers, each applied where the machine allows it and each reported in
 //! [`Isolation`], so a report never claims more than was in force:
@@ -8,14 +8,23 @@
 //!   any thread exists ([`isolate_network`]). Everything it starts — fakes, builds,
 //!   services — sees one loopback interface and nothing else; fakes and services still
 //!   talk over 127.0.0.1.
-//! - **filesystem**: every service starts in its own mount namespace with the grader's
-//!   repository covered by an empty read-only tmpfs, from a copy of its binary in the
-//!   grade's temp dir. A build sees its stage and the shared build cache, with the
-//!   grader's sources, tests, corpus and harness binaries covered.
-//! - **user**: services run as `nobody` when the harness runs as root.
+//! - **processes**: every build and every service is the first process (PID 1) of its
+//!   own PID namespace, under a small supervisor forked between fork and exec. When
+//!   PID 1 dies the kernel kills everything else in the namespace — a `setsid` or
+//!   double-forked worker included — and the supervisor exits only after that, so
+//!   "the build ended" and "kill -9" mean the whole tree is gone. The namespace has
+//!   its own `/proc`, so a child sees no other process.
+//! - **filesystem**: every child starts in its own mount namespace. Services: the
+//!   grader's repository and every world-writable place covered by empty read-only
+//!   tmpfs, their own directories bound back. Builds: the grader's repository, the
+//!   other submissions' stages, the harness user's home and the world-writable places
+//!   covered; the stage, the shared target directory and a scratch directory bound
+//!   back, the toolchain and the fetched registry bound back read-only.
+//! - **user**: when the harness runs as root, builds run as a build user of their own
+//!   and each grade's services as a user no concurrent grade shares (derived from the
+//!   harness's PID), with `no_new_privs` and no supplementary groups.
 //! - **limits**: CPU time, address space, file size and process count (rlimits); wall
-//!   clock timeouts and killing the whole process group are the caller's
-//!   (`service.rs`, `staging.rs`).
+//!   clock timeouts are the caller's (`service.rs`, `staging.rs`).
 
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
@@ -27,8 +36,14 @@ use nix::sys::resource::{Resource, setrlimit};
 use nix::unistd::{Gid, Uid, setgid, setgroups, setuid};
 use serde::Serialize;
 
-/// The user services drop to when the harness runs as root.
-const NOBODY: (u32, u32) = (65534, 65534);
+/// The user builds run as when the harness runs as root. Builds are serialised (one
+/// target directory), so one user is never shared by two at once.
+pub const BUILD_USER: (u32, u32) = (1_999_000_000, 1_999_000_000);
+
+/// Services of a grade run as this plus the grading process's PID: PIDs of live
+/// processes are unique, so no two concurrent grades share a service user (and
+/// `RLIMIT_NPROC` is per grade).
+const SERVICE_USER_BASE: u32 = 2_000_000_000;
 
 /// What isolation was in force, in words, for the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -134,6 +149,8 @@ struct Exposed {
     fd: i32,
     /// `/proc/self/fd/<fd>`: the bind source once `path` itself is covered.
     by_fd: CString,
+    /// Bound back read-only (the toolchain, the registry).
+    read_only: bool,
 }
 
 /// Descriptor numbers exposed directories are parked at during confinement.
@@ -148,6 +165,8 @@ pub struct Policy {
     cover: Vec<CString>,
     expose: Vec<Exposed>,
     drop_to: Option<(u32, u32)>,
+    /// Run as PID 1 of a new PID namespace under a supervisor.
+    own_pids: bool,
     limits: Limits,
 }
 
@@ -157,6 +176,7 @@ impl Policy {
     pub fn service(grader_root: &Path) -> Policy {
         let root = is_root();
         let confine = root && mounts_work();
+        let user = SERVICE_USER_BASE.saturating_add(std::process::id());
         Policy {
             hide: if confine {
                 to_cstrings(&[grader_root.to_path_buf()])
@@ -174,7 +194,8 @@ impl Policy {
                 Vec::new()
             },
             expose: Vec::new(),
-            drop_to: root.then_some(NOBODY),
+            drop_to: root.then_some((user, user)),
+            own_pids: confine && pids_work(),
             limits: SERVICE_LIMITS,
         }
     }
@@ -182,6 +203,15 @@ impl Policy {
     /// This policy, keeping `dirs` (the service's binary and working directories)
     /// visible and writable although they lie under a covered place.
     pub fn exposing(&self, dirs: &[&Path]) -> Policy {
+        self.expose_dirs(dirs, false)
+    }
+
+    /// This policy, keeping `dirs` visible but read-only under the covers.
+    pub fn exposing_read_only(&self, dirs: &[&Path]) -> Policy {
+        self.expose_dirs(dirs, true)
+    }
+
+    fn expose_dirs(&self, dirs: &[&Path], read_only: bool) -> Policy {
         use std::os::unix::ffi::OsStrExt;
         let mut policy = self.clone();
         let covers: Vec<PathBuf> = self
@@ -202,7 +232,7 @@ impl Policy {
                     ancestors.push(at.clone());
                 }
             }
-            let fd = PARK_FD_BASE + i as i32;
+            let fd = PARK_FD_BASE + (self.expose.len() + i) as i32;
             let (Some(path), Ok(by_fd)) = (
                 to_cstrings(&[dir.to_path_buf()]).pop(),
                 CString::new(format!("/proc/self/fd/{fd}")),
@@ -214,36 +244,46 @@ impl Policy {
                 ancestors: to_cstrings(&ancestors),
                 fd,
                 by_fd,
+                read_only,
             });
         }
         policy
     }
 
-    /// The policy for a build in the grader at `grader_root`: its sources, tests,
-    /// corpus, history and harness binaries covered, build limits.
-    pub fn build(grader_root: &Path) -> Policy {
-        let covered: Vec<PathBuf> = [
-            "harness",
-            "tests",
-            "exercises",
-            "scripts",
-            ".git",
-            "target/debug",
-            "target/release",
-        ]
-        .iter()
-        .map(|p| grader_root.join(p))
-        .filter(|p| p.is_dir())
-        .collect();
+    /// The policy for a build in the grader at `grader_root`: its repository, the
+    /// harness user's home, every stage under `stages` and the world-writable places
+    /// covered, the build user when root, build limits. The caller exposes the stage,
+    /// the target and scratch directories, and the toolchain read-only.
+    pub fn build(grader_root: &Path, stages: &Path) -> Policy {
+        let root = is_root();
+        let confine = root && mounts_work();
+        let mut covered = vec![grader_root.to_path_buf()];
+        if let Some(home) = std::env::var_os("HOME").map(PathBuf::from)
+            && home.is_dir()
+            && home != Path::new("/")
+        {
+            covered.push(home);
+        }
+        covered.push(stages.to_path_buf());
+        covered.extend(WRITABLE_PLACES.iter().map(PathBuf::from));
+        // A cover inside another is out of sight already (and has nowhere to mount).
+        let mut kept: Vec<PathBuf> = Vec::new();
+        for c in covered.into_iter().filter(|p| p.is_dir()) {
+            if !kept.iter().any(|k| c.starts_with(k)) {
+                kept.retain(|k| !k.starts_with(&c));
+                kept.push(c);
+            }
+        }
         Policy {
-            hide: if is_root() && mounts_work() {
-                to_cstrings(&covered)
+            hide: if confine {
+                to_cstrings(&kept)
             } else {
                 Vec::new()
             },
             cover: Vec::new(),
             expose: Vec::new(),
-            drop_to: None,
+            drop_to: root.then_some(BUILD_USER),
+            own_pids: confine && pids_work(),
             limits: BUILD_LIMITS,
         }
     }
@@ -301,6 +341,15 @@ impl Policy {
                     MsFlags::MS_BIND | MsFlags::MS_REC,
                     None::<&str>,
                 )?;
+                if e.read_only {
+                    mount(
+                        None::<&str>,
+                        e.path.as_c_str(),
+                        None::<&str>,
+                        MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | sealed,
+                        None::<&str>,
+                    )?;
+                }
                 // SAFETY: closing the descriptor parked above.
                 unsafe {
                     libc::close(e.fd);
@@ -326,12 +375,51 @@ impl Policy {
         setrlimit(Resource::RLIMIT_AS, l.address_space, l.address_space)?;
         setrlimit(Resource::RLIMIT_FSIZE, l.file_size, l.file_size)?;
         setrlimit(Resource::RLIMIT_NPROC, l.processes, l.processes)?;
+        if self.own_pids {
+            unshare(CloneFlags::CLONE_NEWPID)?;
+            // SAFETY: fork in the single-threaded child between fork and exec; the
+            // supervisor branch only makes async-signal-safe calls and never returns.
+            match unsafe { libc::fork() } {
+                -1 => return Err(std::io::Error::last_os_error()),
+                0 => {
+                    // PID 1 of the new namespace: its own /proc, so it sees only its
+                    // own processes (best effort: without a mount namespace it keeps
+                    // the old one).
+                    if !self.hide.is_empty() {
+                        let _ = mount(
+                            Some("proc"),
+                            "/proc",
+                            Some("proc"),
+                            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                            None::<&str>,
+                        );
+                    }
+                }
+                child => supervise(child),
+            }
+        }
         if let Some((uid, gid)) = self.drop_to {
             setgroups(&[])?;
             setgid(Gid::from_raw(gid))?;
             setuid(Uid::from_raw(uid))?;
         }
+        // SAFETY: prctl with constant arguments.
+        unsafe {
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // After the user switch, which clears it: PID 1 dies with its supervisor,
+            // taking the namespace with it.
+            if self.own_pids && libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
         Ok(())
+    }
+
+    /// Whether children under this policy run in their own PID namespace.
+    pub fn own_pids(&self) -> bool {
+        self.own_pids
     }
 
     /// The user a child under this policy runs as, or `None` for the harness's own.
@@ -357,6 +445,35 @@ fn mkdir_quiet(path: &std::ffi::CStr) -> std::io::Result<()> {
     }
 }
 
+/// The supervisor outside a child's PID namespace: the process the harness started
+/// and waits on. It ignores the signals a caller sends a service's process group (the
+/// service itself gets them), closes every descriptor but stdio (so nothing waits on
+/// it), reaps PID 1 and exits with its status — which the kernel delivers only after
+/// every other process of the namespace is gone. Never returns.
+fn supervise(child: libc::pid_t) -> ! {
+    // SAFETY: async-signal-safe calls only (signal, syscall, waitpid, _exit).
+    unsafe {
+        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT] {
+            libc::signal(sig, libc::SIG_IGN);
+        }
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+        let mut status = 0;
+        loop {
+            let r = libc::waitpid(child, &mut status, 0);
+            if r == child {
+                break;
+            }
+            if r < 0 && *libc::__errno_location() != libc::EINTR {
+                libc::_exit(125);
+            }
+        }
+        if libc::WIFEXITED(status) {
+            libc::_exit(libc::WEXITSTATUS(status));
+        }
+        libc::_exit(128 + libc::WTERMSIG(status));
+    }
+}
+
 /// The policy every service of this process runs under (the grader's repository is
 /// the one this harness was built from).
 pub fn service_policy() -> &'static Policy {
@@ -368,6 +485,26 @@ pub fn service_policy() -> &'static Policy {
 pub fn hand_over(dir: &Path, policy: &Policy) -> std::io::Result<()> {
     if let Some((uid, gid)) = policy.user() {
         nix::unistd::chown(dir, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))?;
+    }
+    Ok(())
+}
+
+/// Gives the whole tree at `dir` to `user`, without following links; a tree that is
+/// the user's at its top is taken to be theirs throughout (it was handed over before).
+pub fn hand_over_tree(dir: &Path, user: (u32, u32)) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(dir)?;
+    if meta.uid() == user.0 && meta.gid() == user.1 {
+        return Ok(());
+    }
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        std::os::unix::fs::lchown(&path, Some(user.0), Some(user.1))?;
+        if std::fs::symlink_metadata(&path)?.is_dir() {
+            for entry in std::fs::read_dir(&path)? {
+                stack.push(entry?.path());
+            }
+        }
     }
     Ok(())
 }
@@ -387,29 +524,39 @@ pub fn open_path_for_services(dirs: &[&Path]) -> std::io::Result<()> {
 }
 
 /// The isolation a grade ran under, for its report.
-pub fn isolation(grader_root: &Path) -> Isolation {
+pub fn isolation(grader_root: &Path, stages: &Path) -> Isolation {
     let service = Policy::service(grader_root);
+    let build = Policy::build(grader_root, stages);
     let l = SERVICE_LIMITS;
+    let pids = |p: &Policy| {
+        if p.own_pids {
+            "own PID namespace (the whole tree dies with it)"
+        } else {
+            "process group only (PID namespaces need root)"
+        }
+    };
     Isolation {
         network: network_isolation(),
         filesystem: format!(
-            "services: {}; builds: {}",
+            "services: {}, {}; builds: {}, {}",
             service.describe_files(),
-            if Policy::build(grader_root).hide.is_empty() {
+            pids(&service),
+            if build.hide.is_empty() {
                 "not confined"
             } else {
-                "own mount namespace, grader's sources, tests and binaries covered (builds run as the harness's user, which could undo it)"
-            }
+                "own mount namespace: the grader's repository, the harness user's home, other stages and /tmp, /var/tmp, /dev/shm covered; only the stage, the build output and a scratch directory writable; toolchain and registry read-only"
+            },
+            pids(&build)
         ),
-        user: match service.user() {
-            Some((uid, _)) => {
-                format!("services run as uid {uid} (nobody); builds as the harness's user")
-            }
-            None => "services and builds run as the harness's user (not root, so no user switch)"
+        user: match (service.user(), build.user()) {
+            (Some((uid, _)), Some((build_uid, _))) => format!(
+                "services run as uid {uid} (this grade's own), builds as uid {build_uid}; no_new_privs, no supplementary groups"
+            ),
+            _ => "services and builds run as the harness's user (not root, so no user switch); no_new_privs"
                 .to_owned(),
         },
         limits: format!(
-            "services: {} s CPU, {} GiB address space, {} MiB per file, {} processes; builds: {} s CPU; wall-clock timeouts; process groups killed",
+            "services: {} s CPU, {} GiB address space, {} MiB per file, {} processes; builds: {} s CPU; wall-clock timeouts",
             l.cpu_secs,
             l.address_space >> 30,
             l.file_size >> 20,
@@ -421,6 +568,23 @@ pub fn isolation(grader_root: &Path) -> Isolation {
 
 fn is_root() -> bool {
     Uid::effective().is_root()
+}
+
+/// Whether this machine lets the harness create PID namespaces (probed once).
+fn pids_work() -> bool {
+    static WORKS: OnceLock<bool> = OnceLock::new();
+    *WORKS.get_or_init(|| {
+        use std::os::unix::process::CommandExt;
+        let mut probe = std::process::Command::new("/bin/true");
+        // SAFETY: as in `Policy::apply`.
+        unsafe {
+            probe.pre_exec(|| {
+                unshare(CloneFlags::CLONE_NEWPID)?;
+                Ok(())
+            });
+        }
+        probe.status().is_ok_and(|s| s.success())
+    })
 }
 
 /// Whether this machine lets the harness create mount namespaces (probed once).

@@ -1,6 +1,7 @@
 //! Running an exercise service as a child process: the one way every check starts one.
 //!
-//! The service gets its own process group (so kill -9 takes any children with it), a
+//! The service gets its own PID namespace where the machine allows (so kill -9 takes
+//! every process it started, see [`RunningService::kill9`]) and its own process group, a
 //! database file and log file chosen by the check, port 0 on loopback, and its
 //! downstreams pointed at the harness's fakes. The only thing read from its stdout is
 //! the `READY <addr>` line, and the address must be loopback; nothing else it prints is
@@ -66,19 +67,17 @@ pub struct RunningService {
     spec: ServiceSpec,
     child: Option<Child>,
     addr: SocketAddr,
+    /// Whether the child is a supervisor with the service as PID 1 of its namespace.
+    own_pids: bool,
 }
 
 impl RunningService {
     /// Starts an instance and waits for its READY line.
     pub async fn start(spec: &ServiceSpec) -> Result<RunningService, StartError> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&spec.log)
-            .map_err(|source| StartError::Spawn {
-                binary: spec.binary.clone(),
-                source,
-            })?;
+        let log = open_log(&spec.log).map_err(|source| StartError::Spawn {
+            binary: spec.binary.clone(),
+            source,
+        })?;
         let policy = crate::sandbox::service_policy();
         let workdir = spec
             .db
@@ -122,6 +121,7 @@ impl RunningService {
             spec: spec.clone(),
             child: Some(child),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            own_pids: policy.own_pids(),
         };
         let mut lines = BufReader::new(stdout).lines();
         let line = match tokio::time::timeout(READY_TIMEOUT, lines.next_line()).await {
@@ -145,10 +145,24 @@ impl RunningService {
         &self.spec.db
     }
 
-    /// Kills the whole process group with SIGKILL, at once, mid-whatever.
+    /// Kills the service with SIGKILL, at once, mid-whatever, and returns once every
+    /// process it started is gone.
+    ///
+    /// In its own PID namespace the service is PID 1 under a supervisor (see
+    /// `sandbox`): killing PID 1 makes the kernel kill the rest of the namespace, and
+    /// the supervisor exits only after that — so waiting for it is waiting for the
+    /// whole tree, `setsid` and double-forked workers included. Without one, the
+    /// process group is killed (a worker that left it survives; the report says which
+    /// isolation was in force).
     pub async fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
             if let Some(pid) = child.id() {
+                if let Some(init) = namespace_init(pid).filter(|_| self.own_pids) {
+                    let _ = nix::sys::signal::kill(Pid::from_raw(init), Signal::SIGKILL);
+                    if tokio::time::timeout(STOP_GRACE, child.wait()).await.is_ok() {
+                        return;
+                    }
+                }
                 let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
             }
             let _ = child.wait().await;
@@ -187,16 +201,75 @@ impl Drop for RunningService {
         if let Some(child) = self.child.as_mut()
             && let Some(pid) = child.id()
         {
+            if let Some(init) = namespace_init(pid).filter(|_| self.own_pids) {
+                let _ = nix::sys::signal::kill(Pid::from_raw(init), Signal::SIGKILL);
+            }
+            // The supervisor's death takes PID 1, and so the namespace, with it.
             let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
         }
     }
 }
 
-/// The last `lines` lines of a log file ("" if unreadable).
+/// Most bytes of a log's end read for a tail.
+const TAIL_BYTES: u64 = 64 * 1024;
+
+/// Opens a service's log for appending, as the harness (often root), in a directory
+/// the service itself can write: never through a link, never anything but a regular
+/// file with one name — else a service could point it at a file of the grader's
+/// choosing and have the harness write there.
+fn open_log(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() || meta.nlink() != 1 {
+        return Err(std::io::Error::other(format!(
+            "{} is not a plain file of its own (a link was planted)",
+            path.display()
+        )));
+    }
+    Ok(file)
+}
+
+/// The last `lines` lines of a log file ("" if unreadable, a link or not a regular
+/// file); at most the last 64 KiB are read.
 pub fn log_tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
+    use std::io::{Read, Seek, SeekFrom};
+    use std::os::unix::fs::OpenOptionsExt;
+    let Ok(mut file) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+    else {
+        return String::new();
+    };
+    let Ok(meta) = file.metadata() else {
+        return String::new();
+    };
+    if !meta.is_file() {
+        return String::new();
+    }
+    let start = meta.len().saturating_sub(TAIL_BYTES);
+    let mut bytes = Vec::new();
+    if file.seek(SeekFrom::Start(start)).is_err()
+        || file.take(TAIL_BYTES).read_to_end(&mut bytes).is_err()
+    {
+        return String::new();
+    }
+    let text = String::from_utf8_lossy(&bytes);
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// The host PID of the first child of `supervisor` — PID 1 of the service's own
+/// namespace — when the service runs under one.
+fn namespace_init(supervisor: u32) -> Option<i32> {
+    let children =
+        std::fs::read_to_string(format!("/proc/{supervisor}/task/{supervisor}/children")).ok()?;
+    children.split_whitespace().next()?.parse().ok()
 }
 
 fn parse_ready(line: &str) -> Result<SocketAddr, StartError> {

@@ -16,6 +16,8 @@ use sha2::{Digest, Sha256};
 
 use crate::catalog::Exercise;
 
+pub mod manifest;
+
 /// Longest a build may take before it is killed and reported as failed.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
 /// Largest single file taken from a submission.
@@ -61,6 +63,9 @@ pub enum StageError {
     /// The grader's workspace manifest is not what the harness expects.
     #[error("grader manifest {0}: {1}")]
     Manifest(PathBuf, String),
+    /// The grader's toolchain or fetched crates are not usable.
+    #[error(transparent)]
+    Environment(#[from] crate::toolchain::EnvError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StageError + '_ {
@@ -125,21 +130,51 @@ pub async fn build_exercise(
         touch_tree(&stage.join(exercise.dir())).map_err(io_err(&stage))?;
     }
 
+    let toolchain = crate::toolchain::locate()?;
     let target = ws.cache.join("target");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = tokio::process::Command::new(cargo);
+    let scratch = ws.cache.join("build-tmp");
+    for dir in [&target, &scratch] {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    }
+    let policy = crate::sandbox::Policy::build(&ws.root, &ws.cache.join("stage"));
+    if let Some(user) = policy.user() {
+        // Only the build output and the scratch directory are the build user's.
+        crate::sandbox::hand_over_tree(&target, user).map_err(io_err(&target))?;
+        crate::sandbox::hand_over_tree(&scratch, user).map_err(io_err(&scratch))?;
+    }
+    let registry = toolchain.cargo_home.join("registry");
+    let policy = policy
+        .exposing(&[&stage, &target, &scratch])
+        .exposing_read_only(&[&toolchain.sysroot, &registry]);
+    let path = format!("{}:/usr/bin:/bin", toolchain.sysroot.join("bin").display());
+    let mut cmd = tokio::process::Command::new(&toolchain.cargo);
     cmd.current_dir(&stage)
-        .args(["build", "--offline", "--message-format", "short", "-p"])
+        .args([
+            "build",
+            "--offline",
+            "--locked",
+            "--message-format",
+            "short",
+            "-p",
+        ])
         .arg(exercise.package)
         .args(["--bin", exercise.binary, "--target-dir"])
         .arg(&target)
+        // Nothing of the harness's environment (a `RUSTC_WRAPPER`, tokens) reaches
+        // the build: only what a build needs.
+        .env_clear()
+        .env("PATH", path)
+        .env("CARGO_HOME", &toolchain.cargo_home)
+        .env("RUSTC", &toolchain.rustc)
+        .env("HOME", &scratch)
+        .env("TMPDIR", &scratch)
         .env("CARGO_TERM_COLOR", "never")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    crate::sandbox::Policy::build(&ws.root).apply(&mut cmd);
+    policy.apply(&mut cmd);
     let child = cmd.spawn().map_err(io_err(&stage))?;
     let group = child.id();
     let output = match tokio::time::timeout(BUILD_TIMEOUT, child.wait_with_output()).await {
@@ -186,12 +221,23 @@ fn collect_files(
     let mut files = FileSet::new();
     let manifest_path = ws.root.join("Cargo.toml");
     let manifest = std::fs::read_to_string(&manifest_path).map_err(io_err(&manifest_path))?;
-    files.insert(
-        "Cargo.toml".into(),
-        staged_manifest(&manifest, exercise)
-            .map_err(|e| StageError::Manifest(manifest_path.clone(), e))?
-            .into_bytes(),
-    );
+    // The grader's workspace as it is, so the resolve is exactly the grader's lock and
+    // the build can run `--locked`; members other than the kit and this exercise are
+    // stubs (their manifest and an empty library), never built.
+    let others = other_members(&manifest, exercise)
+        .map_err(|e| StageError::Manifest(manifest_path.clone(), e))?;
+    files.insert("Cargo.toml".into(), manifest.into_bytes());
+    for member in others {
+        let member_manifest = ws.root.join(&member).join("Cargo.toml");
+        files.insert(
+            PathBuf::from(&member).join("Cargo.toml"),
+            std::fs::read(&member_manifest).map_err(io_err(&member_manifest))?,
+        );
+        files.insert(
+            PathBuf::from(&member).join("src/lib.rs"),
+            b"//! A stub: this member is not built when grading another.\n".to_vec(),
+        );
+    }
     let lock_path = ws.root.join("Cargo.lock");
     files.insert(
         "Cargo.lock".into(),
@@ -239,6 +285,21 @@ fn collect_files(
             files.insert(ex_rel.join(rel), std::fs::read(&p).map_err(io_err(&p))?);
         }
     }
+    // The manifest is rebuilt by the grader: only the dependency choice is read.
+    let manifest_rel = ex_rel.join("Cargo.toml");
+    let Some(candidate) = files.get(&manifest_rel) else {
+        return Ok(Err(format!(
+            "{} is not a regular file",
+            manifest_rel.display()
+        )));
+    };
+    let candidate = String::from_utf8_lossy(candidate).into_owned();
+    match manifest::rebuild(&candidate, exercise) {
+        Ok(rebuilt) => {
+            files.insert(manifest_rel, rebuilt.into_bytes());
+        }
+        Err(refusal) => return Ok(Err(format!("refused: {refusal}"))),
+    }
     for rel in Exercise::CANDIDATE_DIRS {
         if let Err(e) = walk_into(
             &ex_dir.join(rel),
@@ -248,6 +309,18 @@ fn collect_files(
         ) {
             return Ok(Err(format!("cannot take {}/{rel}: {e}", ex_rel.display())));
         }
+    }
+    // A manifest among the sources would make a crate of its own (a proc macro, a
+    // build script) as soon as anything pointed at it: nothing may, so none is taken.
+    if let Some(nested) = files.keys().find(|p| {
+        p.starts_with(&ex_rel)
+            && p != &&ex_rel.join("Cargo.toml")
+            && p.file_name().is_some_and(|n| n == "Cargo.toml")
+    }) {
+        return Ok(Err(format!(
+            "refused: {} is a nested manifest; a submission is one crate, built as the grader defines it",
+            nested.display()
+        )));
     }
     Ok(Ok(files))
 }
@@ -277,21 +350,20 @@ fn walk_into(dir: &Path, rel: &Path, files: &mut FileSet, budget: &mut u64) -> s
     Ok(())
 }
 
-/// The grader's workspace manifest with `members` narrowed to the kit and `exercise`.
-fn staged_manifest(manifest: &str, exercise: &Exercise) -> Result<String, String> {
-    let mut doc: toml::Table = manifest.parse().map_err(|e| format!("{e}"))?;
-    let workspace = doc
-        .get_mut("workspace")
-        .and_then(toml::Value::as_table_mut)
-        .ok_or("no [workspace] table")?;
-    workspace.insert(
-        "members".into(),
-        toml::Value::Array(vec![
-            "exercises/kit".into(),
-            toml::Value::String(exercise.dir()),
-        ]),
-    );
-    toml::to_string(&doc).map_err(|e| e.to_string())
+/// The members of the grader's workspace other than the kit and `exercise`.
+fn other_members(manifest: &str, exercise: &Exercise) -> Result<Vec<String>, String> {
+    let doc: toml::Table = manifest.parse().map_err(|e| format!("{e}"))?;
+    let members = doc
+        .get("workspace")
+        .and_then(|w| w.get("members"))
+        .and_then(toml::Value::as_array)
+        .ok_or("no [workspace] members")?;
+    Ok(members
+        .iter()
+        .filter_map(toml::Value::as_str)
+        .filter(|m| *m != "exercises/kit" && *m != exercise.dir())
+        .map(str::to_owned)
+        .collect())
 }
 
 /// Makes `stage` hold exactly `files`, touching only files whose content changed so
@@ -460,15 +532,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn staged_manifest_keeps_only_kit_and_exercise() {
-        let m =
-            "[workspace]\nmembers = [\"a\", \"harness\"]\n[workspace.dependencies]\nx = \"1\"\n";
+    fn other_members_are_everything_but_kit_and_exercise() {
+        let m = "[workspace]\nmembers = [\"exercises/kit\", \"exercises/charge\", \"exercises/orders\", \"harness\"]\n";
         let ex = crate::catalog::find("charge").unwrap();
-        let out = staged_manifest(m, &ex).unwrap();
-        assert!(out.contains("exercises/kit"));
-        assert!(out.contains("exercises/charge"));
-        assert!(!out.contains("harness"));
-        assert!(out.contains("x = \"1\""));
+        assert_eq!(
+            other_members(m, &ex).unwrap(),
+            ["exercises/orders", "harness"]
+        );
     }
 
     #[test]
