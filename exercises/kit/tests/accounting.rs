@@ -5,11 +5,10 @@
 //! The ledger is process-wide, so the tests here take turns (`serial`). Tampering is
 //! sticky for a process, so each tampering test lives in its own file (its own process).
 
-use std::sync::{Mutex, MutexGuard};
-
 use kit::accounting::{self, Window};
 use kit::{Db, DbError};
 use rusqlite::Connection;
+use tokio::sync::{Mutex, MutexGuard};
 
 const MIGRATIONS: &[&str] = &[
     "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL, w INTEGER NOT NULL DEFAULT 0);
@@ -19,9 +18,9 @@ const MIGRATIONS: &[&str] = &[
      END;",
 ];
 
-fn serial() -> MutexGuard<'static, ()> {
-    static TURN: Mutex<()> = Mutex::new(());
-    TURN.lock().unwrap_or_else(|e| e.into_inner())
+async fn serial() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::const_new(());
+    TURN.lock().await
 }
 
 fn fresh_db() -> (tempfile::TempDir, Db) {
@@ -64,7 +63,7 @@ fn accounting_starts_before_main() {
 
 #[tokio::test]
 async fn db_calls_are_counted_and_triggers_are_part_of_their_statement() {
-    let _turn = serial();
+    let _turn = serial().await;
     let (_dir, db) = fresh_db();
     let window = Window::open();
     insert(&db, "a").await;
@@ -79,7 +78,7 @@ async fn db_calls_are_counted_and_triggers_are_part_of_their_statement() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spawned_tasks_are_counted() {
-    let _turn = serial();
+    let _turn = serial().await;
     let (_dir, db) = fresh_db();
     let window = Window::open();
     let mut tasks = tokio::task::JoinSet::new();
@@ -100,7 +99,7 @@ async fn spawned_tasks_are_counted() {
 
 #[tokio::test]
 async fn spawn_blocking_and_a_second_connection_are_counted() {
-    let _turn = serial();
+    let _turn = serial().await;
     let (dir, _db) = fresh_db();
     let path = dir.path().join("a.db");
     let window = Window::open();
@@ -138,7 +137,7 @@ async fn spawn_blocking_and_a_second_connection_are_counted() {
 
 #[tokio::test]
 async fn work_outside_a_window_is_reported_as_background_with_the_next_one() {
-    let _turn = serial();
+    let _turn = serial().await;
     let (_dir, db) = fresh_db();
     let first = Window::open().close();
     insert(&db, "late").await;
@@ -155,7 +154,7 @@ async fn work_outside_a_window_is_reported_as_background_with_the_next_one() {
 
 #[tokio::test]
 async fn full_scans_are_measured_per_statement_and_indexes_remove_them() {
-    let _turn = serial();
+    let _turn = serial().await;
     let (_dir, db) = fresh_db();
     db.call(|c| {
         let tx = c.transaction()?;
@@ -204,7 +203,7 @@ async fn full_scans_are_measured_per_statement_and_indexes_remove_them() {
 
 #[tokio::test]
 async fn closing_connections_is_not_tampering() {
-    let _turn = serial();
+    let _turn = serial().await;
     let conn = Connection::open_in_memory().unwrap();
     conn.execute_batch("CREATE TABLE x (a); INSERT INTO x VALUES (1);")
         .unwrap();
@@ -244,7 +243,7 @@ async fn the_middleware_counts_spawned_and_later_work() {
     use axum::extract::State;
     use axum::routing::get as route;
 
-    let _turn = serial();
+    let _turn = serial().await;
     let (dir, db) = fresh_db();
     for n in 0..4 {
         insert(&db, &format!("r{n}")).await;

@@ -149,34 +149,51 @@ pub fn verdict(story: Evidence, broken: Vec<String>) -> Verdict {
 }
 
 /// The kit's statement accounting is intact: its canary route, which runs exactly
-/// three statements (the kit's `CANARY_STATEMENTS`), reports that count.
+/// three statements (the kit's `CANARY_STATEMENTS`), reports that count, and the kit
+/// reports its accounting `intact` (no trace hook replaced, no auto-extension removed).
 pub async fn kit_canary(base_url: &str) -> Verdict {
     const CANARY_PATH: &str = "/__kit/canary";
     const CANARY_STATEMENTS: &str = "3";
+    const INTACT: &str = "intact";
     let mut story = Evidence::new();
-    let header = match reqwest::Client::new()
+    let (count, accounting) = match reqwest::Client::new()
         .get(format!("{base_url}{CANARY_PATH}"))
         .timeout(http::REQUEST_TIMEOUT)
         .send()
         .await
     {
-        Ok(response) => response
-            .headers()
-            .get("x-kit-sql-statements")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        Err(_) => None,
+        Ok(response) => {
+            let header = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            (header("x-kit-sql-statements"), header("x-kit-accounting"))
+        }
+        Err(_) => (None, None),
     };
     story.say(format!(
         "GET {CANARY_PATH} → x-kit-sql-statements: {}",
-        header.as_deref().unwrap_or("absent")
+        count.as_deref().unwrap_or("absent")
     ));
-    let broken = if header.as_deref() == Some(CANARY_STATEMENTS) {
-        Vec::new()
-    } else {
-        vec![format!(
+    let mut broken = Vec::new();
+    if count.as_deref() != Some(CANARY_STATEMENTS) {
+        broken.push(format!(
             "The canary must report {CANARY_STATEMENTS} statements; the kit's statement accounting was removed or bypassed."
-        )]
-    };
+        ));
+    }
+    match accounting.as_deref() {
+        Some(INTACT) => {}
+        Some(reported) => broken.push(format!(
+            "Statement accounting was tampered with (the kit reports: {}).",
+            reported.strip_prefix("tampered: ").unwrap_or(reported)
+        )),
+        None if broken.is_empty() => broken.push(
+            "The canary's response lacks the kit's x-kit-accounting header: the kit's statement accounting was removed or bypassed.".to_owned(),
+        ),
+        None => {}
+    }
     verdict(story, broken)
 }

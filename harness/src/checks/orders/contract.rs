@@ -4,7 +4,7 @@ use serde_json::json;
 
 use crate::checks::orders::dataset::{Dataset, Line, Order, Product, timestamp};
 use crate::checks::orders::world::{OrdersWorld, judge_walk};
-use crate::checks::{CheckEnv, CheckResult, Evidence, verdict};
+use crate::checks::{CheckEnv, CheckResult, Evidence, Verdict, verdict};
 
 /// A customer with 25 orders (equal timestamps, orders without lines, unicode names)
 /// read in pages of 7: every order once, in order, with correct lines and totals.
@@ -195,8 +195,50 @@ pub async fn rename_shows_on_next_request(env: CheckEnv) -> CheckResult {
     Ok(verdict(story, broken))
 }
 
-/// The kit's statement accounting is intact (canary with a known count).
+/// The kit's statement accounting is intact after real traffic: a page request, then
+/// the canary with its known count, and every line of the stats file the kit's own, in
+/// sequence, with no tampering noticed.
 pub async fn statement_accounting(env: CheckEnv) -> CheckResult {
-    let w = OrdersWorld::start(env).await?;
-    Ok(crate::checks::kit_canary(&w.svc.url()).await)
+    let mut w = OrdersWorld::start(env).await?;
+    let customer = w.fresh_id();
+    let product = Product {
+        id: w.fresh_id(),
+        name: "Teapot".to_owned(),
+        price: 1_500,
+    };
+    let orders = (0..3)
+        .map(|n| Order {
+            customer_id: customer,
+            placed_at: timestamp(n * 60),
+            lines: vec![Line {
+                product_id: product.id,
+                quantity: 1 + n,
+                unit_price: 1_500,
+            }],
+        })
+        .collect();
+    w.write(&Dataset {
+        customers: vec![customer],
+        products: vec![product],
+        orders,
+    })?;
+    let page = w.page(customer, None, None).await;
+    let canary = crate::checks::kit_canary(&w.svc.url()).await;
+    let Verdict::Pass(mut story) = canary else {
+        return Ok(canary);
+    };
+    story.say(format!(
+        "{} → {}",
+        page.exchange.request_line,
+        page.exchange
+            .status
+            .map_or("no response".to_owned(), |s| s.to_string())
+    ));
+    let broken = match w.accounts().await.and_then(|a| a.of(&page.request_id)) {
+        Ok(_) => Vec::new(),
+        Err(reason) => vec![format!(
+            "Statement accounting was tampered with ({reason})."
+        )],
+    };
+    Ok(verdict(story, broken))
 }

@@ -1,6 +1,7 @@
 //! Flaw checks (hidden): statement counts that must not grow with the data returned,
 //! and no full scans of large tables — measured by SQLite's own counters per statement,
-//! never by a stopwatch.
+//! never by a stopwatch. The counts are the kit's, per process and checked line by line
+//! (`world::Accounts`); accounting that was tampered with fails the check.
 
 use std::collections::BTreeSet;
 
@@ -9,7 +10,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::checks::orders::dataset::{Dataset, Line, Order, Product, timestamp};
 use crate::checks::orders::world::OrdersWorld;
-use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
+use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, Verdict, verdict};
 
 /// Most statements one page request may run, whatever it returns.
 const STATEMENT_BUDGET: u64 = 10;
@@ -76,18 +77,25 @@ pub async fn statements_per_line(env: CheckEnv) -> CheckResult {
 
 async fn judge_counts(w: &OrdersWorld, customers: &[(i64, i64)], unit: &str) -> CheckResult {
     let mut story = Evidence::new();
-    let mut counts = Vec::new();
+    let mut pages = Vec::new();
     for (n, customer) in customers {
         let page = w.page(*customer, Some("100"), None).await;
-        let Some(stats) = &page.stats else {
-            story.exchange(&page.exchange);
-            return Err(no_stats(story));
-        };
         if page.exchange.status != Some(200) {
             story.exchange(&page.exchange);
             return Err(Problem::Service(story));
         }
-        counts.push((*n, stats.statements));
+        pages.push((*n, page.request_id));
+    }
+    let accounts = match w.accounts().await {
+        Ok(a) => a,
+        Err(reason) => return Ok(tampered(story, &reason)),
+    };
+    let mut counts = Vec::new();
+    for (n, id) in &pages {
+        match accounts.of(id) {
+            Ok(stats) => counts.push((*n, stats.statements)),
+            Err(reason) => return Ok(tampered(story, &reason)),
+        }
     }
     story.say(format!(
         "SQL statements per request: {}",
@@ -144,6 +152,7 @@ pub async fn no_large_scans(env: CheckEnv, target: ScanTarget) -> CheckResult {
     }
     let conn = Connection::open_with_flags(w.svc.db(), OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|e| Problem::Harness(format!("opening the database: {e}")))?;
+    let accounts = w.accounts().await;
     let mut broken = Vec::new();
     let mut reported = BTreeSet::new();
     for page in &pages {
@@ -154,8 +163,13 @@ pub async fn no_large_scans(env: CheckEnv, target: ScanTarget) -> CheckResult {
                 .status
                 .map_or("no response".to_owned(), |s| s.to_string())
         ));
-        let Some(stats) = &page.stats else {
-            return Err(no_stats(story));
+        let stats = match accounts
+            .as_ref()
+            .map_err(String::clone)
+            .and_then(|a| a.of(&page.request_id))
+        {
+            Ok(stats) => stats,
+            Err(reason) => return Ok(tampered(story, &reason)),
         };
         for s in &stats.detail {
             if s.fullscan_steps <= SCAN_LIMIT {
@@ -277,9 +291,14 @@ fn one_line(sql: &str) -> String {
     sql.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn no_stats(mut story: Evidence) -> Problem {
-    story.say("The kit's statement record for this request is missing: the kit's accounting was bypassed.");
-    Problem::Service(story)
+/// The verdict when the kit's records cannot be trusted: a fail, whatever they say.
+fn tampered(story: Evidence, reason: &str) -> Verdict {
+    verdict(
+        story,
+        vec![format!(
+            "Statement accounting was tampered with ({reason}): no statement count from this service can be trusted."
+        )],
+    )
 }
 
 /// The work of one page must not grow with the customer's history: the first page
@@ -325,17 +344,25 @@ pub async fn page_cost_independent_of_history(env: CheckEnv) -> CheckResult {
     w.write(&data)?;
     let count = |c: i64| data.orders.iter().filter(|o| o.customer_id == c).count();
     let mut story = Evidence::new();
-    let mut cost = Vec::new();
+    let mut pages = Vec::new();
     for customer in [short, long] {
         let page = w.page(customer, Some("20"), None).await;
-        let Some(stats) = &page.stats else {
-            story.exchange(&page.exchange);
-            return Err(no_stats(story));
-        };
         if page.exchange.status != Some(200) {
             story.exchange(&page.exchange);
             return Err(Problem::Service(story));
         }
+        pages.push((customer, page.request_id));
+    }
+    let accounts = match w.accounts().await {
+        Ok(a) => a,
+        Err(reason) => return Ok(tampered(story, &reason)),
+    };
+    let mut cost = Vec::new();
+    for (customer, id) in pages {
+        let stats = match accounts.of(&id) {
+            Ok(stats) => stats,
+            Err(reason) => return Ok(tampered(story, &reason)),
+        };
         let steps: i64 = stats.detail.iter().map(|s| s.vm_steps).sum();
         story.say(format!(
             "First page (limit 20) of customer {customer} with {} orders: {} statement(s), {steps} SQLite VM steps.",

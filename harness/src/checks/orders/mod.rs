@@ -59,7 +59,7 @@ pub fn checks() -> Vec<Check> {
             flaw: None,
             visibility: Visibility::Public,
             points: 1,
-            description: "The kit's SQL statement accounting is intact: the canary route records exactly its known number of statements.",
+            description: "The kit's SQL statement accounting is intact after a page request: the canary route records exactly its known number of statements, and every line of the stats file is the kit's own, in sequence, with no tampering (a replaced trace hook, a removed auto-extension) noticed.",
             run: |env| Box::pin(async move { settle(contract::statement_accounting(env).await) }),
         },
         Check {

@@ -1,9 +1,12 @@
 //! `OrdersWorld`: an orders service on a fresh database with a stats file, plus the
 //! helpers checks speak in: write a dataset, fetch a page, walk every page, read what
-//! SQL a request ran.
+//! SQL a request ran — from the kit's records only once every line of them checks out
+//! (`Accounts`): a MAC under a key this world gave the kit, one record per request in
+//! the kit's sequence, no tampering the kit noticed.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -14,6 +17,9 @@ use crate::checks::{CheckEnv, Evidence, Problem};
 use crate::seed::SeedRng;
 use crate::service::{RunningService, ServiceSpec};
 
+/// The kit's canary route (a known three statements), used to close the accounting.
+const CANARY_PATH: &str = "/__kit/canary";
+
 /// One statement a request ran, as the kit recorded it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct StatementStats {
@@ -22,18 +28,184 @@ pub struct StatementStats {
     pub vm_steps: i64,
 }
 
-/// What one request did to the database.
-#[derive(Debug, Clone, Deserialize)]
+/// What one request did to the database: every statement the service's process ran
+/// from the moment the kit saw the request until it saw the harness's next one.
+#[derive(Debug, Clone)]
 pub struct RequestStats {
-    pub request_id: Option<String>,
     pub statements: u64,
     pub detail: Vec<StatementStats>,
 }
 
-/// A page fetched from the list endpoint, with the SQL it ran.
+/// One line of the stats file, as the kit writes it (see the kit's `accounting`).
+#[derive(Debug, Clone, Deserialize)]
+struct Record {
+    seq: u64,
+    pid: u64,
+    request_id: Option<String>,
+    stmt_start: u64,
+    stmt_end: u64,
+    detail: Vec<StatementStats>,
+    background: Vec<StatementStats>,
+    tampered: Vec<String>,
+}
+
+/// The kit's records of one service process, every line checked: written by the kit
+/// (its MAC under this world's key), in sequence, one per request, and the kit not
+/// reporting tampering. Counts come from nothing else.
+pub struct Accounts {
+    records: Vec<Record>,
+    /// The request ids the harness sent, in order.
+    sent: Vec<String>,
+}
+
+impl Accounts {
+    /// Checks the stats file's `text` against `key`; `Err` says why no count from it can
+    /// be trusted.
+    fn verify(text: &str, key: &[u64; 4], sent: Vec<String>) -> Result<Accounts, String> {
+        let mut records = Vec::new();
+        let mut forged = None;
+        for (n, line) in text.lines().enumerate() {
+            match verify_line(line, key) {
+                Ok(record) => records.push(record),
+                Err(why) => {
+                    forged.get_or_insert(format!(
+                        "line {} of the stats file was not written by the kit: {why}",
+                        n + 1
+                    ));
+                }
+            }
+        }
+        // What the kit itself noticed is the most precise account of what happened.
+        if let Some(r) = records.iter().find(|r| !r.tampered.is_empty()) {
+            return Err(format!("the kit reports: {}", r.tampered.join("; ")));
+        }
+        if let Some(why) = forged {
+            return Err(why);
+        }
+        let mut last: Vec<(u64, u64)> = Vec::new();
+        for r in &records {
+            let expected = match last.iter_mut().find(|(pid, _)| *pid == r.pid) {
+                Some((_, seq)) => {
+                    *seq += 1;
+                    *seq
+                }
+                None => {
+                    last.push((r.pid, 1));
+                    1
+                }
+            };
+            if r.seq != expected {
+                return Err(format!(
+                    "the kit's record {} stands where record {expected} should: records were removed or reordered",
+                    r.seq
+                ));
+            }
+        }
+        for id in &sent {
+            let n = records
+                .iter()
+                .filter(|r| r.request_id.as_deref() == Some(id))
+                .count();
+            if n > 1 {
+                return Err(format!("{n} records for one request ({id})"));
+            }
+        }
+        Ok(Accounts { records, sent })
+    }
+
+    /// What request `id` cost: every statement the process started from the moment
+    /// the kit saw it until the kit saw the harness's next request (so work left
+    /// running after the response is counted too), with the detail of those that
+    /// finished meanwhile.
+    pub fn of(&self, id: &str) -> Result<RequestStats, String> {
+        let position = |id: &str| {
+            self.records
+                .iter()
+                .position(|r| r.request_id.as_deref() == Some(id))
+                .ok_or_else(|| {
+                    format!("the kit has no record of a request the harness sent ({id}): the kit's accounting was bypassed")
+                })
+        };
+        let at = position(id)?;
+        let this = &self.records[at];
+        let mut detail = this.detail.clone();
+        let next = self
+            .sent
+            .iter()
+            .skip_while(|s| *s != id)
+            .nth(1)
+            .map(|next| position(next))
+            .transpose()?;
+        let Some(next) = next else {
+            return Ok(RequestStats {
+                statements: this.stmt_end - this.stmt_start,
+                detail,
+            });
+        };
+        if next <= at || self.records[next].pid != this.pid {
+            return Err(format!(
+                "the kit's records of requests {id} and its successor are out of order"
+            ));
+        }
+        for (k, r) in self.records.iter().enumerate().take(next + 1).skip(at + 1) {
+            detail.extend(r.background.iter().cloned());
+            if k < next {
+                detail.extend(r.detail.iter().cloned());
+            }
+        }
+        Ok(RequestStats {
+            statements: self.records[next]
+                .stmt_start
+                .saturating_sub(this.stmt_start),
+            detail,
+        })
+    }
+}
+
+/// A stats line whose MAC is the kit's under `key`, parsed.
+fn verify_line(line: &str, key: &[u64; 4]) -> Result<Record, &'static str> {
+    const FIELD: &str = ",\"mac\":\"";
+    let at = line.rfind(FIELD).ok_or("it carries no MAC")?;
+    let claimed = line[at + FIELD.len()..]
+        .strip_suffix("\"}")
+        .ok_or("it carries no MAC")?;
+    if claimed != mac(&format!("{}}}", &line[..at]), key) {
+        return Err("its MAC does not match");
+    }
+    serde_json::from_str(line).map_err(|_| "it is not a kit record")
+}
+
+/// The kit's MAC of a line's text: two SipHash-2-4 tags, as 32 hex digits.
+fn mac(text: &str, key: &[u64; 4]) -> String {
+    #[allow(deprecated)] // SipHash-2-4 exactly, keyed; the replacement is not keyable.
+    let tag = |k0: u64, k1: u64| {
+        use std::hash::Hasher;
+        let mut h = std::hash::SipHasher::new_with_keys(k0, k1);
+        h.write(text.as_bytes());
+        h.finish()
+    };
+    format!("{:016x}{:016x}", tag(key[0], key[1]), tag(key[2], key[3]))
+}
+
+/// A fresh key for one service process, from the OS (not from the seed: a candidate
+/// can know the seed, and the key decides nothing about the verdict).
+fn fresh_key() -> std::io::Result<[u64; 4]> {
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    let mut key = [0u64; 4];
+    for (word, chunk) in key.iter_mut().zip(bytes.chunks_exact(8)) {
+        let mut eight = [0u8; 8];
+        eight.copy_from_slice(chunk);
+        *word = u64::from_le_bytes(eight);
+    }
+    Ok(key)
+}
+
+/// A page fetched from the list endpoint, with the id the kit records it under.
 pub struct Page {
     pub exchange: Exchange,
-    pub stats: Option<RequestStats>,
+    pub request_id: String,
 }
 
 impl Page {
@@ -64,7 +236,9 @@ pub struct OrdersWorld {
     pub svc: RunningService,
     http: reqwest::Client,
     stats_path: PathBuf,
+    key: [u64; 4],
     requests: AtomicU64,
+    sent: Mutex<Vec<String>>,
     rng: SeedRng,
     next_id: i64,
 }
@@ -73,11 +247,17 @@ impl OrdersWorld {
     /// Starts the service on a fresh database.
     pub async fn start(env: CheckEnv) -> Result<OrdersWorld, Problem> {
         let stats_path = env.workdir.join("stats.jsonl");
+        let key =
+            fresh_key().map_err(|e| Problem::Harness(format!("reading /dev/urandom: {e}")))?;
         let spec = ServiceSpec {
             binary: env.binary.clone(),
             db: env.workdir.join("orders.db"),
             downstreams: Vec::new(),
-            env: Vec::new(),
+            // The key for the kit's stats-line MACs; the kit wipes it before `main`.
+            env: vec![(
+                "KIT_STATS_KEY".to_owned(),
+                key.iter().map(|w| format!("{w:016x}")).collect(),
+            )],
             log: env.workdir.join("service.log"),
             stats: Some(stats_path.clone()),
         };
@@ -94,7 +274,9 @@ impl OrdersWorld {
             svc,
             http: reqwest::Client::new(),
             stats_path,
+            key,
             requests: AtomicU64::new(0),
+            sent: Mutex::new(Vec::new()),
             rng: SeedRng::new(env.seed),
             next_id: 1_000 + (SeedRng::new(env.seed).below(1_000) as i64) * 1_000,
         })
@@ -166,9 +348,13 @@ impl OrdersWorld {
         self.get(&path).await
     }
 
-    /// A GET request whose SQL is looked up in the stats file.
+    /// A GET request the kit records under a fresh id (see [`OrdersWorld::accounts`]).
     pub async fn get(&self, path: &str) -> Page {
         let id = format!("h{}", self.requests.fetch_add(1, Ordering::SeqCst));
+        self.sent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(id.clone());
         let exchange = send(
             &self.http,
             reqwest::Method::GET,
@@ -178,8 +364,10 @@ impl OrdersWorld {
             None,
         )
         .await;
-        let stats = self.stats_of(&id);
-        Page { exchange, stats }
+        Page {
+            exchange,
+            request_id: id,
+        }
     }
 
     /// `PUT /products/{id}` with a JSON body.
@@ -195,12 +383,20 @@ impl OrdersWorld {
         .await
     }
 
-    fn stats_of(&self, request_id: &str) -> Option<RequestStats> {
-        let text = std::fs::read_to_string(&self.stats_path).ok()?;
-        text.lines()
-            .rev()
-            .filter_map(|l| serde_json::from_str::<RequestStats>(l).ok())
-            .find(|s| s.request_id.as_deref() == Some(request_id))
+    /// The kit's checked records of every request so far. A last request (the kit's
+    /// canary) closes the accounting of the one before it, so work still running after
+    /// a response is counted against the request that left it. `Err` says why the
+    /// accounting cannot be trusted.
+    pub async fn accounts(&self) -> Result<Accounts, String> {
+        let _fence = self.get(CANARY_PATH).await;
+        let sent = self
+            .sent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let text = std::fs::read_to_string(&self.stats_path)
+            .map_err(|e| format!("the stats file cannot be read: {e}"))?;
+        Accounts::verify(&text, &self.key, sent)
     }
 
     /// Follows `next_cursor` from the first page to the end with page size `limit`.
