@@ -419,7 +419,13 @@ fn copy_refs(git_dir: &Path, common: &Path, mirror: &Path) -> Result<(), String>
         std::fs::copy(&packed, mirror.join("packed-refs")).map_err(|e| e.to_string())?;
     }
     let mut copied = 0;
-    let mut stack = vec![PathBuf::from("refs")];
+    let refs_is_dir =
+        std::fs::symlink_metadata(common.join("refs")).is_ok_and(|m| m.file_type().is_dir());
+    let mut stack = if refs_is_dir {
+        vec![PathBuf::from("refs")]
+    } else {
+        Vec::new()
+    };
     while let Some(rel) = stack.pop() {
         let Ok(listing) = std::fs::read_dir(common.join(&rel)) else {
             continue;

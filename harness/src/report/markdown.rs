@@ -241,15 +241,11 @@ fn render_review(out: &mut String, exercise: &str, review: &crate::review::Revie
 /// indented under it, so nothing in it can leave the item.
 fn render_evidence(out: &mut String, entry: &str) {
     let mut lines = split_lines(entry);
-    let first = lines.next().unwrap_or("");
-    let _ = writeln!(out, "- {}", escape_line(first));
+    if let Some(first) = lines.next() {
+        let _ = writeln!(out, "- {}", escape_line(first));
+    }
     for more in lines {
-        let more = escape_line(more);
-        if more.trim().is_empty() {
-            out.push('\n');
-        } else {
-            let _ = writeln!(out, "  {more}");
-        }
+        let _ = writeln!(out, "  {}", escape_line(more));
     }
 }
 
@@ -282,10 +278,10 @@ pub fn fenced(s: &str, info: &str) -> String {
     format!("{fence}{info}\n{s}\n{fence}")
 }
 
-/// Lines split at `\n`, `\r\n` and a lone `\r` (CommonMark ends a line at each).
+/// Lines split like [`str::lines`], and also at a lone `\r` (CommonMark ends a line
+/// there too).
 fn split_lines(s: &str) -> impl Iterator<Item = &str> {
-    s.split('\n')
-        .flat_map(|l| l.strip_suffix('\r').unwrap_or(l).split('\r'))
+    s.lines().flat_map(|l| l.split('\r'))
 }
 
 /// The longest run of `c` in `s`.
@@ -314,9 +310,9 @@ fn sanitise_block(s: &str) -> String {
 }
 
 /// One line of prose made inert: backslashes doubled (so none can undo an escape), a
-/// block opener at the start escaped (`#`, `>`, list markers, `=`/`-` underlines,
-/// fences, `[` of a link definition, `1.`), and anywhere `<` before a tag or autolink,
-/// `](` of a link or image, and `|`.
+/// block opener at the start escaped (`#`, `>`, bullets, `=`/`-` underlines and
+/// breaks, fences, the `[` of a link definition), and anywhere `<` before a tag, comment
+/// or autolink, `](` of a link or image, and `|`.
 fn escape_line(line: &str) -> String {
     let line = sanitise(line);
     let mut out = String::with_capacity(line.len() + 8);
@@ -324,20 +320,13 @@ fn escape_line(line: &str) -> String {
     let (lead, rest) = line.split_at(indent);
     out.push_str(lead);
     let mut chars = rest.chars().peekable();
-    // A block opener at the start of the line.
+    // A block opener at the start of the line. (`|` and `\` are escaped wherever they
+    // stand, below. An ordered-list number is left alone: a list nested in an item stays
+    // in it, and the harness numbers its own histories that way.)
     if let Some(&first) = chars.peek() {
-        // (`|` and `\` are escaped wherever they stand, below.)
-        if "#>-+*=_~`[".contains(first) {
+        let definition = first == '[' && rest.contains("]:");
+        if "#>-+*=_~`".contains(first) || definition {
             out.push('\\');
-        } else if first.is_ascii_digit() {
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            if digits.len() <= 9 && rest[digits.len()..].starts_with(['.', ')']) {
-                out.push_str(&digits);
-                out.push('\\');
-                for _ in 0..digits.len() {
-                    chars.next();
-                }
-            }
         }
     }
     let mut previous = None;
@@ -387,9 +376,9 @@ mod tests {
         assert_eq!(escape_line("~~~"), "\\~~~");
         assert_eq!(escape_line("> quote"), "\\> quote");
         assert_eq!(escape_line("---"), "\\---");
-        assert_eq!(escape_line("12. item"), "12\\. item");
-        assert_eq!(escape_line("12 items"), "12 items");
+        assert_eq!(escape_line("  1. step"), "  1. step");
         assert_eq!(escape_line("[x]: http://evil"), "\\[x]: http://evil");
+        assert_eq!(escape_line("[note] plain"), "[note] plain");
         assert_eq!(
             escape_line("a </details><img src=x> b"),
             "a \\</details>\\<img src=x> b"
@@ -424,7 +413,7 @@ mod tests {
         );
         assert_eq!(
             out,
-            "- body: ```\n  \\</details>\n  \\# Grade report\n\n  \\- 10 / 10 points\n"
+            "- body: ```\n  \\</details>\n  \\# Grade report\n  \n  \\- 10 / 10 points\n"
         );
     }
 }
