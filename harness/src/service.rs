@@ -297,4 +297,23 @@ mod tests {
         assert!(parse_ready("READY 127.0.0.1:0").is_err());
         assert!(parse_ready("all checks passed").is_err());
     }
+
+    #[test]
+    fn a_planted_log_link_is_neither_opened_nor_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("grader-secret");
+        std::fs::write(&target, "secret\n").unwrap();
+        let log = dir.path().join("service.log");
+        std::os::unix::fs::symlink(&target, &log).unwrap();
+        assert!(open_log(&log).is_err());
+        assert_eq!(log_tail(&log, 10), "");
+        let hard = dir.path().join("instance-1.log");
+        std::fs::hard_link(&target, &hard).unwrap();
+        assert!(open_log(&hard).is_err());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "secret\n");
+        let plain = dir.path().join("instance-2.log");
+        std::fs::write(&plain, "a\nb\nc\n").unwrap();
+        assert!(open_log(&plain).is_ok());
+        assert_eq!(log_tail(&plain, 2), "b\nc");
+    }
 }

@@ -106,9 +106,8 @@ pub fn rebuild(candidate: &str, exercise: &Exercise) -> Result<String, Refusal> 
             deps.insert(name.clone(), dependency_features(name, spec)?);
         }
     }
-    for required in ["kit"] {
-        deps.entry(required.to_owned()).or_default();
-    }
+    // The kit is what makes a service a service (READY line, accounting).
+    deps.entry("kit".to_owned()).or_default();
     let mut out = String::new();
     out.push_str(
         "# Written by the grader from the submission's dependency list; see the kit README.\n",

@@ -259,7 +259,11 @@ fn collect_files(
     )
     .map_err(io_err(&kit))?;
 
-    // Candidate-owned paths come from the submission.
+    // Candidate-owned paths come from the submission, and never through a link: a
+    // linked `src` would grade someone else's code as this candidate's.
+    if let Some(reason) = crate::intake::refused_links(submission, &exercise.dir()) {
+        return Ok(Err(format!("refused: {reason}")));
+    }
     let ex_rel = PathBuf::from(exercise.dir());
     let ex_dir = submission.join(&ex_rel);
     let manifest = ex_dir.join("Cargo.toml");
