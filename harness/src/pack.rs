@@ -278,7 +278,15 @@ fn candidate_readme(exercises: &[Exercise], minutes: u32) -> String {
          that exercise the production requirements in the brief.\n\n\
          ## What to hand in\n\n\
          1. Your fixed code (`exercises/<id>/src/`, and `exercises/<id>/Cargo.toml` if you\n   \
-         changed it; other files are not used).\n\
+         changed it; other files are not used). From `Cargo.toml` only the `[dependencies]`\n   \
+         are read, and each must be one of the workspace's own (`name.workspace = true`,\n   \
+         features allowed): ",
+    );
+    s.push_str(&crate::staging::manifest::ALLOWED_DEPENDENCIES.join(", "));
+    s.push_str(
+        ".\n   \
+         The grader writes the rest of the manifest itself: no build script, no other\n   \
+         crates or targets, and `unsafe` code is not allowed.\n\
          2. Review notes in `exercises/<id>/REVIEW.md`: each problem you found — file, lines,\n   \
          a category, and why it breaks in production. The format is in\n   \
          `docs/review-notes.md`.\n\n\
