@@ -289,10 +289,10 @@ impl WriteFaults {
         // One read transaction: the count and the rows it must cover are one snapshot.
         let tx = conn.transaction()?;
         let mut reasons = tampered(&tx, &self.triggers)?;
-        let control = if reasons.iter().any(|r| r.contains("harness_write_faults")) {
-            None
-        } else {
+        let control = if table_exists(&tx, "harness_write_faults")? {
             Some(control_rows(&tx)?)
+        } else {
+            None // already a reason
         };
         let after = snapshot(&tx)?;
         tx.commit()?;
@@ -450,17 +450,10 @@ fn tampered(
             list(&replaced)
         ));
     }
-    let tables: BTreeMap<String, String> = conn
-        .prepare(
-            "SELECT name, coalesce(sql, '') FROM sqlite_schema
-              WHERE type = 'table' AND name IN ('harness_write_faults', 'harness_stall')",
-        )?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    if !tables.contains_key("harness_write_faults") {
+    if !table_exists(conn, "harness_write_faults")? {
         reasons.push("the harness's control table harness_write_faults was dropped".to_owned());
     }
-    let stall_rows = if tables.contains_key("harness_stall") {
+    let stall_rows = if table_exists(conn, "harness_stall")? {
         conn.query_row(
             "SELECT count(*) = ?1 AND min(n) = 1 AND max(n) = ?1 FROM harness_stall",
             [STALL_ROWS],
@@ -476,6 +469,15 @@ fn tampered(
         );
     }
     Ok(reasons)
+}
+
+/// True when the schema holds an ordinary table of this name.
+fn table_exists(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+        [name],
+        |r| r.get(0),
+    )
 }
 
 /// Names, the first few spelt out.
