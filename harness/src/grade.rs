@@ -14,6 +14,9 @@ use crate::staging::{self, Build, StageError, Workspace};
 /// Longest a single check may run before it is reported as an error.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// The id suffix of each exercise's upgrade-from-production check.
+pub const UPGRADE_CHECK: &str = ".upgrade-from-production";
+
 /// The seed used when `--seed` is not given: the same for every submission, so a
 /// pipeline grades every candidate against the same histories.
 pub const DEFAULT_SEED: u64 = 20_261_129;
@@ -53,6 +56,9 @@ pub enum GradeError {
     /// Staging failed on the grader's side.
     #[error(transparent)]
     Stage(#[from] StageError),
+    /// The grader's own copy of an exercise did not build (an environment fault).
+    #[error("the grader's own {0} exercise does not build: {1}")]
+    Pristine(String, String),
     /// A temp directory could not be created.
     #[error("temporary directory: {0}")]
     TempDir(std::io::Error),
@@ -158,6 +164,24 @@ async fn grade_exercise(
         .filter(|c| opts.checks.is_empty() || opts.checks.iter().any(|w| w == c.id))
         .filter(|c| opts.visibility.is_none_or(|v| c.visibility == v))
         .collect();
+    // The upgrade check starts production's database with the grader's own build.
+    let pristine = if matches!(build, Build::Ok { .. })
+        && checks.iter().any(|c| c.id.ends_with(UPGRADE_CHECK))
+    {
+        match staging::build_exercise(ws, &ws.root, exercise, &dir.join("pristine")).await? {
+            Build::Ok { binary, .. } => Some(binary),
+            Build::Failed { log } => {
+                let first = log
+                    .lines()
+                    .find(|l| l.starts_with("error"))
+                    .unwrap_or("see its build log")
+                    .to_owned();
+                return Err(GradeError::Pristine(exercise.id.to_owned(), first));
+            }
+        }
+    } else {
+        None
+    };
     let (build_report, binary) = match build {
         Build::Ok { binary, .. } => (
             BuildReport {
@@ -193,7 +217,14 @@ async fn grade_exercise(
                     binary: binary.clone(),
                     workdir,
                     seed: crate::seed::for_check(opts.seed, check.id),
-                    replay: replay_command(&opts.submission, exercise.id, check.id, opts.seed),
+                    pristine: pristine.clone(),
+                    replay: replay_command(
+                        opts.source.as_deref(),
+                        &opts.submission,
+                        exercise.id,
+                        check.id,
+                        opts.seed,
+                    ),
                 };
                 // Each check runs in its own task so a panic is contained and reported.
                 let mut task = tokio::spawn((check.run)(env));
@@ -249,10 +280,50 @@ async fn grade_exercise(
     })
 }
 
-fn replay_command(submission: &Path, exercise: &str, check: &str, seed: u64) -> String {
+/// The command that grades `check` again, from what was handed in: `source` is the
+/// submission in words as intake described it ([`crate::intake::Source`]'s `Display`),
+/// `submission` the tree graded. An archive, git ref or patch was unpacked into a temp
+/// directory that is gone once the grade ends, so the command names the original:
+/// the archive, `--ref REF REPO`, `--patch FILE`, each as an absolute path (the grade
+/// may have been started elsewhere). Without a source, or one in other words, the
+/// tree graded is named, as it is a directory the caller chose.
+fn replay_command(
+    source: Option<&str>,
+    submission: &Path,
+    exercise: &str,
+    check: &str,
+    seed: u64,
+) -> String {
+    let absolute = |p: &str| {
+        let p = Path::new(p);
+        let abs = std::fs::canonicalize(p)
+            .or_else(|_| std::path::absolute(p))
+            .unwrap_or_else(|_| p.to_path_buf());
+        shell_quote(&abs.display().to_string())
+    };
+    let what = source
+        .and_then(|s| {
+            if let Some(p) = s.strip_prefix("directory ") {
+                Some(absolute(p))
+            } else if let Some(p) = s
+                .strip_prefix("tar.gz archive ")
+                .or_else(|| s.strip_prefix("zip archive "))
+            {
+                Some(absolute(p))
+            } else if let Some(p) = s
+                .strip_prefix("patch ")
+                .and_then(|s| s.strip_suffix(" on the pristine exercises"))
+            {
+                Some(format!("--patch {}", absolute(p)))
+            } else {
+                // A ref has no spaces (git check-ref-format), a path may: split at the last.
+                let (repo, reference) = s.strip_prefix("git repository ")?.rsplit_once(" at ")?;
+                Some(format!("{} --ref {}", absolute(repo), shell_quote(reference)))
+            }
+        })
+        .unwrap_or_else(|| absolute(&submission.display().to_string()));
     format!(
-        "cargo run -p harness -- grade {} --exercise {exercise} --check {check} --seed {seed}",
-        shell_quote(&submission.display().to_string())
+        "cargo run -p harness -- grade {what} --exercise {exercise} --check {check} --seed {seed}"
     )
 }
 
@@ -263,5 +334,93 @@ fn shell_quote(s: &str) -> String {
         s.to_owned()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intake::Source;
+
+    fn replay(source: &Source) -> String {
+        replay_command(
+            Some(&source.to_string()),
+            Path::new("/tmp/harness-intake-gone"),
+            "charge",
+            "charge.property",
+            7,
+        )
+    }
+
+    #[test]
+    fn replay_names_the_original_submission_not_the_temp_tree() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let abs = std::fs::canonicalize(dir.path()).expect("canonical");
+        let tail = "--exercise charge --check charge.property --seed 7";
+        let cmd = "cargo run -p harness -- grade";
+        let cases = [
+            (
+                Source::Patch(abs.join("alice.patch")),
+                format!("{cmd} --patch {}/alice.patch {tail}", abs.display()),
+            ),
+            (
+                Source::TarGz(abs.join("bob.tar.gz")),
+                format!("{cmd} {}/bob.tar.gz {tail}", abs.display()),
+            ),
+            (
+                Source::Zip(abs.join("carol.zip")),
+                format!("{cmd} {}/carol.zip {tail}", abs.display()),
+            ),
+            (
+                Source::Git {
+                    repo: abs.join("repo at work"),
+                    reference: "candidate/dave".into(),
+                },
+                format!(
+                    "{cmd} '{}/repo at work' --ref candidate/dave {tail}",
+                    abs.display()
+                ),
+            ),
+            (
+                Source::Dir(abs.join("erin")),
+                format!("{cmd} {}/erin {tail}", abs.display()),
+            ),
+        ];
+        for (source, expected) in cases {
+            let got = replay(&source);
+            assert_eq!(got, expected, "{source:?}");
+            assert!(!got.contains("harness-intake-gone"), "{got}");
+        }
+    }
+
+    #[test]
+    fn relative_sources_become_absolute() {
+        let cwd = std::env::current_dir().expect("cwd");
+        let got = replay(&Source::Patch(PathBuf::from("no-such-dir/alice.patch")));
+        assert!(
+            got.contains(&format!(
+                "--patch {}/no-such-dir/alice.patch ",
+                cwd.display()
+            )),
+            "{got}"
+        );
+        let got = replay(&Source::Git {
+            repo: PathBuf::from("."),
+            reference: "HEAD".into(),
+        });
+        let canonical = std::fs::canonicalize(&cwd).expect("canonical");
+        assert!(
+            got.contains(&format!("grade {} --ref HEAD ", canonical.display())),
+            "{got}"
+        );
+    }
+
+    #[test]
+    fn without_a_source_the_tree_graded_is_named() {
+        let got = replay_command(None, Path::new("/subs/x y"), "orders", "orders.p", 1);
+        assert_eq!(
+            got,
+            "cargo run -p harness -- grade '/subs/x y' --exercise orders --check orders.p --seed 1"
+        );
     }
 }

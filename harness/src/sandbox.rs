@@ -8,12 +8,13 @@
 //!   any thread exists ([`isolate_network`]). Everything it starts — fakes, builds,
 //!   services — sees one loopback interface and nothing else; fakes and services still
 //!   talk over 127.0.0.1.
-//! - **processes**: every build and every service is the first process (PID 1) of its
-//!   own PID namespace, under a small supervisor forked between fork and exec. When
-//!   PID 1 dies the kernel kills everything else in the namespace — a `setsid` or
-//!   double-forked worker included — and the supervisor exits only after that, so
-//!   "the build ended" and "kill -9" mean the whole tree is gone. The namespace has
-//!   its own `/proc`, so a child sees no other process.
+//! - **processes**: every build and every service runs in its own PID namespace, as
+//!   PID 2 under a minimal init (PID 1) and a supervisor outside, both forked between
+//!   fork and exec. When the child exits, init exits and the kernel kills everything
+//!   else in the namespace — a `setsid` or double-forked worker included; the
+//!   supervisor, which the harness waits on, exits only after that, so "the build
+//!   ended" and "kill -9" (of init) mean the whole tree is gone. The child is not PID 1,
+//!   so signals act on it as usual. The namespace has its own `/proc`.
 //! - **filesystem**: every child starts in its own mount namespace. Services: the
 //!   grader's repository and every world-writable place covered by empty read-only
 //!   tmpfs, their own directories bound back. Builds: the grader's repository, the
@@ -394,6 +395,19 @@ impl Policy {
                             None::<&str>,
                         );
                     }
+                    // SAFETY: prctl with constant arguments, then fork as above.
+                    unsafe {
+                        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        match libc::fork() {
+                            -1 => return Err(std::io::Error::last_os_error()),
+                            // PID 2: the child itself, which execs. Not PID 1, so
+                            // SIGTERM and friends act on it as on any process.
+                            0 => {}
+                            service => init(service),
+                        }
+                    }
                 }
                 child => supervise(child),
             }
@@ -465,6 +479,36 @@ fn supervise(child: libc::pid_t) -> ! {
             }
             if r < 0 && *libc::__errno_location() != libc::EINTR {
                 libc::_exit(125);
+            }
+        }
+        if libc::WIFEXITED(status) {
+            libc::_exit(libc::WEXITSTATUS(status));
+        }
+        libc::_exit(128 + libc::WTERMSIG(status));
+    }
+}
+
+/// PID 1 of a child's namespace: reaps whatever is orphaned to it until the child
+/// itself (PID 2) exits, then exits with its status — and the kernel kills everything
+/// left in the namespace. Ignores signals, so only SIGKILL (or its supervisor's death,
+/// through `PR_SET_PDEATHSIG`) ends it early. Never returns.
+fn init(child: libc::pid_t) -> ! {
+    // SAFETY: async-signal-safe calls only (signal, syscall, waitpid, _exit).
+    unsafe {
+        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT] {
+            libc::signal(sig, libc::SIG_IGN);
+        }
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+        let mut status = 0;
+        loop {
+            let mut reaped = 0;
+            let r = libc::waitpid(-1, &mut reaped, 0);
+            if r == child {
+                status = reaped;
+                break;
+            }
+            if r < 0 && *libc::__errno_location() != libc::EINTR {
+                break;
             }
         }
         if libc::WIFEXITED(status) {

@@ -148,9 +148,9 @@ impl RunningService {
     /// Kills the service with SIGKILL, at once, mid-whatever, and returns once every
     /// process it started is gone.
     ///
-    /// In its own PID namespace the service is PID 1 under a supervisor (see
-    /// `sandbox`): killing PID 1 makes the kernel kill the rest of the namespace, and
-    /// the supervisor exits only after that — so waiting for it is waiting for the
+    /// In its own PID namespace the service runs under an init and a supervisor (see
+    /// `sandbox`): killing the init makes the kernel kill the rest of the namespace,
+    /// and the supervisor exits only after that — so waiting for it is waiting for the
     /// whole tree, `setsid` and double-forked workers included. Without one, the
     /// process group is killed (a worker that left it survives; the report says which
     /// isolation was in force).
@@ -264,8 +264,8 @@ pub fn log_tail(path: &Path, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-/// The host PID of the first child of `supervisor` — PID 1 of the service's own
-/// namespace — when the service runs under one.
+/// The host PID of the first child of `supervisor` — the init (PID 1) of the
+/// service's own namespace — when the service runs under one.
 fn namespace_init(supervisor: u32) -> Option<i32> {
     let children =
         std::fs::read_to_string(format!("/proc/{supervisor}/task/{supervisor}/children")).ok()?;

@@ -12,6 +12,7 @@ pub mod orders;
 pub mod property;
 pub mod quote;
 pub mod transfer;
+pub mod upgrade;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -53,6 +54,9 @@ pub struct CheckEnv {
     pub seed: u64,
     /// The command that re-runs exactly this check with the grade's seed.
     pub replay: String,
+    /// The exercise as the grader ships it (its flaws included), built from the
+    /// grader's own copy: what production runs today. `None` where no check needs it.
+    pub pristine: Option<PathBuf>,
 }
 
 /// A boxed check future.

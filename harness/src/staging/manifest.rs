@@ -41,7 +41,13 @@ pub const ALLOWED_DEPENDENCIES: &[&str] = &[
 
 /// Manifest keys a candidate may set without effect on what is built; anything else
 /// at the top level or under `[package]` is ignored with a note, never obeyed.
-const TOLERATED_TOP: &[&str] = &["package", "dependencies", "dev-dependencies", "lints"];
+const TOLERATED_TOP: &[&str] = &[
+    "package",
+    "bin",
+    "dependencies",
+    "dev-dependencies",
+    "lints",
+];
 
 /// A candidate manifest the grader will not build, in one line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,10 +64,17 @@ pub fn rebuild(candidate: &str, exercise: &Exercise) -> Result<String, Refusal> 
             one_line(&e.to_string())
         ))
     })?;
+    if let Some(bins) = doc.get("bin")
+        && !is_the_graders_binary(bins, exercise)
+    {
+        return Err(Refusal(format!(
+            "Cargo.toml: `[[bin]]` may only name `{}` at `src/main.rs`; the grader defines the package's targets",
+            exercise.binary
+        )));
+    }
     for key in [
         "build-dependencies",
         "target",
-        "bin",
         "lib",
         "example",
         "test",
@@ -196,6 +209,22 @@ fn dependency_features(name: &str, spec: &toml::Value) -> Result<Vec<String>, Re
         .collect()
 }
 
+/// Whether `[[bin]]` says only what the grader writes anyway: one binary, the
+/// exercise's, at `src/main.rs`.
+fn is_the_graders_binary(bins: &toml::Value, exercise: &Exercise) -> bool {
+    let Some([bin]) = bins.as_array().map(Vec::as_slice) else {
+        return false;
+    };
+    let Some(bin) = bin.as_table() else {
+        return false;
+    };
+    bin.keys().all(|k| k == "name" || k == "path")
+        && bin.get("name").and_then(toml::Value::as_str) == Some(exercise.binary)
+        && bin
+            .get("path")
+            .is_none_or(|p| p.as_str() == Some("src/main.rs"))
+}
+
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -236,7 +265,7 @@ mod tests {
             ),
             (
                 "[package]\nname = \"charge\"\n[[bin]]\nname = \"x\"\npath = \"/etc/x.rs\"\n",
-                "[bin]",
+                "[[bin]]",
             ),
             (
                 "[package]\nname = \"charge\"\n[dependencies]\nevil = { path = \"src/evil\" }\n",

@@ -104,8 +104,28 @@ pub async fn build_exercise(
         Ok(files) => files,
         Err(refusal) => return Ok(Build::Failed { log: refusal }),
     };
+    let toolchain = crate::toolchain::locate()?;
+    // The same staged files with the same toolchain build the same binary: a re-grade,
+    // or the grader's own copy built for the upgrade check, takes it from the cache.
+    let cached = ws.cache.join("binaries").join(format!(
+        "{}-{}",
+        exercise.id,
+        content_key(&files, &toolchain)
+    ));
+    if cached.is_file() {
+        std::fs::create_dir_all(out_dir).map_err(io_err(out_dir))?;
+        let binary = out_dir.join(exercise.binary);
+        std::fs::copy(&cached, &binary).map_err(io_err(&cached))?;
+        return Ok(Build::Ok {
+            binary,
+            elapsed: started.elapsed(),
+        });
+    }
     let stage = ws.cache.join("stage").join(stage_key(submission, exercise));
     sync_tree(&stage, &files)?;
+    if let Err(log) = settle_lock(ws, &stage, &files, exercise, &toolchain)? {
+        return Ok(Build::Failed { log });
+    }
 
     std::fs::create_dir_all(&ws.cache).map_err(io_err(&ws.cache))?;
     let lock_path = ws.cache.join("build.lock");
@@ -130,7 +150,6 @@ pub async fn build_exercise(
         touch_tree(&stage.join(exercise.dir())).map_err(io_err(&stage))?;
     }
 
-    let toolchain = crate::toolchain::locate()?;
     let target = ws.cache.join("target");
     let scratch = ws.cache.join("build-tmp");
     for dir in [&target, &scratch] {
@@ -204,10 +223,68 @@ pub async fn build_exercise(
     let binary = out_dir.join(exercise.binary);
     std::fs::copy(&built, &binary).map_err(io_err(&built))?;
     drop(lock);
+    // Into the cache from the harness's own copy, under a temporary name, then renamed:
+    // a reader never sees half a binary.
+    if let Some(dir) = cached.parent() {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let partial = cached.with_extension(format!("partial-{}", std::process::id()));
+        std::fs::copy(&binary, &partial).map_err(io_err(&partial))?;
+        std::fs::rename(&partial, &cached).map_err(io_err(&cached))?;
+    }
     Ok(Build::Ok {
         binary,
         elapsed: started.elapsed(),
     })
+}
+
+/// When the submission declares other dependencies than the grader's own copy of the
+/// exercise, records them in the stage's lock file — as trusted code, offline, before
+/// the sandboxed build, which runs `--locked` and could not write it. Only workspace
+/// members are re-resolved; every other version stays the grader's. Resolution reads
+/// only manifests the grader wrote; nothing of the candidate's runs. A choice the
+/// grader's lock cannot satisfy (a feature that needs a crate it does not hold) is the
+/// candidate's build failure.
+fn settle_lock(
+    ws: &Workspace,
+    stage: &Path,
+    files: &FileSet,
+    exercise: &Exercise,
+    toolchain: &crate::toolchain::Toolchain,
+) -> Result<Result<(), String>, StageError> {
+    let rel = PathBuf::from(exercise.dir()).join("Cargo.toml");
+    let ours_path = ws.root.join(&rel);
+    let ours = std::fs::read_to_string(&ours_path).map_err(io_err(&ours_path))?;
+    let ours = manifest::rebuild(&ours, exercise)
+        .map_err(|e| StageError::Manifest(ours_path.clone(), e.0))?;
+    if files.get(&rel).map(Vec::as_slice) == Some(ours.as_bytes()) {
+        return Ok(Ok(()));
+    }
+    let out = std::process::Command::new(&toolchain.cargo)
+        .current_dir(stage)
+        .args(["update", "--workspace", "--offline"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("CARGO_HOME", &toolchain.cargo_home)
+        .env("RUSTC", &toolchain.rustc)
+        .env("CARGO_TERM_COLOR", "never")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(io_err(stage))?;
+    if out.status.success() {
+        return Ok(Ok(()));
+    }
+    let text = String::from_utf8_lossy(&out.stderr);
+    let reason = text
+        .lines()
+        .find(|l| l.starts_with("error"))
+        .unwrap_or("cargo could not resolve them");
+    Ok(Err(format!(
+        "the dependencies in {} cannot be met from the grader's lock file: {}",
+        rel.display(),
+        reason.trim_start_matches("error: ")
+    )))
 }
 
 /// Relative path → contents of every file the stage must hold.
@@ -421,6 +498,29 @@ fn touch_tree(dir: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A digest of everything a build's output depends on: the staged files and the
+/// toolchain (its path names its version; its `rustc`'s size and time catch an update
+/// in place).
+fn content_key(files: &FileSet, toolchain: &crate::toolchain::Toolchain) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let mut h = Sha256::new();
+    for (path, content) in files {
+        h.update(path.to_string_lossy().as_bytes());
+        h.update([0]);
+        h.update((content.len() as u64).to_le_bytes());
+        h.update(content);
+    }
+    h.update(toolchain.sysroot.to_string_lossy().as_bytes());
+    if let Ok(meta) = std::fs::metadata(&toolchain.rustc) {
+        h.update(meta.size().to_le_bytes());
+        h.update(meta.mtime().to_le_bytes());
+    }
+    h.finalize()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn stage_key(submission: &Path, exercise: &Exercise) -> String {
