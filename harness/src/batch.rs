@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt;
 
-use crate::report::{BuildStatus, CheckStatus, Report, junit, markdown};
+use crate::report::{BuildStatus, CheckStatus, Report, exit, junit, markdown};
 
 /// Most bytes of a grader child's stdout (its JSON report) read.
 const MAX_REPORT_BYTES: usize = 64 << 20;
@@ -280,8 +280,8 @@ async fn grade_one(sub: &Submission, opts: &BatchOptions) -> Outcome {
     };
     let stdout = tokio::spawn(read_bounded(stdout, MAX_REPORT_BYTES));
     let stderr = tokio::spawn(read_bounded(stderr, MAX_STDERR_BYTES));
-    match tokio::time::timeout(opts.timeout, child.wait()).await {
-        Ok(Ok(_)) => {}
+    let status = match tokio::time::timeout(opts.timeout, child.wait()).await {
+        Ok(Ok(status)) => status,
         Ok(Err(e)) => return Outcome::Error(format!("grader failed: {e}")),
         Err(_) => {
             if let Some(pid) = group {
@@ -297,18 +297,27 @@ async fn grade_one(sub: &Submission, opts: &BatchOptions) -> Outcome {
                 opts.timeout.as_secs() / 60
             ));
         }
-    }
+    };
     let (stdout, stdout_over) = collected(stdout).await;
     let (stderr, _) = collected(stderr).await;
     let stderr = String::from_utf8_lossy(&stderr);
-    let report = if stdout_over {
+    // A report counts only from a child that says it graded (0 passed, 1 failed, 3 a
+    // check errored) and agrees with it; "could not grade" (2), a signal or a code that
+    // contradicts the report means the report is not the grade.
+    let report = if stdout_over || !exit::graded(status.code()) {
         None
     } else {
-        serde_json::from_slice::<Report>(&stdout).ok()
+        serde_json::from_slice::<Report>(&stdout)
+            .ok()
+            .filter(|r| Some(r.exit_code()) == status.code())
     };
     let Some(report) = report else {
         let reason = if stdout_over {
             format!("the grader's report is over {MAX_REPORT_BYTES} bytes")
+        } else if status.code().is_none() {
+            format!("the grader was killed ({status})")
+        } else if exit::graded(status.code()) {
+            format!("the grader exited with {status} but printed no matching report")
         } else {
             stderr
                 .lines()

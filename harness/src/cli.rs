@@ -9,12 +9,24 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::catalog;
 use crate::grade::{self, DEFAULT_SEED, GradeOptions, Progress};
 use crate::intake::{self, Source};
-use crate::report::{BuildReport, BuildStatus, CheckReport, CheckStatus, junit, markdown};
+use crate::report::{
+    BuildReport, BuildStatus, CheckReport, CheckStatus, classroom, exit, junit, markdown,
+};
 use crate::staging::Workspace;
+
+/// The exit codes, for `--help`; README.md has the same table.
+const EXIT_CODES: &str = "\
+Exit codes of grade and check:
+  0  graded: every check passed
+  1  graded: some check failed, or a service did not build
+  2  not graded: bad input or the grader's environment; one line on stderr, no report
+  3  graded, but some check errored: the harness could not judge it (re-run it)
+grade-batch: 0 every submission has a report or error.txt (see the summary),
+  2 the batch could not run, 130 interrupted (finished results are kept)";
 
 /// Grades fixes of AI-written backend exercises by running them under faults.
 #[derive(Debug, Parser)]
-#[command(name = "harness", version, about)]
+#[command(name = "harness", version, about, after_help = EXIT_CODES)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -27,6 +39,7 @@ enum Command {
     /// Build a submission's services and grade them.
     ///
     /// Example: `harness grade submission.tar.gz --exercise charge --format json --out r.json`
+    #[command(after_help = EXIT_CODES)]
     Grade {
         /// The submission: a directory laid out like this repository (`.` grades the
         /// working tree), a `.tar.gz`/`.tgz` or `.zip` archive of one, or with `--ref`
@@ -49,7 +62,8 @@ enum Command {
         /// Report format.
         #[arg(long, value_enum, default_value_t = Format::Markdown)]
         format: Format,
-        /// Write the report here instead of stdout.
+        /// Write the report here instead of stdout: to a new temp file beside it, synced
+        /// and renamed into place, so a reader sees the old report or the whole new one.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
         /// Seed for every random choice (histories, names, amounts).
@@ -161,11 +175,18 @@ struct BatchArgs {
     timeout_mins: u64,
 }
 
+/// Report formats of `grade`; every one is a view of the JSON report.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Format {
+    /// The versioned machine contract (`harness.report/v3`).
     Json,
+    /// For an interviewer.
     Markdown,
+    /// JUnit XML for CI: a test case per check and per build.
     Junit,
+    /// The result JSON GitHub Classroom's autograding reporter reads (base64 it into
+    /// `<RUNNER>_RESULTS`; see docs/pipelines.md).
+    Classroom,
 }
 
 /// Runs the CLI; returns the process exit code.
@@ -187,7 +208,7 @@ pub async fn main() -> ExitCode {
             let text = e.to_string();
             let first = text.lines().next().unwrap_or("bad arguments");
             eprintln!("{} (see --help)", first.trim_end_matches('.'));
-            return ExitCode::from(2);
+            return exit_code(exit::NOT_GRADED);
         }
     };
     match cli.command {
@@ -210,7 +231,7 @@ pub async fn main() -> ExitCode {
             }
             Err(e) => {
                 eprintln!("error: {e}");
-                ExitCode::from(2)
+                exit_code(exit::NOT_GRADED)
             }
         },
         Command::Pack {
@@ -224,7 +245,7 @@ pub async fn main() -> ExitCode {
                     Some(e) => chosen.push(e),
                     None => {
                         eprintln!("error: unknown exercise `{id}`");
-                        return ExitCode::from(2);
+                        return exit_code(exit::NOT_GRADED);
                     }
                 }
             }
@@ -235,7 +256,7 @@ pub async fn main() -> ExitCode {
                 }
                 Err(e) => {
                     eprintln!("error: {e}");
-                    ExitCode::from(2)
+                    exit_code(exit::NOT_GRADED)
                 }
             }
         }
@@ -270,7 +291,7 @@ pub async fn main() -> ExitCode {
                 Ok(intake) => intake,
                 Err(e) => {
                     eprintln!("error: {e}");
-                    return ExitCode::from(2);
+                    return exit_code(exit::NOT_GRADED);
                 }
             };
             let opts = GradeOptions {
@@ -288,19 +309,20 @@ pub async fn main() -> ExitCode {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("error: {e}");
-                    return ExitCode::from(2);
+                    return exit_code(exit::NOT_GRADED);
                 }
             };
             let text = match format {
                 Format::Json => report.to_json(),
                 Format::Markdown => markdown::render(&report, true),
                 Format::Junit => junit::render(&report),
+                Format::Classroom => classroom::render(&report),
             };
             match &out {
                 Some(file) => {
-                    if let Err(e) = std::fs::write(file, &text) {
+                    if let Err(e) = write_atomically(file, text.as_bytes()) {
                         eprintln!("error: cannot write {}: {e}", file.display());
-                        return ExitCode::from(2);
+                        return exit_code(exit::NOT_GRADED);
                     }
                 }
                 None => println!("{text}"),
@@ -310,9 +332,63 @@ pub async fn main() -> ExitCode {
                 "{} / {} points: {pass} passed, {fail} failed, {error} errors, {skipped} skipped",
                 report.points, report.max_points
             );
-            ExitCode::from(report.exit_code() as u8)
+            exit_code(report.exit_code())
         }
     }
+}
+
+/// `code` (one of [`exit`]'s) as the process's exit code.
+fn exit_code(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX))
+}
+
+/// Writes `bytes` to `path` so that a reader (a CI step, a batch resuming) sees the old
+/// file or the whole new one, never a torn one: a new temp file in the same directory
+/// (same file system, so the rename is atomic), synced, renamed over `path`, and the
+/// directory synced so the rename survives a crash. The temp file is created
+/// exclusively (`O_EXCL`), so a file or link already at its name is never written
+/// through or removed; another name is tried instead. A link at `path` itself is
+/// replaced, not followed.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut attempt = 0u32;
+    let (tmp, mut file) = loop {
+        let tmp = dir.join(format!(
+            ".{}.{}-{attempt}.tmp",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+        {
+            Ok(file) => break (tmp, file),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| {
+            drop(file);
+            std::fs::rename(&tmp, path)
+        });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::File::open(&dir)?.sync_all()
 }
 
 struct StderrProgress {
@@ -356,13 +432,13 @@ async fn grade_batch(args: BatchArgs) -> ExitCode {
         Ok(all) => all,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            return exit_code(exit::NOT_GRADED);
         }
     };
     for id in &args.exercises {
         if catalog::find(id).is_none() {
             eprintln!("error: unknown exercise `{id}`");
-            return ExitCode::from(2);
+            return exit_code(exit::NOT_GRADED);
         }
     }
     let opts = BatchOptions {
@@ -400,13 +476,13 @@ async fn grade_batch(args: BatchArgs) -> ExitCode {
         Ok(finished) => finished,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            return exit_code(exit::NOT_GRADED);
         }
     };
     progress.end();
     if let Err(e) = batch::write_summary(&all, &opts.out) {
         eprintln!("error: {e}");
-        return ExitCode::from(2);
+        return exit_code(exit::NOT_GRADED);
     }
     eprintln!(
         "summary: {} and {}",
@@ -519,7 +595,7 @@ async fn check(exercise: String, path: PathBuf) -> ExitCode {
             "error: unknown exercise `{exercise}` (known: {})",
             known.join(", ")
         );
-        return ExitCode::from(2);
+        return exit_code(exit::NOT_GRADED);
     }
     let opts = GradeOptions {
         submission: path,
@@ -534,7 +610,7 @@ async fn check(exercise: String, path: PathBuf) -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            return exit_code(exit::NOT_GRADED);
         }
     };
     let color = paint_enabled();
@@ -559,7 +635,7 @@ async fn check(exercise: String, path: PathBuf) -> ExitCode {
     let (pass, fail, error, _) = report.tally();
     println!("{pass} passed, {} failed", fail + error);
     println!("(these are the public checks only; the graders run more)");
-    ExitCode::from(report.exit_code() as u8)
+    exit_code(report.exit_code())
 }
 
 async fn demo(exercise: String, path: PathBuf, seed: u64, verbose: bool) -> ExitCode {
@@ -569,7 +645,7 @@ async fn demo(exercise: String, path: PathBuf, seed: u64, verbose: bool) -> Exit
             "error: unknown exercise `{exercise}` (known: {})",
             known.join(", ")
         );
-        return ExitCode::from(2);
+        return exit_code(exit::NOT_GRADED);
     };
     // One scenario per planted flaw: the first hidden check that targets it.
     let mut seen = Vec::new();
@@ -598,7 +674,7 @@ async fn demo(exercise: String, path: PathBuf, seed: u64, verbose: bool) -> Exit
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            return exit_code(exit::NOT_GRADED);
         }
     };
     let color = paint_enabled();
@@ -606,7 +682,7 @@ async fn demo(exercise: String, path: PathBuf, seed: u64, verbose: bool) -> Exit
     for ex in &report.exercises {
         if ex.build.status == BuildStatus::Failed {
             println!("{} {exercise} does not build", paint(color, "31", "✗"));
-            return ExitCode::from(2);
+            return exit_code(exit::NOT_GRADED);
         }
         for c in &ex.checks {
             let flaw = c.flaw.as_deref().unwrap_or("?");
@@ -652,18 +728,18 @@ async fn serve(exercise: String, submission: PathBuf) -> ExitCode {
             "error: unknown exercise `{exercise}` (known: {})",
             known.join(", ")
         );
-        return ExitCode::from(2);
+        return exit_code(exit::NOT_GRADED);
     };
     if !submission.join(ex.dir()).is_dir() {
         eprintln!("error: {}: no {} in it", submission.display(), ex.dir());
-        return ExitCode::from(2);
+        return exit_code(exit::NOT_GRADED);
     }
     let ws = Workspace::grader();
     let work = match tempfile::Builder::new().prefix("harness-serve-").tempdir() {
         Ok(w) => w,
         Err(e) => {
             eprintln!("error: temporary directory: {e}");
-            return ExitCode::from(2);
+            return exit_code(exit::NOT_GRADED);
         }
     };
     let _ = crate::sandbox::open_path_for_services(&[work.path()]);
@@ -678,13 +754,13 @@ async fn serve(exercise: String, submission: PathBuf) -> ExitCode {
             }
             Err(e) => {
                 eprintln!("error: {e}");
-                return ExitCode::from(2);
+                return exit_code(exit::NOT_GRADED);
             }
         };
     let run = work.path().join("run");
     if let Err(e) = std::fs::create_dir_all(&run) {
         eprintln!("error: {e}");
-        return ExitCode::from(2);
+        return exit_code(exit::NOT_GRADED);
     }
     match crate::live::serve(&ex, &binary, &run, &ws.cache).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -692,5 +768,64 @@ async fn serve(exercise: String, submission: PathBuf) -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_is_replaced_whole_and_never_written_through_a_planted_link() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let out = dir.path().join("report.json");
+        std::fs::write(&out, "old").expect("write");
+        // A link waiting at the first temp name this process would pick.
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep").expect("write");
+        let planted = dir
+            .path()
+            .join(format!(".report.json.{}-0.tmp", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &planted).expect("symlink");
+
+        write_atomically(&out, b"{\"new\": true}").expect("written");
+        assert_eq!(
+            std::fs::read_to_string(&out).expect("read"),
+            "{\"new\": true}"
+        );
+        assert_eq!(std::fs::read_to_string(&victim).expect("read"), "keep");
+        assert!(
+            planted.symlink_metadata().is_ok(),
+            "someone else's file is left alone"
+        );
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        let expected_link = format!(".report.json.{}-0.tmp", std::process::id());
+        assert_eq!(names, [expected_link.as_str(), "report.json", "victim"]);
+    }
+
+    #[test]
+    fn a_link_at_out_is_replaced_not_followed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep").expect("write");
+        let out = dir.path().join("r.xml");
+        std::os::unix::fs::symlink(&victim, &out).expect("symlink");
+        write_atomically(&out, b"<x/>").expect("written");
+        assert_eq!(std::fs::read_to_string(&victim).expect("read"), "keep");
+        assert!(!out.symlink_metadata().expect("meta").is_symlink());
+        assert_eq!(std::fs::read_to_string(&out).expect("read"), "<x/>");
+    }
+
+    #[test]
+    fn out_in_a_missing_directory_is_an_error_and_leaves_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let out = dir.path().join("missing/r.json");
+        assert!(write_atomically(&out, b"{}").is_err());
+        assert!(write_atomically(dir.path(), b"{}").is_err());
+        assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 0);
     }
 }

@@ -318,7 +318,11 @@ fn replay_command(
             } else {
                 // A ref has no spaces (git check-ref-format), a path may: split at the last.
                 let (repo, reference) = s.strip_prefix("git repository ")?.rsplit_once(" at ")?;
-                Some(format!("{} --ref {}", absolute(repo), shell_quote(reference)))
+                Some(format!(
+                    "{} --ref {}",
+                    absolute(repo),
+                    shell_quote(reference)
+                ))
             }
         })
         .unwrap_or_else(|| absolute(&submission.display().to_string()));

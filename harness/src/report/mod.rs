@@ -1,8 +1,11 @@
 //! Reports: derived from check results and nothing else.
 //!
-//! [`Report`] is the versioned JSON machine contract; [`markdown`] renders it for an
-//! interviewer and [`junit`] for CI systems.
+//! [`Report`] is the versioned JSON machine contract (its JSON Schema is
+//! `docs/schema/report-v3.schema.json`); [`markdown`] renders it for an interviewer,
+//! [`junit`] for CI systems and [`classroom`] for GitHub Classroom's autograding
+//! reporter. The other formats are views of the JSON report and never change it.
 
+pub mod classroom;
 pub mod junit;
 pub mod markdown;
 
@@ -176,9 +179,34 @@ pub struct CheckReport {
     pub evidence: Vec<String>,
 }
 
+/// Exit codes of `grade` and `check`, so a pipeline can tell "the candidate's code
+/// failed" from "the harness could not decide" without parsing a report: a failing
+/// check is a result to record, an errored one asks for a re-run or a look at the
+/// grader, and no report at all is the pipeline's own problem. README.md has the table.
+pub mod exit {
+    /// Graded: every check passed and every exercise built.
+    pub const PASSED: i32 = 0;
+    /// Graded: some check failed, or an exercise did not build (a graded result).
+    pub const FAILED: i32 = 1;
+    /// Not graded: bad input (path, archive, exercise or check id, arguments) or the
+    /// grader's environment (toolchain, temp space, writing `--out`); one line on
+    /// stderr and no report.
+    pub const NOT_GRADED: i32 = 2;
+    /// Graded, but the harness could not judge some check (a check timed out,
+    /// panicked or its fixture failed): the report is complete, its verdict is not.
+    /// Wins over [`FAILED`], since the grade is not final until that check is judged.
+    pub const CHECK_ERRORED: i32 = 3;
+
+    /// Whether a `grade` child that exited with `code` produced a report: 0, 1 or 3.
+    pub fn graded(code: Option<i32>) -> bool {
+        matches!(code, Some(PASSED | FAILED | CHECK_ERRORED))
+    }
+}
+
 impl Report {
-    /// Exit code for `grade`: 0 all passed, 1 something failed, 2 the harness could
-    /// not judge some check.
+    /// Exit code for `grade` (see [`exit`]): [`exit::CHECK_ERRORED`] when some check
+    /// could not be judged, else [`exit::PASSED`] when every check passed and every
+    /// exercise built, else [`exit::FAILED`].
     pub fn exit_code(&self) -> i32 {
         let statuses = || {
             self.exercises
@@ -187,16 +215,16 @@ impl Report {
                 .map(|c| c.status)
         };
         if statuses().any(|s| s == CheckStatus::Error) {
-            2
+            exit::CHECK_ERRORED
         } else if statuses().all(|s| s == CheckStatus::Pass)
             && self
                 .exercises
                 .iter()
                 .all(|e| e.build.status == BuildStatus::Ok)
         {
-            0
+            exit::PASSED
         } else {
-            1
+            exit::FAILED
         }
     }
 
