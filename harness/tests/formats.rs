@@ -1,0 +1,752 @@
+//! Report formats against their contracts: the JSON report against its shipped JSON
+//! Schema (`docs/schema/report-v3.schema.json`), JUnit with the build as a test case,
+//! and the GitHub Classroom result — from real grades (a cheap check; a build failure)
+//! and from hand-made reports with every optional field set.
+//!
+//! No JSON Schema validator is in the lock file, so this file carries a small one for
+//! exactly the keywords the schema uses; any other keyword fails the test, so the
+//! schema can never rely on a keyword nobody checks (which would accept anything).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use harness::checks::Visibility;
+use harness::report::classroom::{self, ClassroomResult};
+use harness::report::{
+    BuildReport, BuildStatus, CheckReport, CheckStatus, ExerciseReport, FlawVerdict, Report,
+    SCHEMA, SubmissionReport, junit,
+};
+use harness::review::{Finding, FlawReview, ReviewReport};
+use harness::sandbox::Isolation;
+use serde_json::{Value, json};
+
+// ------------------------------------------------------------------ the validator
+
+/// Validates JSON against a schema using: `type` (one or several), `required`,
+/// `properties`, `additionalProperties: false`, `enum`, `items`, `minimum`, `minItems`,
+/// `maxItems`, and `$ref` into `#/$defs/`; `$schema`, `$id`, `$defs`, `title` and
+/// `description` are annotations. Anything else panics.
+struct Validator<'a> {
+    root: &'a Value,
+}
+
+impl Validator<'_> {
+    fn errors(&self, value: &Value) -> Vec<String> {
+        let mut errors = Vec::new();
+        self.check(self.root, value, "$", &mut errors);
+        errors
+    }
+
+    fn check(&self, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
+        let schema = schema
+            .as_object()
+            .unwrap_or_else(|| panic!("{at}: a schema must be an object"));
+        for (keyword, rule) in schema {
+            match keyword.as_str() {
+                "$schema" | "$id" | "$defs" | "title" | "description" => {}
+                "$ref" => {
+                    let name = rule
+                        .as_str()
+                        .and_then(|r| r.strip_prefix("#/$defs/"))
+                        .unwrap_or_else(|| panic!("{at}: only #/$defs/ refs: {rule}"));
+                    let target = &self.root["$defs"][name];
+                    assert!(!target.is_null(), "{at}: no $defs/{name}");
+                    self.check(target, value, at, errors);
+                }
+                "type" => {
+                    let allowed: Vec<&str> = match rule {
+                        Value::String(t) => vec![t.as_str()],
+                        Value::Array(ts) => ts.iter().map(|t| t.as_str().unwrap()).collect(),
+                        _ => panic!("{at}: bad type {rule}"),
+                    };
+                    if !allowed.iter().any(|t| is_type(value, t)) {
+                        errors.push(format!("{at}: expected {allowed:?}, got {value}"));
+                    }
+                }
+                "enum" => {
+                    if !rule.as_array().unwrap().contains(value) {
+                        errors.push(format!("{at}: {value} is not one of {rule}"));
+                    }
+                }
+                "minimum" => {
+                    if let Some(n) = value.as_f64()
+                        && n < rule.as_f64().unwrap()
+                    {
+                        errors.push(format!("{at}: {n} < {rule}"));
+                    }
+                }
+                "required" => {
+                    if let Some(obj) = value.as_object() {
+                        for name in rule.as_array().unwrap() {
+                            let name = name.as_str().unwrap();
+                            if !obj.contains_key(name) {
+                                errors.push(format!("{at}: missing required `{name}`"));
+                            }
+                        }
+                    }
+                }
+                "properties" => {
+                    if let Some(obj) = value.as_object() {
+                        for (name, sub) in rule.as_object().unwrap() {
+                            if let Some(v) = obj.get(name) {
+                                self.check(sub, v, &format!("{at}.{name}"), errors);
+                            }
+                        }
+                    }
+                }
+                "additionalProperties" => {
+                    assert_eq!(rule, &Value::Bool(false), "{at}: only `false` is supported");
+                    let known = schema
+                        .get("properties")
+                        .and_then(Value::as_object)
+                        .unwrap_or_else(|| panic!("{at}: additionalProperties without properties"));
+                    if let Some(obj) = value.as_object() {
+                        for name in obj.keys().filter(|k| !known.contains_key(*k)) {
+                            errors.push(format!("{at}: unexpected member `{name}`"));
+                        }
+                    }
+                }
+                "items" => {
+                    if let Some(items) = value.as_array() {
+                        for (i, v) in items.iter().enumerate() {
+                            self.check(rule, v, &format!("{at}[{i}]"), errors);
+                        }
+                    }
+                }
+                "minItems" | "maxItems" => {
+                    if let Some(items) = value.as_array() {
+                        let bound = rule.as_u64().unwrap() as usize;
+                        let ok = if keyword == "minItems" {
+                            items.len() >= bound
+                        } else {
+                            items.len() <= bound
+                        };
+                        if !ok {
+                            errors.push(format!("{at}: {} items, {keyword} {bound}", items.len()));
+                        }
+                    }
+                }
+                other => panic!("{at}: the test validator does not know `{other}`"),
+            }
+        }
+    }
+}
+
+fn is_type(value: &Value, t: &str) -> bool {
+    match t {
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        "string" => value.is_string(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "boolean" => value.is_boolean(),
+        "null" => value.is_null(),
+        other => panic!("unknown type {other}"),
+    }
+}
+
+fn repo_root() -> PathBuf {
+    harness::staging::Workspace::grader().root
+}
+
+fn schema() -> Value {
+    let path = repo_root().join("docs/schema/report-v3.schema.json");
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn assert_valid(report_json: &str, what: &str) {
+    let schema = schema();
+    let value: Value = serde_json::from_str(report_json).unwrap();
+    let errors = Validator { root: &schema }.errors(&value);
+    assert!(errors.is_empty(), "{what}:\n{}", errors.join("\n"));
+}
+
+// ------------------------------------------------------------------ reports
+
+fn harness() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_harness"))
+}
+
+/// Runs `harness grade` with `args` and `--out` a temp file; its exit code and the file.
+fn grade_to_file(args: &[&str], cwd: &Path) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report");
+    let output = harness()
+        .arg("grade")
+        .args(args)
+        .arg("--out")
+        .arg(&out)
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    let text = std::fs::read_to_string(&out).unwrap_or_else(|e| {
+        panic!(
+            "{args:?}: no report ({e}): {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (output.status.code(), text)
+}
+
+/// A copy of the charge exercise whose `model.rs` is not Rust.
+fn broken_submission() -> tempfile::TempDir {
+    let root = repo_root();
+    let sub = tempfile::tempdir().unwrap();
+    let ex = sub.path().join("exercises/charge");
+    std::fs::create_dir_all(ex.join("src")).unwrap();
+    std::fs::copy(
+        root.join("exercises/charge/Cargo.toml"),
+        ex.join("Cargo.toml"),
+    )
+    .unwrap();
+    for entry in std::fs::read_dir(root.join("exercises/charge/src")).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), ex.join("src").join(entry.file_name())).unwrap();
+        }
+    }
+    std::fs::write(ex.join("src/model.rs"), "this is not rust <&>\n").unwrap();
+    sub
+}
+
+fn check(id: &str, flaw: Option<&str>, status: CheckStatus, points: u32) -> CheckReport {
+    CheckReport {
+        id: id.to_owned(),
+        flaw: flaw.map(str::to_owned),
+        visibility: if flaw.is_some() {
+            Visibility::Hidden
+        } else {
+            Visibility::Public
+        },
+        status,
+        points: if status == CheckStatus::Pass {
+            points
+        } else {
+            0
+        },
+        max_points: points,
+        duration_ms: 1_234,
+        description: format!("{id}: what must hold"),
+        evidence: vec![
+            format!("✗ {id} broke <here> & \"there\""),
+            "POST /charges → 500".to_owned(),
+        ],
+    }
+}
+
+/// A report with every optional member present: a review (refused, with findings with
+/// and without a category), a failed build with its log, checks of every status.
+fn full_report() -> Report {
+    let finding = |category: Option<&str>| Finding {
+        file: "src/routes.rs".to_owned(),
+        lines: (48, 56),
+        category: category.map(str::to_owned),
+        text: "the lookup and insert race".to_owned(),
+    };
+    let charge_checks = vec![
+        check("charge.happy-path", None, CheckStatus::Pass, 1),
+        check(
+            "charge.lost-provider-response",
+            Some("retry-double-charge"),
+            CheckStatus::Fail,
+            3,
+        ),
+        check(
+            "charge.property-histories",
+            Some("retry-double-charge"),
+            CheckStatus::Error,
+            2,
+        ),
+    ];
+    let orders_checks = vec![
+        check("orders.happy-path", None, CheckStatus::Skipped, 1),
+        check(
+            "orders.n-plus-one",
+            Some("n-plus-one"),
+            CheckStatus::Skipped,
+            3,
+        ),
+    ];
+    let exercise = |id: &str, build: BuildReport, checks: Vec<CheckReport>| ExerciseReport {
+        id: id.to_owned(),
+        build,
+        points: checks.iter().map(|c| c.points).sum(),
+        max_points: checks.iter().map(|c| c.max_points).sum(),
+        flaws: FlawVerdict::of(&checks),
+        checks,
+        review: Some(ReviewReport {
+            submitted: true,
+            refused: Some("REVIEW.md is a link".to_owned()),
+            flaws: vec![FlawReview {
+                flaw: "retry-double-charge".to_owned(),
+                found: true,
+                words: vec!["retries charge twice".to_owned()],
+            }],
+            extra: vec![finding(Some("concurrency"))],
+            neutral_flagged: vec![finding(None)],
+            points: 1,
+            max_points: 4,
+        }),
+    };
+    let exercises = vec![
+        exercise(
+            "charge",
+            BuildReport {
+                status: BuildStatus::Ok,
+                log: None,
+                duration_ms: 900,
+            },
+            charge_checks,
+        ),
+        exercise(
+            "orders",
+            BuildReport {
+                status: BuildStatus::Failed,
+                log: Some("error[E0425]: cannot find value `x` </failure>\u{1b}[0m".to_owned()),
+                duration_ms: 4_000,
+            },
+            orders_checks,
+        ),
+    ];
+    Report {
+        schema: SCHEMA.to_owned(),
+        seed: u64::MAX,
+        points: exercises.iter().map(|e| e.points).sum(),
+        max_points: exercises.iter().map(|e| e.max_points).sum(),
+        exercises,
+        submission: SubmissionReport {
+            source: "patch /subs/alice.patch on the pristine exercises".to_owned(),
+            ignored: vec!["Cargo.lock".to_owned()],
+            ignored_total: 1,
+            isolation: Isolation {
+                network: "own network namespace: loopback only".to_owned(),
+                filesystem: "own mount namespace".to_owned(),
+                user: "nobody".to_owned(),
+                limits: "rlimits".to_owned(),
+            },
+        },
+    }
+}
+
+// ------------------------------------------------------------------ schema
+
+#[test]
+fn the_schema_is_the_current_report_schema() {
+    let schema = schema();
+    assert_eq!(schema["$id"], json!(SCHEMA));
+    assert_eq!(schema["properties"]["schema"]["enum"], json!([SCHEMA]));
+    assert_eq!(
+        schema["$schema"],
+        json!("https://json-schema.org/draft/2020-12/schema")
+    );
+}
+
+#[test]
+fn hand_made_reports_with_every_optional_field_validate_and_round_trip() {
+    let report = full_report();
+    let text = report.to_json();
+    for member in [
+        "\"review\"",
+        "\"refused\"",
+        "\"log\"",
+        "\"category\": null",
+        "\"flaw\": null",
+    ] {
+        assert!(text.contains(member), "{member} is exercised");
+    }
+    assert_valid(&text, "hand-made report");
+    let back: Report = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, report);
+
+    // The smallest report too: no exercises, no optional members.
+    let mut empty = full_report();
+    empty.exercises.clear();
+    empty.points = 0;
+    empty.max_points = 0;
+    assert_valid(&empty.to_json(), "empty report");
+}
+
+#[test]
+fn the_schema_rejects_what_is_not_a_report() {
+    let schema = schema();
+    let validator = Validator { root: &schema };
+    let good: Value = serde_json::from_str(&full_report().to_json()).unwrap();
+    assert!(validator.errors(&good).is_empty());
+
+    let mutations: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
+        (
+            "missing required field",
+            Box::new(|v| {
+                v.as_object_mut().unwrap().remove("seed");
+            }),
+            "missing required `seed`",
+        ),
+        (
+            "wrong type",
+            Box::new(|v| v["points"] = json!("3")),
+            "$.points: expected",
+        ),
+        (
+            "negative count",
+            Box::new(|v| v["max_points"] = json!(-1)),
+            "$.max_points: -1",
+        ),
+        (
+            "nested missing field",
+            Box::new(|v| {
+                v["exercises"][0]["checks"][0]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("evidence");
+            }),
+            "$.exercises[0].checks[0]: missing required `evidence`",
+        ),
+        (
+            "unknown status",
+            Box::new(|v| v["exercises"][0]["checks"][0]["status"] = json!("passed")),
+            "$.exercises[0].checks[0].status",
+        ),
+        (
+            "unknown member",
+            Box::new(|v| v["exercises"][0]["grade"] = json!("A")),
+            "unexpected member `grade`",
+        ),
+        (
+            "other schema",
+            Box::new(|v| v["schema"] = json!("harness.report/v2")),
+            "$.schema",
+        ),
+        (
+            "null where only strings go",
+            Box::new(|v| v["submission"]["isolation"]["user"] = Value::Null),
+            "$.submission.isolation.user",
+        ),
+        (
+            "three line numbers",
+            Box::new(|v| v["exercises"][0]["review"]["extra"][0]["lines"] = json!([1, 2, 3])),
+            "maxItems",
+        ),
+        (
+            "a string in evidence's place",
+            Box::new(|v| v["exercises"][1]["checks"][0]["evidence"] = json!("text")),
+            "evidence: expected",
+        ),
+    ];
+    for (what, mutate, expected) in mutations {
+        let mut bad = good.clone();
+        mutate(&mut bad);
+        let errors = validator.errors(&bad);
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "{what}: expected an error containing {expected:?}, got {errors:?}"
+        );
+    }
+}
+
+#[test]
+#[should_panic(expected = "does not know `pattern`")]
+fn the_validator_refuses_keywords_it_does_not_check() {
+    let schema = json!({ "type": "string", "pattern": "^a" });
+    Validator { root: &schema }.errors(&json!("b"));
+}
+
+// ------------------------------------------------------------------ real grades
+
+#[test]
+fn a_real_grade_validates_in_every_format() {
+    let root = repo_root();
+    let args = [
+        ".",
+        "--exercise",
+        "charge",
+        "--check",
+        "charge.happy-path",
+        "--format",
+    ];
+    let (code, json_text) = grade_to_file(&[&args[..], &["json"]].concat(), &root);
+    assert_eq!(code, Some(0), "{json_text}");
+    assert_valid(&json_text, "real report");
+    let report: Report = serde_json::from_str(&json_text).unwrap();
+    assert_eq!(report.points, report.max_points);
+
+    // Classroom, end to end: the reporter's fields, the points it records (the sum of
+    // `score`) equal to the report's.
+    let (code, text) = grade_to_file(&[&args[..], &["classroom"]].concat(), &root);
+    assert_eq!(code, Some(0), "{text}");
+    let result: ClassroomResult = serde_json::from_str(&text).unwrap();
+    let raw: Value = serde_json::from_str(&text).unwrap();
+    for test in raw["tests"].as_array().unwrap() {
+        for field in [
+            "name",
+            "status",
+            "score",
+            "message",
+            "test_code",
+            "filename",
+            "line_no",
+            "duration",
+        ] {
+            assert!(test.get(field).is_some(), "{field} missing: {test}");
+        }
+    }
+    assert_eq!(result.version, 1);
+    assert_eq!(result.status, "pass");
+    assert_eq!(result.max_score, report.max_points);
+    assert_eq!(
+        result.tests.iter().map(|t| t.score).sum::<u32>(),
+        report.points
+    );
+    let names: Vec<&str> = result.tests.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["charge.build", "charge.happy-path"]);
+    assert!(
+        result
+            .tests
+            .iter()
+            .all(|t| t.status == "pass" && t.line_no == 0)
+    );
+
+    let xml = junit::render(&report);
+    assert_well_formed(&xml);
+    assert!(xml.contains("failures=\"0\""), "{xml}");
+    assert!(
+        xml.contains("<testcase classname=\"charge\" name=\"charge.build\""),
+        "{xml}"
+    );
+}
+
+#[test]
+fn a_build_failure_is_a_failing_test_case_in_junit_and_classroom() {
+    let sub = broken_submission();
+    let path = sub.path().display().to_string();
+    let (code, json_text) = grade_to_file(
+        &[&path, "--exercise", "charge", "--format", "json"],
+        &repo_root(),
+    );
+    assert_eq!(code, Some(1), "{json_text}");
+    assert_valid(&json_text, "build-failure report");
+    let report: Report = serde_json::from_str(&json_text).unwrap();
+    let ex = &report.exercises[0];
+    assert_eq!(ex.build.status, BuildStatus::Failed);
+    let checks = ex.checks.len();
+    assert!(checks > 0);
+
+    let (code, xml) = grade_to_file(
+        &[&path, "--exercise", "charge", "--format", "junit"],
+        &repo_root(),
+    );
+    assert_eq!(code, Some(1), "{xml}");
+    assert_well_formed(&xml);
+    assert!(
+        xml.contains(&format!(
+            "<testsuites name=\"harness\" tests=\"{}\" failures=\"1\" errors=\"0\" skipped=\"{checks}\">",
+            checks + 1
+        )),
+        "{xml}"
+    );
+    let build_case = xml
+        .split("<testcase ")
+        .find(|c| c.contains("name=\"charge.build\""))
+        .expect("a charge.build test case");
+    assert!(
+        build_case.contains("<failure type=\"build\""),
+        "{build_case}"
+    );
+    assert!(
+        build_case.contains("exercises/charge/src/model.rs"),
+        "the compiler's log is the failure body: {build_case}"
+    );
+    assert_eq!(
+        xml.matches("<skipped ").count(),
+        checks,
+        "every check stays skipped"
+    );
+    assert!(
+        !xml.contains("<system-err>"),
+        "the log is not only suite-level"
+    );
+
+    let result = classroom::result(&report, usize::MAX);
+    assert_eq!(result.status, "fail");
+    assert_eq!(result.tests[0].name, "charge.build");
+    assert_eq!(result.tests[0].status, "fail");
+    assert!(
+        result.tests[0]
+            .message
+            .contains("exercises/charge/src/model.rs")
+    );
+    assert!(
+        result.tests[1..]
+            .iter()
+            .all(|t| t.status == "fail" && t.score == 0)
+    );
+}
+
+// ------------------------------------------------------------------ JUnit, Classroom
+
+#[test]
+fn junit_counts_builds_as_test_cases_and_escapes_logs() {
+    let report = full_report();
+    let xml = junit::render(&report);
+    assert_well_formed(&xml);
+    // charge: 3 checks + build; orders: 2 skipped checks + failed build.
+    assert!(
+        xml.contains(
+            "<testsuites name=\"harness\" tests=\"7\" failures=\"2\" errors=\"1\" skipped=\"2\">"
+        ),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<testsuite name=\"orders\" tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"2\" time=\"6.468\">"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<testcase classname=\"charge\" name=\"charge.build\" time=\"0.900\"/>"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("cannot find value `x` &lt;/failure&gt;"),
+        "{xml}"
+    );
+    assert!(!xml.contains('\u{1b}'));
+}
+
+#[test]
+fn no_check_is_named_like_a_build_case() {
+    for ex in harness::catalog::all() {
+        for c in (ex.checks)() {
+            assert!(
+                !c.id.ends_with(".build"),
+                "{} collides with a build case",
+                c.id
+            );
+        }
+    }
+}
+
+#[test]
+fn classroom_maps_statuses_and_points_as_the_reporter_reads_them() {
+    let report = full_report();
+    let result = classroom::result(&report, usize::MAX);
+    assert_eq!(result.version, classroom::VERSION);
+    assert_eq!(
+        result.status, "error",
+        "an errored check wins, as exit 3 does"
+    );
+    assert_eq!(result.max_score, report.max_points);
+    assert_eq!(
+        result.tests.iter().map(|t| t.score).sum::<u32>(),
+        report.points
+    );
+    let status = |name: &str| {
+        result
+            .tests
+            .iter()
+            .find(|t| t.name == name)
+            .map(|t| t.status.as_str())
+            .unwrap()
+    };
+    assert_eq!(status("charge.build"), "pass");
+    assert_eq!(status("charge.happy-path"), "pass");
+    assert_eq!(status("charge.lost-provider-response"), "fail");
+    assert_eq!(status("charge.property-histories"), "error");
+    assert_eq!(status("orders.build"), "fail");
+    assert_eq!(status("orders.happy-path"), "fail");
+    assert_eq!(result.tests.len(), 7);
+    let json = classroom::render(&report);
+    let back: ClassroomResult = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, result);
+
+    let mut failing = full_report();
+    failing.exercises[0]
+        .checks
+        .retain(|c| c.status != CheckStatus::Error);
+    assert_eq!(classroom::result(&failing, 10).status, "fail");
+}
+
+#[test]
+fn classroom_output_fits_one_environment_variable() {
+    let mut report = full_report();
+    let huge = "x".repeat(200_000);
+    for ex in &mut report.exercises {
+        ex.build.log = Some(huge.clone());
+        for c in &mut ex.checks {
+            c.evidence = vec![huge.clone(), "\u{0}\u{7}".repeat(10_000)];
+        }
+        let template = ex.checks[0].clone();
+        for i in 0..60 {
+            let mut c = template.clone();
+            c.id = format!("{}.extra-{i}", ex.id);
+            ex.checks.push(c);
+        }
+    }
+    let json = classroom::render(&report);
+    assert!(
+        json.len() <= classroom::MAX_JSON_BYTES,
+        "{} bytes",
+        json.len()
+    );
+    // What the workflow puts in the reporter's environment: base64, 4 bytes per 3.
+    let env_string = "HARNESS_RESULTS=".len() + json.len().div_ceil(3) * 4;
+    assert!(env_string < 128 * 1024, "{env_string}");
+    let result: ClassroomResult = serde_json::from_str(&json).unwrap();
+    assert_eq!(result.tests.len(), 2 + 5 + 120);
+    assert!(result.tests[1].message.contains("shortened"));
+    assert!(!json.contains("\\u0000"), "control characters are dropped");
+}
+
+// ------------------------------------------------------------------ XML
+
+/// Tags balance, attributes are quoted, text holds no raw `<` and every `&` starts an
+/// entity: enough to know a CI system's XML parser will read the file.
+fn assert_well_formed(xml: &str) {
+    let mut stack: Vec<&str> = Vec::new();
+    let mut rest = xml;
+    while let Some(open) = rest.find('<') {
+        check_text(&rest[..open]);
+        let close = rest[open..].find('>').expect("a tag is closed") + open;
+        let tag = &rest[open + 1..close];
+        assert!(!tag.contains('<'), "`<` inside a tag: {tag}");
+        if tag.starts_with('?') {
+            assert!(tag.ends_with('?'));
+        } else if let Some(name) = tag.strip_prefix('/') {
+            assert_eq!(stack.pop(), Some(name), "mismatched </{name}>");
+        } else {
+            let self_closing = tag.ends_with('/');
+            let body = tag.trim_end_matches('/');
+            let name = body.split_whitespace().next().expect("a tag name");
+            let attrs = &body[name.len()..];
+            assert_eq!(
+                attrs.matches('"').count() % 2,
+                0,
+                "quoted attributes: {tag}"
+            );
+            check_text(attrs);
+            if !self_closing {
+                stack.push(name);
+            }
+        }
+        rest = &rest[close + 1..];
+    }
+    check_text(rest);
+    assert!(stack.is_empty(), "unclosed: {stack:?}");
+}
+
+fn check_text(text: &str) {
+    assert!(!text.contains('>'), "raw `>` in text: {text}");
+    for (i, _) in text.match_indices('&') {
+        let entity = &text[i..];
+        assert!(
+            ["&amp;", "&lt;", "&gt;", "&quot;", "&apos;"]
+                .iter()
+                .any(|e| entity.starts_with(e)),
+            "raw `&`: {}",
+            &text[i..(i + 10).min(text.len())]
+        );
+    }
+    assert!(
+        !text
+            .chars()
+            .any(|c| (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r')),
+        "control character in XML"
+    );
+}
