@@ -282,6 +282,13 @@ pub async fn main() -> ExitCode {
             out,
             seed,
         } => {
+            if let Some(file) = &out
+                && let Err(e) = writable_destination(file)
+            {
+                // Before grading, not after minutes of it.
+                eprintln!("error: cannot write {}: {e}", file.display());
+                return exit_code(exit::NOT_GRADED);
+            }
             let ws = Workspace::grader();
             let source = match patch {
                 Some(patch) => Source::Patch(patch),
@@ -340,6 +347,27 @@ pub async fn main() -> ExitCode {
 /// `code` (one of [`exit`]'s) as the process's exit code.
 fn exit_code(code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX))
+}
+
+/// Whether `--out` can be written at all: its directory exists and it is not one.
+fn writable_destination(path: &std::path::Path) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if !std::fs::metadata(dir)?.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            format!("{} is not a directory", dir.display()),
+        ));
+    }
+    if path.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "it is a directory",
+        ));
+    }
+    Ok(())
 }
 
 /// Writes `bytes` to `path` so that a reader (a CI step, a batch resuming) sees the old

@@ -182,6 +182,164 @@ fn a_batch_grades_each_submission_alone_resumes_and_shards() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
 
+/// A report of one exercise whose checks have `statuses` and whose build is `built`.
+fn report_with(built: bool, statuses: &[harness::report::CheckStatus]) -> harness::report::Report {
+    use harness::report::*;
+    let checks: Vec<CheckReport> = statuses
+        .iter()
+        .enumerate()
+        .map(|(i, &status)| CheckReport {
+            id: format!("charge.c{i}"),
+            flaw: None,
+            visibility: harness::checks::Visibility::Public,
+            status,
+            points: u32::from(status == CheckStatus::Pass),
+            max_points: 1,
+            duration_ms: 1,
+            description: String::new(),
+            evidence: Vec::new(),
+        })
+        .collect();
+    Report {
+        schema: SCHEMA.to_owned(),
+        seed: 1,
+        points: checks.iter().map(|c| c.points).sum(),
+        max_points: checks.len() as u32,
+        exercises: vec![ExerciseReport {
+            id: "charge".to_owned(),
+            build: BuildReport {
+                status: if built {
+                    BuildStatus::Ok
+                } else {
+                    BuildStatus::Failed
+                },
+                log: (!built).then(|| "error".to_owned()),
+                duration_ms: 1,
+            },
+            flaws: FlawVerdict::of(&checks),
+            checks,
+            points: 0,
+            max_points: 0,
+            review: None,
+        }],
+        submission: SubmissionReport {
+            source: "directory .".to_owned(),
+            ignored: Vec::new(),
+            ignored_total: 0,
+            isolation: harness::sandbox::Isolation {
+                network: String::new(),
+                filesystem: String::new(),
+                user: String::new(),
+                limits: String::new(),
+            },
+        },
+    }
+}
+
+#[test]
+fn exit_codes_tell_failed_from_could_not_judge_from_could_not_grade() {
+    use harness::report::CheckStatus::{Error, Fail, Pass, Skipped};
+    use harness::report::exit;
+    assert_eq!(
+        (
+            exit::PASSED,
+            exit::FAILED,
+            exit::NOT_GRADED,
+            exit::CHECK_ERRORED
+        ),
+        (0, 1, 2, 3)
+    );
+    let cases = [
+        (true, vec![Pass, Pass], exit::PASSED),
+        (true, vec![], exit::PASSED),
+        (true, vec![Pass, Fail], exit::FAILED),
+        (false, vec![Skipped, Skipped], exit::FAILED),
+        (false, vec![], exit::FAILED),
+        (true, vec![Pass, Error], exit::CHECK_ERRORED),
+        // Not final until the errored check is judged: 3 wins over 1.
+        (true, vec![Fail, Error, Pass], exit::CHECK_ERRORED),
+    ];
+    for (built, statuses, expected) in cases {
+        assert_eq!(
+            report_with(built, &statuses).exit_code(),
+            expected,
+            "built {built}, {statuses:?}"
+        );
+    }
+    // grade-batch takes a child's report only when the child says it graded.
+    assert!(exit::graded(Some(0)) && exit::graded(Some(1)) && exit::graded(Some(3)));
+    assert!(!exit::graded(Some(2)) && !exit::graded(None) && !exit::graded(Some(130)));
+}
+
+#[test]
+fn exit_codes_are_documented_alike_in_help_and_readme() {
+    let readme =
+        std::fs::read_to_string(harness::staging::Workspace::grader().root.join("README.md"))
+            .unwrap();
+    for args in [vec!["--help"], vec!["grade", "--help"]] {
+        let out = harness().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let help = String::from_utf8(out.stdout).unwrap();
+        for (code, words) in [
+            (0, "graded: every check passed"),
+            (1, "graded: some check failed"),
+            (2, "not graded: bad input"),
+            (3, "graded, but some check errored"),
+        ] {
+            assert!(
+                help.contains(&format!("  {code}  {words}")),
+                "{args:?} --help lacks exit {code}: {help}"
+            );
+            assert!(
+                readme.contains(&format!("| **{code}** | {words}")),
+                "README.md's exit-code table lacks {code}: {words}"
+            );
+        }
+    }
+    assert!(
+        String::from_utf8(harness().args(["grade", "--help"]).output().unwrap().stdout)
+            .unwrap()
+            .contains("classroom"),
+        "--format classroom is offered"
+    );
+}
+
+#[test]
+fn an_out_that_cannot_be_written_is_refused_before_grading_with_exit_2() {
+    let root = harness::staging::Workspace::grader().root;
+    let dir = tempfile::tempdir().unwrap();
+    let out = harness()
+        .args([
+            "grade",
+            ".",
+            "--exercise",
+            "charge",
+            "--check",
+            "charge.happy-path",
+            "--format",
+            "json",
+            "--out",
+        ])
+        .arg(dir.path().join("missing/report.json"))
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "refused before grading: {stderr}"
+    );
+    assert!(stderr.starts_with("error: cannot write"), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing half-written"
+    );
+}
+
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
