@@ -579,10 +579,17 @@ pub fn isolation(grader_root: &Path, stages: &Path) -> Isolation {
             "process group only (PID namespaces need root)"
         }
     };
+    // SQLite opens every file with O_NOFOLLOW, and logs are opened so too; a hard link
+    // is the one way left to make the harness write a file of its choosing, and the
+    // kernel refuses links to files their creator does not own only with this on.
+    let hardlinks = match std::fs::read_to_string("/proc/sys/fs/protected_hardlinks") {
+        Ok(v) if v.trim() == "1" => "",
+        _ => " (fs.protected_hardlinks is off: a service could hard-link a file it does not own into its directory)",
+    };
     Isolation {
         network: network_isolation(),
         filesystem: format!(
-            "services: {}, {}; builds: {}, {}",
+            "services: {}{hardlinks}, {}; builds: {}, {}",
             service.describe_files(),
             pids(&service),
             if build.hide.is_empty() {
