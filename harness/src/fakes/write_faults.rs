@@ -262,7 +262,7 @@ impl WriteFaults {
         let Inner { conn, armed } = &mut *inner;
         *armed = None;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let reasons = tampered(&tx, &self.triggers)?;
+        let reasons = tampered(&tx, &self.triggers, &self.tables)?;
         if !reasons.is_empty() {
             return Err(FaultError::Bypassed(Bypass { reasons }));
         }
@@ -288,7 +288,7 @@ impl WriteFaults {
         };
         // One read transaction: the count and the rows it must cover are one snapshot.
         let tx = conn.transaction()?;
-        let mut reasons = tampered(&tx, &self.triggers)?;
+        let mut reasons = tampered(&tx, &self.triggers, &self.tables)?;
         let control = if table_exists(&tx, "harness_write_faults")? {
             Some(control_rows(&tx)?)
         } else {
@@ -422,6 +422,7 @@ fn control_rows(conn: &Connection) -> rusqlite::Result<Vec<(i64, String, i64, i6
 fn tampered(
     conn: &Connection,
     installed: &BTreeMap<String, String>,
+    tables: &[String],
 ) -> rusqlite::Result<Vec<String>> {
     let present = schema_triggers(conn)?;
     let mut reasons = Vec::new();
@@ -437,10 +438,11 @@ fn tampered(
         .collect();
     if !dropped.is_empty() {
         reasons.push(format!(
-            "{} of the harness's {} triggers were dropped ({}), so writes to those tables were never counted or failed",
+            "{} of the harness's {} triggers were dropped ({}; on {}), so no fault could fire on those tables",
             dropped.len(),
             installed.len(),
-            list(&dropped)
+            list(&dropped),
+            tables_of(&dropped, tables).join(", ")
         ));
     }
     if !replaced.is_empty() {
@@ -478,6 +480,24 @@ fn table_exists(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
         [name],
         |r| r.get(0),
     )
+}
+
+/// The tables the named triggers (`harness_wf_{index}_{op}`) were installed on.
+fn tables_of<'a>(names: &[&str], tables: &'a [String]) -> Vec<&'a str> {
+    let mut on: Vec<&str> = names
+        .iter()
+        .filter_map(|n| {
+            n.strip_prefix("harness_wf_")?
+                .split('_')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .filter_map(|i: usize| tables.get(i).map(String::as_str))
+        .collect();
+    on.sort_unstable();
+    on.dedup();
+    on
 }
 
 /// Names, the first few spelt out.
@@ -726,7 +746,7 @@ mod tests {
             .unwrap();
         let why = bypass(&faults);
         assert!(
-            why.contains("3 of the harness's 3 triggers were dropped (harness_wf_0_DELETE, harness_wf_0_INSERT, harness_wf_0_UPDATE)"),
+            why.contains("3 of the harness's 3 triggers were dropped (harness_wf_0_DELETE, harness_wf_0_INSERT, harness_wf_0_UPDATE; on we\"ird), so no fault could fire"),
             "{why}"
         );
         assert!(why.contains("counted 0 write(s)"), "{why}");
