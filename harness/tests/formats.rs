@@ -16,7 +16,7 @@ use harness::report::{
     BuildReport, BuildStatus, CheckReport, CheckStatus, ExerciseReport, FlawVerdict, Report,
     SCHEMA, SubmissionReport, junit,
 };
-use harness::review::{Finding, FlawReview, ReviewReport};
+use harness::review::ReviewReport;
 use harness::sandbox::Isolation;
 use serde_json::{Value, json};
 
@@ -235,14 +235,44 @@ fn check(id: &str, flaw: Option<&str>, status: CheckStatus, points: u32) -> Chec
 }
 
 /// A report with every optional member present: a review (refused, with findings with
-/// and without a category), a failed build with its log, checks of every status.
+/// and without a category, finding verdicts), a failed build with its log, checks of
+/// every status.
 fn full_report() -> Report {
-    let finding = |category: Option<&str>| Finding {
-        file: "src/routes.rs".to_owned(),
-        lines: (48, 56),
-        category: category.map(str::to_owned),
-        text: "the lookup and insert race".to_owned(),
+    let finding = |category: Option<&str>| {
+        json!({
+            "file": "src/routes.rs",
+            "lines": [48, 56],
+            "category": category,
+            "text": "the lookup and insert race",
+        })
     };
+    // Built from JSON, so this compiles whatever optional members the review grows;
+    // `every_optional_member_of_the_schema_is_exercised` says when one is missing here.
+    let review: ReviewReport = serde_json::from_value(json!({
+        "submitted": true,
+        "refused": "REVIEW.md is a link",
+        "flaws": [{ "flaw": "retry-double-charge", "found": true, "words": ["retries charge twice"] }],
+        "extra": [finding(Some("concurrency"))],
+        "neutral_flagged": [finding(None)],
+        "points": 1,
+        "max_points": 4,
+        "findings": [
+            {
+                "file": "src/routes.rs",
+                "lines": [48, 56],
+                "credited": "retry-double-charge",
+                "verdict": "credited: names the retry",
+            },
+            {
+                "file": "src/store.rs",
+                "lines": [10, 12],
+                "neutral": "format-in-list",
+                "cost": 1,
+                "verdict": "flags a neutral line",
+            },
+        ],
+    }))
+    .unwrap();
     let charge_checks = vec![
         check("charge.happy-path", None, CheckStatus::Pass, 1),
         check(
@@ -274,19 +304,7 @@ fn full_report() -> Report {
         max_points: checks.iter().map(|c| c.max_points).sum(),
         flaws: FlawVerdict::of(&checks),
         checks,
-        review: Some(ReviewReport {
-            submitted: true,
-            refused: Some("REVIEW.md is a link".to_owned()),
-            flaws: vec![FlawReview {
-                flaw: "retry-double-charge".to_owned(),
-                found: true,
-                words: vec!["retries charge twice".to_owned()],
-            }],
-            extra: vec![finding(Some("concurrency"))],
-            neutral_flagged: vec![finding(None)],
-            points: 1,
-            max_points: 4,
-        }),
+        review: Some(review.clone()),
     };
     let exercises = vec![
         exercise(
@@ -364,6 +382,81 @@ fn hand_made_reports_with_every_optional_field_validate_and_round_trip() {
     empty.points = 0;
     empty.max_points = 0;
     assert_valid(&empty.to_json(), "empty report");
+}
+
+/// Every member the schema allows somewhere, as `def.member` (`$.member` at the top),
+/// and whether it is required.
+fn members(schema: &Value) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    let mut add = |owner: &str, node: &Value| {
+        let required: Vec<&str> = node["required"]
+            .as_array()
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        for name in node["properties"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k)
+        {
+            out.push((format!("{owner}.{name}"), required.contains(&name.as_str())));
+        }
+    };
+    add("$", schema);
+    for (def, node) in schema["$defs"].as_object().unwrap() {
+        add(def, node);
+    }
+    out
+}
+
+/// The members present in `value`, named as [`members`] names them: by the definition
+/// (or `$`) whose `properties` hold them.
+fn present(schema: &Value, owner: &str, node: &Value, value: &Value, out: &mut Vec<String>) {
+    if let Some(target) = node["$ref"]
+        .as_str()
+        .and_then(|r| r.strip_prefix("#/$defs/"))
+    {
+        return present(schema, target, &schema["$defs"][target], value, out);
+    }
+    if let (Some(props), Some(obj)) = (node["properties"].as_object(), value.as_object()) {
+        for (name, sub) in props {
+            if let Some(v) = obj.get(name) {
+                out.push(format!("{owner}.{name}"));
+                present(schema, owner, sub, v, out);
+            }
+        }
+    }
+    if let (Some(items), Some(array)) = (node.get("items"), value.as_array()) {
+        for v in array {
+            present(schema, owner, items, v, out);
+        }
+    }
+}
+
+#[test]
+fn every_optional_member_of_the_schema_is_exercised() {
+    let schema = schema();
+    let value: Value = serde_json::from_str(&full_report().to_json()).unwrap();
+    let mut seen = Vec::new();
+    present(&schema, "$", &schema, &value, &mut seen);
+    let missing: Vec<String> = members(&schema)
+        .into_iter()
+        .filter(|(name, required)| !required && !seen.contains(name))
+        .map(|(name, _)| name)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "optional members the hand-made report does not set: {missing:?}"
+    );
+    // And the walk sees what it should: required members deep inside, too.
+    for member in [
+        "exercise.review",
+        "review.refused",
+        "finding.category",
+        "build.log",
+    ] {
+        assert!(seen.iter().any(|s| s == member), "{member}: {seen:?}");
+    }
 }
 
 #[test]
