@@ -466,7 +466,8 @@ fn the_schema_rejects_what_is_not_a_report() {
     let good: Value = serde_json::from_str(&full_report().to_json()).unwrap();
     assert!(validator.errors(&good).is_empty());
 
-    let mutations: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
+    type Mutation = Box<dyn Fn(&mut Value)>;
+    let mutations: Vec<(&str, Mutation, &str)> = vec![
         (
             "missing required field",
             Box::new(|v| {
