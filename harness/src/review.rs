@@ -22,10 +22,10 @@
 //! Findings are assigned so that as many planted flaws as possible are credited, each
 //! finding to one flaw at most (one broad finding never collects several). A finding
 //! that points at a line listed as fine (a neutral line) and is credited to no flaw costs
-//! a point. Over-flagging costs too: a review may hold one finding per planted flaw plus
-//! [`FREE_EXTRA_FINDINGS`]; every finding beyond that costs a point, up to the number of
-//! findings credited to nothing. Every finding carries its verdict (credited or not, and
-//! why) so an interviewer can see how the score came about.
+//! a point. Over-flagging costs too: findings credited to nothing are free up to one per
+//! planted flaw plus [`FREE_EXTRA_FINDINGS`], and every one beyond costs a point — so a
+//! finding for every category on every file scores nothing. Every finding carries its
+//! verdict (credited or not, and why) so an interviewer can see how the score came about.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -38,9 +38,10 @@ use serde::{Deserialize, Serialize};
 /// written while editing the code drift by a line or two.
 const SLACK: usize = 3;
 
-/// Findings a review may hold beyond one per planted flaw before findings credited to
-/// nothing cost points: a few real extra findings are worth an interviewer's read, a
-/// finding for every category on every file is not a review.
+/// Findings credited to nothing that a review may hold, beyond one per planted flaw,
+/// before each costs a point: a few real extra findings are worth an interviewer's read
+/// (the code has more than the planted flaws wrong with it, and a candidate does not know
+/// how many were planted), a finding for every category on every file is not a review.
 pub const FREE_EXTRA_FINDINGS: usize = 3;
 
 /// Most bytes of review notes read; notes are prose, and a larger file is refused
@@ -954,20 +955,16 @@ fn score(findings: &[Finding], list: &FlawFile, lengths: &FileLengths) -> Review
         verdicts.push(v);
     }
 
-    // Over-flagging: findings past the allowance cost a point each, up to the number
-    // credited to nothing; the cost is written against the last of those.
+    // Over-flagging: findings credited to nothing past the allowance cost a point each
+    // (neutral lines flagged have cost theirs); the cost is written against the last.
     let allowance = list.flaw.len() + FREE_EXTRA_FINDINGS;
-    let over = findings
-        .len()
-        .saturating_sub(allowance)
-        .min(uncredited.len());
+    let over = uncredited.len().saturating_sub(allowance);
     for &i in uncredited.iter().rev().take(over) {
         let v = &mut verdicts[i];
         v.cost = 1;
         v.verdict.push_str(&format!(
-            "; over-flagging ({} findings, {allowance} allowed: one per planted flaw and \
-             {FREE_EXTRA_FINDINGS}; {} credited to nothing): costs a point",
-            findings.len(),
+            "; over-flagging ({} findings credited to nothing, {allowance} allowed: one per \
+             planted flaw and {FREE_EXTRA_FINDINGS}): costs a point",
             uncredited.len()
         ));
     }
@@ -1442,25 +1439,33 @@ File: src/provider.rs:59–70 (idempotency) no key is sent to the provider.
         let with =
             |extra: Vec<Finding>| -> Vec<Finding> { good.iter().cloned().chain(extra).collect() };
 
-        // The allowance: one finding per planted flaw and three more, free.
-        let free = score(&with(junk(3)), &flaws, &none);
+        // The allowance: findings credited to nothing, one per planted flaw and three
+        // more, are free.
+        let free = score(&with(junk(6)), &flaws, &none);
         assert_eq!(free.points, 3);
-        assert_eq!(free.extra.len(), 3);
+        assert_eq!(free.extra.len(), 6);
         assert!(free.findings.iter().all(|v| v.cost == 0));
 
-        // Past it, every finding costs a point while there are uncredited ones.
-        let over = score(&with(junk(5)), &flaws, &none);
-        assert_eq!(over.points, 1, "8 findings, allowance 6: two points");
+        // Past it, each costs a point.
+        let over = score(&with(junk(8)), &flaws, &none);
+        assert_eq!(
+            over.points, 1,
+            "8 credited to nothing, 6 allowed: two points"
+        );
         assert_eq!(over.findings.iter().map(|v| v.cost).sum::<u32>(), 2);
         assert!(
-            over.findings[7]
+            over.findings[10]
                 .verdict
-                .contains("over-flagging (8 findings, 6 allowed")
+                .contains("over-flagging (8 findings credited to nothing, 6 allowed")
         );
         assert_eq!(
             over.findings[3].cost, 0,
             "the cost is written against the last ones"
         );
+        // Whatever order they come in.
+        let mut reversed = with(junk(8));
+        reversed.reverse();
+        assert_eq!(score(&reversed, &flaws, &none).points, 1);
 
         // Duplicates of credited findings are credited, never charged.
         let dup = score(
