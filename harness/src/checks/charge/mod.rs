@@ -46,11 +46,21 @@ pub fn checks() -> Vec<Check> {
             run: |env| Box::pin(async move { settle(contract::sequential_retry(env).await) }),
         },
         Check {
+            id: "charge.accepts-values-at-limits",
+            flaw: None,
+            visibility: Visibility::Public,
+            points: 1,
+            description: "Every value just inside the brief's limits is charged exactly as asked (201, one provider charge, one succeeded row): a customer_id of 1 and 64 characters (also multi-byte ones within 64 bytes), an amount of 1 and of 100000000, each of usd, eur and gbp, an Idempotency-Key of 1 and of 255 characters (two 255-character keys differing only in the last character are two charges; a retry under one returns its charge). A customer_id of 64 multi-byte characters may be charged or cleanly refused.",
+            run: |env| {
+                Box::pin(async move { settle(contract::accepts_values_at_limits(env).await) })
+            },
+        },
+        Check {
             id: "charge.rejects-invalid-requests",
             flaw: None,
             visibility: Visibility::Public,
             points: 1,
-            description: "A missing Idempotency-Key gets 400; zero, negative, fractional or string amounts, unknown currencies, missing fields, malformed and empty JSON get a 4xx; every refusal has a JSON error body and nothing is charged or stored.",
+            description: "A missing, empty or 256-character Idempotency-Key gets 400; a customer_id that is empty, 65 characters (ASCII or multi-byte), null or not a string, an amount of 0, -1, 100000001, beyond 64 bits, fractional, a string or null, a currency other than usd/eur/gbp (upper case, empty, null), a missing field, an unknown field, malformed, non-object and empty JSON get 400 (or 422); every refusal has a JSON error body and nothing is charged or stored.",
             run: |env| {
                 Box::pin(async move { settle(contract::rejects_invalid_requests(env).await) })
             },
