@@ -5,11 +5,13 @@
 //! The format is the reporter's, not ours; it is read from the reporter's and a
 //! grader's source, not guessed:
 //!
-//! - `classroom-resources/autograding-grading-reporter` (mirrored as
-//!   `github-education-resources/autograding-grading-reporter`, commit `1a54efb`):
-//!   `src/main.js` reads, for each id in its `runners` input, the environment variable
-//!   `<ID in capitals>_RESULTS`, base64-decodes it and parses it as JSON; it fails the
-//!   job when any runner's top-level `status` is `"fail"`, else when any is `"error"`.
+//! - The reporter, `classroom-resources/autograding-grading-reporter@v1`, read at
+//!   `github-education-resources/autograding-grading-reporter` commit `1a54efb` (the
+//!   `classroom-resources` copy's `src/main.js` and `src/notify-classroom.js` agree on
+//!   every point below): `src/main.js` reads, for each id in its `runners` input, the
+//!   environment variable `<ID in capitals>_RESULTS`, base64-decodes it and parses it
+//!   as JSON; it fails the job when any runner's top-level `status` is `"fail"`, else
+//!   when any is `"error"`.
 //!   `src/notify-classroom.js` records the points Classroom shows: the sum of every
 //!   test's `score` over runners whose `max_score` is non-zero, out of the sum of
 //!   their `max_score`. `src/console-results.js` prints each test from `name`,
@@ -17,20 +19,20 @@
 //!   `line_no` (appended to the name unless it is `0`) and `test_code` (printed when
 //!   non-empty); its summary table prorates `max_score` by tests passed, so with checks
 //!   of unequal points that table differs from the points recorded.
-//! - `classroom-resources/autograding-command-grader` (mirrored as
-//!   `github-education-resources/autograding-command-grader`, commit `4993a16`),
-//!   `src/main.js` `generateResult`: `{version: 1, status, max_score, tests: [{name,
-//!   status, score, message, test_code, filename, line_no, duration}]}`, emitted
-//!   base64-encoded as the step output `result`.
+//! - A grader's output, `github-education-resources/autograding-command-grader` commit
+//!   `4993a16`, `src/main.js` `generateResult`: `{version: 1, status, max_score,
+//!   tests: [{name, status, score, message, test_code, filename, line_no, duration}]}`,
+//!   emitted base64-encoded as the step output `result`.
 //! - The reporter's README: the workflow must be named `Autograding Tests` with a single
 //!   job `run-autograding-tests`, or no score reaches Classroom.
 //!
 //! So `--format classroom` writes that object as plain JSON; the workflow
 //! base64-encodes it into a step output (`docs/pipelines.md` has the steps). A test per
 //! check (its points as `score`, evidence as `message`, description as `test_code`),
-//! plus one `<exercise>.build` test per exercise (no points), as in JUnit. `status` and
-//! the top-level `status` follow the exit code: `error` when a check could not be
-//! judged, else `fail` when a check failed or a build failed, else `pass`.
+//! plus one `<exercise>.build` test per exercise (no points), as in JUnit. A test's
+//! `status` is its check's (`pass`, `fail`, `error`; a skipped check is `fail`); the
+//! top-level `status` follows the exit code: `error` when a check could not be judged,
+//! else `fail` when a check or a build failed, else `pass`.
 //!
 //! The reporter reads the object from one environment variable, and Linux refuses to
 //! start a process with a single environment string over 128 KiB
