@@ -1332,7 +1332,7 @@ File: src/provider.rs:59–70 (idempotency) no key is sent to the provider.
         assert!(!is_specific("missing constraint"));
         assert!(!is_specific("concurren*"));
         assert!(is_specific("lookup"));
-        assert!(is_specific("check-then-act"), "`act` is specific");
+        assert!(is_specific("check-then-insert"), "`insert` is specific");
         assert!(is_specific("fail fast"));
 
         // The category tag and the file name are not the finding's own words.
