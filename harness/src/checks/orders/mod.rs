@@ -39,10 +39,18 @@ pub fn checks() -> Vec<Check> {
             flaw: None,
             visibility: Visibility::Public,
             points: 1,
-            description: "A customer without orders gets an empty page with a null cursor; an unknown customer gets 404; limits outside 1..=100 or not numbers and malformed cursors get 400; every error is JSON.",
+            description: "A customer without orders gets an empty page with a null cursor; an unknown customer (its orders or itself) or product gets 404; a limit of 0, 101, -1, beyond 64 bits, fractional, not a number or empty, and a cursor that is empty, not base64 or not a position (no id, no timestamp, plain text) get 400; non-integer path ids get 400, unknown paths 404, unsupported methods 405; every error is JSON.",
             run: |env| {
                 Box::pin(async move { settle(contract::empty_and_invalid_requests(env).await) })
             },
+        },
+        Check {
+            id: "orders.page-boundaries",
+            flaw: None,
+            visibility: Visibility::Public,
+            points: 1,
+            description: "Histories of 101, 100, 3 and 0 orders read at limits 1, 2, 3, 4, 99, 100 and the default: first, middle and last pages; `next_cursor` a string on every page but the last and null on the last, also when the last page is exactly full; 101 orders at limit 100 are a full page and one order; an empty history is one empty page at limits 1 and 100; every order once, in order; `order_count` of each customer.",
+            run: |env| Box::pin(async move { settle(contract::page_boundaries(env).await) }),
         },
         Check {
             id: "orders.rename-shows-on-next-request",
@@ -53,6 +61,14 @@ pub fn checks() -> Vec<Check> {
             run: |env| {
                 Box::pin(async move { settle(contract::rename_shows_on_next_request(env).await) })
             },
+        },
+        Check {
+            id: "orders.product-update-limits",
+            flaw: None,
+            visibility: Visibility::Public,
+            points: 1,
+            description: "PUT /products/{id} with a name of 1 and 200 characters (also 200 multi-byte characters), a price of 0, fields left out or null: 200 with the product as updated, and so in GET and in the table; an empty or 201-character name (ASCII or multi-byte), a negative, fractional or string price, a non-string name, an unknown field, malformed, non-object or empty JSON: 400 (or 422) with a JSON error and the product unchanged.",
+            run: |env| Box::pin(async move { settle(contract::product_update_limits(env).await) }),
         },
         Check {
             id: "orders.statement-accounting",
