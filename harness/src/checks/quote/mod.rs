@@ -34,10 +34,18 @@ pub fn checks() -> Vec<Check> {
             flaw: None,
             visibility: Visibility::Public,
             points: 1,
-            description: "A SKU not in the catalogue gets 404; a missing, zero, negative, too large, fractional or non-numeric qty gets 400; each with a JSON error and without calling pricing.",
+            description: "A SKU not in the catalogue gets 404 with code `unknown_sku` (quote at qty 1 and 1000, and product page); a qty that is missing, empty, 0, -1, 1001, 2^32+1, beyond 64 bits, fractional or not a number gets 400 with code `invalid_request`; each with a JSON error and without calling pricing.",
             run: |env| {
                 Box::pin(async move { settle(contract::rejects_invalid_requests(env).await) })
             },
+        },
+        Check {
+            id: "quote.quantity-limits",
+            flaw: None,
+            visibility: Visibility::Public,
+            points: 1,
+            description: "With pricing healthy, qty=1 and qty=1000 (both ends of the brief's range) are each quoted 200 with the unit price pricing served for that SKU and exactly that quantity, and the total, after exactly one pricing call each.",
+            run: |env| Box::pin(async move { settle(contract::quantity_limits(env).await) }),
         },
         Check {
             id: "quote.statement-accounting",
