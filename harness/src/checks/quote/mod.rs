@@ -34,7 +34,7 @@ pub fn checks() -> Vec<Check> {
             flaw: None,
             visibility: Visibility::Public,
             points: 1,
-            description: "A SKU not in the catalogue gets 404 with code `unknown_sku` (quote at qty 1 and 1000, and product page); a qty that is missing, empty, 0, -1, 1001, 2^32+1, beyond 64 bits, fractional or not a number gets 400 with code `invalid_request`; each with a JSON error and without calling pricing.",
+            description: "A SKU not in the catalogue gets 404 with code `unknown_sku` (quote and product page); a qty that is missing, empty, 0, -1, 1001, 2^32+1, beyond 64 bits, fractional or not a number gets 400 with code `invalid_request`; each with a JSON error and without calling pricing.",
             run: |env| {
                 Box::pin(async move { settle(contract::rejects_invalid_requests(env).await) })
             },
