@@ -1,8 +1,24 @@
 //! Evidence: the short story a failed (or passed) check tells an interviewer.
+//!
+//! A story is told in lines of a few hundred characters at most: a check that gathers a
+//! long list (every gap between a fake's calls, every row of a table) says what decides
+//! — how many, the first, the worst — and leaves the list itself to a line of its own.
+//! Whatever still runs over [`MAX_LINE_CHARS`] is cut by [`cut`] wherever a report shows
+//! evidence (the JSON report's `evidence`, the Markdown), and the JSON report keeps the
+//! whole text beside it, so nothing a check observed is lost on the way to a reader.
 
 use serde::Serialize;
 
 use super::http::Exchange;
+
+/// The longest evidence line a report shows, in characters: a request and its answer
+/// with their bodies clipped as an [`Exchange`] clips them (160 and 240 characters) fit
+/// whole, with a few words before them; a list of thousands of numbers does not.
+pub const MAX_LINE_CHARS: usize = 500;
+
+/// How far back from [`MAX_LINE_CHARS`] a cut looks for a space, so a number or a word
+/// is not shown half (a gap of `12` ms cut to `1`).
+const WORD_SLACK: usize = 60;
 
 /// Lines of evidence in the order things happened.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -15,7 +31,8 @@ impl Evidence {
         Evidence::default()
     }
 
-    /// Adds one line.
+    /// Adds one line, whole: a line over [`MAX_LINE_CHARS`] is cut only where a report
+    /// shows it ([`cut`]), so the JSON report can still carry its full text.
     pub fn say(&mut self, line: impl Into<String>) {
         self.0.push(line.into());
     }
@@ -33,5 +50,89 @@ impl Evidence {
     /// Consumes the story into its lines.
     pub fn into_lines(self) -> Vec<String> {
         self.0
+    }
+}
+
+/// `entry` as a report shows it: each of its lines over [`MAX_LINE_CHARS`] cut there
+/// (at a space when one is near) and ended with how much was left out and where to find
+/// it; `None` when no line is over, so a caller knows whether to keep the full text.
+pub fn cut(entry: &str) -> Option<String> {
+    if !entry.split('\n').any(over) {
+        return None;
+    }
+    let lines: Vec<String> = entry
+        .split('\n')
+        .map(|line| {
+            if !over(line) {
+                return line.to_owned();
+            }
+            let end = line
+                .char_indices()
+                .nth(MAX_LINE_CHARS)
+                .map_or(line.len(), |(i, _)| i);
+            let kept = &line[..end];
+            let kept = match kept.rfind(' ') {
+                Some(space) if kept[space..].chars().count() <= WORD_SLACK => &kept[..space],
+                _ => kept,
+            };
+            let left = line.chars().count() - kept.chars().count();
+            format!(
+                "{} … ({left} more characters; full text in the JSON report)",
+                kept.trim_end()
+            )
+        })
+        .collect();
+    Some(lines.join("\n"))
+}
+
+fn over(line: &str) -> bool {
+    line.len() > MAX_LINE_CHARS && line.chars().count() > MAX_LINE_CHARS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_lines_are_left_alone() {
+        assert_eq!(cut("GET /health → 200"), None);
+        assert_eq!(cut(&"é".repeat(MAX_LINE_CHARS)), None);
+        assert_eq!(cut(&format!("a\n{}", "b".repeat(MAX_LINE_CHARS))), None);
+    }
+
+    #[test]
+    fn long_lines_are_cut_at_a_space_and_say_how_much_is_left() {
+        let gaps = (0..2_000).map(|i| (i % 13).to_string()).collect::<Vec<_>>();
+        let line = format!("gaps in ms: {}", gaps.join(" / "));
+        let shown = cut(&line).expect("over the cap");
+        let (kept, note) = shown.split_once(" … (").expect("a note");
+        assert!(kept.chars().count() <= MAX_LINE_CHARS, "{kept}");
+        assert!(line.starts_with(kept), "{kept}");
+        assert!(
+            line[kept.len()..].starts_with(' '),
+            "cut at a space: {kept}"
+        );
+        let left = line.chars().count() - kept.chars().count();
+        assert_eq!(
+            note,
+            format!("{left} more characters; full text in the JSON report)")
+        );
+    }
+
+    #[test]
+    fn each_line_of_an_entry_is_cut_on_its_own() {
+        let long = "x".repeat(MAX_LINE_CHARS + 10);
+        let shown = cut(&format!("Its log ends with:\n{long}\nshort")).expect("over");
+        let lines: Vec<&str> = shown.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0], "Its log ends with:");
+        assert_eq!(
+            lines[1],
+            format!(
+                "{} … (10 more characters; full text in the JSON report)",
+                "x".repeat(MAX_LINE_CHARS)
+            )
+        );
+        assert_eq!(lines[2], "short");
     }
 }

@@ -18,6 +18,7 @@ use std::fmt::Write;
 
 use super::{BuildStatus, CheckStatus, Report};
 use crate::checks::Visibility;
+use crate::checks::evidence::cut;
 
 /// Renders `report`. With `timings` false the output holds no durations and no
 /// machine-specific isolation details, so it is stable across runs (snapshots).
@@ -119,9 +120,7 @@ pub fn render(report: &Report, timings: bool) -> String {
         {
             let _ = writeln!(out, "### {} `{}`\n", status_label(c.status), c.id);
             let _ = writeln!(out, "_{}_\n", c.description);
-            for line in &c.evidence {
-                render_evidence(&mut out, line);
-            }
+            render_check_evidence(&mut out, &c.evidence);
             let _ = writeln!(out);
         }
     }
@@ -235,6 +234,67 @@ fn render_review(out: &mut String, exercise: &str, review: &crate::review::Revie
         }
         let _ = writeln!(out);
     }
+}
+
+/// At most this many broken requirements (`✗` lines, told once each) are shown per check.
+const BROKEN_SHOWN: usize = 3;
+
+/// Characters of evidence shown per check, its broken requirements included: the story
+/// is shown from its start until the next line would not fit.
+const EVIDENCE_BUDGET: usize = 700;
+
+/// A failed check's evidence as an interviewer needs it: the broken requirements first
+/// (a repeated one told once), then the story from its start (less the lines a shown
+/// requirement already quotes, such as the exchange that broke it), within
+/// [`EVIDENCE_BUDGET`], each line cut at [`crate::checks::evidence::MAX_LINE_CHARS`]; what is left out is
+/// counted and left to the JSON report, which holds every line whole. A check that
+/// names no broken requirement (its service did not start, the harness could not judge)
+/// shows at least the first line of its story.
+fn render_check_evidence(out: &mut String, evidence: &[String]) {
+    let shown = |line: &String| cut(line).unwrap_or_else(|| line.clone());
+    let mut broken: Vec<&String> = Vec::new();
+    for line in evidence.iter().filter(|l| l.starts_with('✗')) {
+        if !broken.contains(&line) {
+            broken.push(line);
+        }
+    }
+    let mut used = 0;
+    for line in broken.iter().take(BROKEN_SHOWN) {
+        let line = shown(line);
+        used += line.chars().count();
+        render_evidence(out, &line);
+    }
+    // A story line a shown broken requirement already quotes whole is not told twice.
+    let quoted = |line: &String| {
+        broken
+            .iter()
+            .take(BROKEN_SHOWN)
+            .any(|b| b.len() > line.len() && b.contains(line.as_str()))
+    };
+    let story: Vec<&String> = evidence
+        .iter()
+        .filter(|l| !l.starts_with('✗') && !quoted(l))
+        .collect();
+    let mut told = 0;
+    for line in &story {
+        let line = shown(line);
+        let size = line.chars().count();
+        if (told > 0 || !broken.is_empty()) && used + size > EVIDENCE_BUDGET {
+            break;
+        }
+        used += size;
+        told += 1;
+        render_evidence(out, &line);
+    }
+    let more_broken = broken.len().saturating_sub(BROKEN_SHOWN);
+    let more_story = story.len() - told;
+    let left_out = match (more_broken, more_story) {
+        (0, 0) => return,
+        (0, s) => format!("{s} more line(s) of evidence"),
+        (b, 0) => format!("{b} more broken requirement(s)"),
+        (b, s) => format!("{b} more broken requirement(s) and {s} more line(s) of evidence"),
+    };
+    let _ = writeln!(out, "- … and {left_out} in the JSON report.");
 }
 
 /// One evidence entry as a list item: its first line after the marker, further lines

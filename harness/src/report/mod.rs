@@ -175,8 +175,82 @@ pub struct CheckReport {
     pub duration_ms: u64,
     /// What the check does and what must hold.
     pub description: String,
-    /// The story: what was sent, what came back, what ground truth holds.
+    /// The story: what was sent, what came back, what ground truth holds. Whole here;
+    /// in the JSON a line over [`crate::checks::evidence::MAX_LINE_CHARS`] is cut in
+    /// `evidence` and kept whole in `full_evidence` ([`evidence_json`]).
+    #[serde(flatten, with = "evidence_json")]
     pub evidence: Vec<String>,
+}
+
+/// A check's evidence in the JSON report: `evidence`, the story as a reader is shown it
+/// (every line at most [`crate::checks::evidence::MAX_LINE_CHARS`] characters, a cut
+/// line saying so), and `full_evidence`, the whole text of each cut line by its index —
+/// left out when nothing was cut. A pipeline that shows `evidence` stays readable and
+/// one that needs the data still has all of it; reading a report back restores the
+/// whole lines, so a report survives the round trip unchanged.
+mod evidence_json {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::checks::evidence::cut;
+
+    /// The whole text of one evidence line that `evidence` shows cut.
+    #[derive(Serialize, Deserialize)]
+    struct FullLine {
+        /// Its index in `evidence`.
+        index: usize,
+        /// Its whole text.
+        text: String,
+    }
+
+    #[derive(Serialize)]
+    struct Shown<'a> {
+        evidence: Vec<std::borrow::Cow<'a, str>>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        full_evidence: Vec<FullLineRef<'a>>,
+    }
+
+    #[derive(Serialize)]
+    struct FullLineRef<'a> {
+        index: usize,
+        text: &'a str,
+    }
+
+    #[derive(Deserialize)]
+    struct Read {
+        evidence: Vec<String>,
+        #[serde(default)]
+        full_evidence: Vec<FullLine>,
+    }
+
+    pub fn serialize<S: Serializer>(lines: &[String], s: S) -> Result<S::Ok, S::Error> {
+        let mut shown = Shown {
+            evidence: Vec::with_capacity(lines.len()),
+            full_evidence: Vec::new(),
+        };
+        for (index, line) in lines.iter().enumerate() {
+            match cut(line) {
+                Some(short) => {
+                    shown.evidence.push(short.into());
+                    shown.full_evidence.push(FullLineRef { index, text: line });
+                }
+                None => shown.evidence.push(line.as_str().into()),
+            }
+        }
+        shown.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        let Read {
+            mut evidence,
+            full_evidence,
+        } = Read::deserialize(d)?;
+        for full in full_evidence {
+            if let Some(line) = evidence.get_mut(full.index) {
+                *line = full.text;
+            }
+        }
+        Ok(evidence)
+    }
 }
 
 /// Exit codes of `grade` and `check`, so a pipeline can tell "the candidate's code
@@ -246,5 +320,52 @@ impl Report {
     pub fn to_json(&self) -> String {
         // Serialising plain data structs cannot fail.
         serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::evidence::MAX_LINE_CHARS;
+
+    fn check(evidence: Vec<String>) -> CheckReport {
+        CheckReport {
+            id: "quote.retry-discipline".to_owned(),
+            flaw: Some("unbounded-retry".to_owned()),
+            visibility: Visibility::Hidden,
+            status: CheckStatus::Fail,
+            points: 0,
+            max_points: 2,
+            duration_ms: 1,
+            description: "At most 3 attempts per quote.".to_owned(),
+            evidence,
+        }
+    }
+
+    #[test]
+    fn long_evidence_lines_are_cut_in_evidence_and_kept_whole_in_full_evidence() {
+        let long = format!("gaps in ms: {}", "1 / ".repeat(5_000));
+        let c = check(vec!["✗ 5001 calls for one quote.".to_owned(), long.clone()]);
+        let json: serde_json::Value =
+            serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        let shown = json["evidence"].as_array().unwrap();
+        assert_eq!(shown[0], "✗ 5001 calls for one quote.");
+        let cut = shown[1].as_str().unwrap();
+        assert!(cut.chars().count() < MAX_LINE_CHARS + 80, "{cut}");
+        assert!(cut.ends_with("full text in the JSON report)"), "{cut}");
+        assert_eq!(
+            json["full_evidence"],
+            serde_json::json!([{ "index": 1, "text": long }])
+        );
+        let back: CheckReport = serde_json::from_value(json).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn short_evidence_has_no_full_evidence_member() {
+        let c = check(vec!["GET /health → 200".to_owned()]);
+        let json = serde_json::to_value(&c).unwrap();
+        assert!(json.get("full_evidence").is_none(), "{json}");
+        assert_eq!(serde_json::from_value::<CheckReport>(json).unwrap(), c);
     }
 }

@@ -117,15 +117,26 @@ pub async fn retry_discipline(env: CheckEnv) -> CheckResult {
         }));
     }
     let mut story = Evidence::new();
-    let mut broken = Vec::new();
+    let mut found = Vec::new();
     for task in tasks {
-        let (lines, found) = task
+        let (lines, broken) = task
             .await
             .map_err(|e| Problem::Harness(format!("scenario task failed: {e}")))??;
         for line in lines.into_lines() {
             story.say(line);
         }
-        broken.extend(found);
+        found.push(broken);
+    }
+    // Each scenario's most telling rule first (its call count), then the next of each:
+    // a reader sees every scenario that broke before the details of any one.
+    let mut broken = Vec::new();
+    let mut found: Vec<_> = found.into_iter().map(Vec::into_iter).collect();
+    loop {
+        let round: Vec<String> = found.iter_mut().filter_map(Iterator::next).collect();
+        if round.is_empty() {
+            break;
+        }
+        broken.extend(round);
     }
     Ok(verdict(story, broken))
 }
@@ -170,29 +181,19 @@ async fn run_retry_scenario(
     let at: Vec<u128> = calls.iter().map(|c| c.at_ms).collect();
     let gaps: Vec<u128> = at.windows(2).map(|p| p[1] - p[0]).collect();
     story.say(format!(
-        "{label}: {t}; pricing received {} call(s){}",
+        "{label}: pricing received {} call(s) for one quote{}; the quote: {t}",
         calls.len(),
-        if gaps.is_empty() {
-            String::new()
-        } else {
-            format!(
-                ", {} ms apart",
-                gaps.iter()
-                    .map(u128::to_string)
-                    .collect::<Vec<_>>()
-                    .join(" / ")
-            )
-        }
+        gaps_in_brief(&gaps)
     ));
-    match scenario {
-        Scenario::UnknownToPricing => {
-            if t.x.status != Some(404) || !t.x.is_json_error() {
-                broken.push(format!(
-                    "A SKU pricing does not know must get 404 with a JSON error: {t}"
-                ));
-            }
-        }
-        _ => broken.extend(judge_quote(&t, &sku, 2, &w.pricing)),
+    if gaps.len() > GAPS_LISTED {
+        story.say(format!(
+            "{label}: all {} gaps between pricing's calls, in ms: {}",
+            gaps.len(),
+            gaps.iter()
+                .map(u128::to_string)
+                .collect::<Vec<_>>()
+                .join(" / ")
+        ));
     }
     let allowed = match scenario {
         Scenario::Failing(status) if status >= 500 => MAX_ATTEMPTS,
@@ -207,6 +208,20 @@ async fn run_retry_scenario(
             calls.len()
         ));
     }
+    match scenario {
+        Scenario::UnknownToPricing => {
+            if t.x.status != Some(404) || !t.x.is_json_error() {
+                broken.push(format!(
+                    "{label}: a SKU pricing does not know must get 404 with a JSON error: {t}"
+                ));
+            }
+        }
+        _ => broken.extend(
+            judge_quote(&t, &sku, 2, &w.pricing)
+                .into_iter()
+                .map(|b| format!("{label}: {b}")),
+        ),
+    }
     if let Scenario::RateLimited(secs) = scenario {
         let wait_ms = u128::from(secs) * 1000;
         if let Some(g) = gaps.iter().find(|g| **g + 50 < wait_ms) {
@@ -214,9 +229,18 @@ async fn run_retry_scenario(
                 "{label}: the next attempt came {g} ms later; Retry-After asked for {wait_ms} ms."
             ));
         }
-    } else if let Some(g) = gaps.iter().find(|g| **g < MIN_BACKOFF.as_millis()) {
+    } else if gaps.iter().any(|g| *g < MIN_BACKOFF.as_millis()) {
+        let close: Vec<u128> = gaps
+            .iter()
+            .copied()
+            .filter(|g| *g < MIN_BACKOFF.as_millis())
+            .collect();
         broken.push(format!(
-            "{label}: attempts {g} ms apart hammer a failing pricing service; back off between attempts."
+            "{label}: {} of {} waits between attempts were under {} ms, the shortest {} ms: that hammers a failing pricing service; back off between attempts.",
+            close.len(),
+            gaps.len(),
+            MIN_BACKOFF.as_millis(),
+            close.iter().min().copied().unwrap_or_default()
         ));
     } else if let [first, .., last] = gaps.as_slice()
         && *last * 4 < *first * 3
@@ -226,6 +250,38 @@ async fn run_retry_scenario(
         ));
     }
     Ok((story, broken))
+}
+
+/// Gaps between pricing's calls listed one by one up to this many; beyond it the story
+/// gives their range and the first few, and the whole list on a line of its own.
+const GAPS_LISTED: usize = 6;
+
+/// The gaps between pricing's calls for one quote, as the scenario's line tells them:
+/// all of them when few, else how many, the smallest (the worst hammering), the median,
+/// the largest and the first few.
+fn gaps_in_brief(gaps: &[u128]) -> String {
+    let list = |gaps: &[u128]| {
+        gaps.iter()
+            .map(u128::to_string)
+            .collect::<Vec<_>>()
+            .join(" / ")
+    };
+    if gaps.is_empty() {
+        return String::new();
+    }
+    if gaps.len() <= GAPS_LISTED {
+        return format!(", {} ms apart", list(gaps));
+    }
+    let mut sorted = gaps.to_vec();
+    sorted.sort_unstable();
+    format!(
+        ", {} gaps of {}–{} ms between them (median {} ms; the first: {} …)",
+        gaps.len(),
+        sorted[0],
+        sorted[sorted.len() - 1],
+        sorted[sorted.len() / 2],
+        list(&gaps[..GAPS_LISTED])
+    )
 }
 
 /// During an outage the calls pricing receives stop growing with the quotes the service
@@ -364,14 +420,36 @@ async fn isolation(env: CheckEnv, path: impl Fn(&QuoteWorld) -> String, what: &s
         .collect();
     if !asked.is_empty() {
         broken.push(format!(
-            "{what} must not depend on pricing; while it was asked, the service called pricing: {}",
-            asked.join(", ")
+            "{what} must not depend on pricing; while it was asked, the service called pricing {} time(s): {}",
+            asked.len(),
+            counted(&asked)
         ));
     }
     for task in stuck {
         task.abort();
     }
     Ok(verdict(story, broken))
+}
+
+/// Paths in the order first seen, each once with how often it came: `/health ×5, /v1/x`.
+fn counted(paths: &[String]) -> String {
+    let mut seen: Vec<(&str, usize)> = Vec::new();
+    for p in paths {
+        match seen.iter_mut().find(|(q, _)| q == p) {
+            Some((_, n)) => *n += 1,
+            None => seen.push((p, 1)),
+        }
+    }
+    seen.iter()
+        .map(|(p, n)| {
+            if *n == 1 {
+                (*p).to_owned()
+            } else {
+                format!("{p} ×{n}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Waits (up to two seconds) until pricing has received `n` price calls.

@@ -192,7 +192,8 @@ pub fn judge_quote(t: &Timed, sku: &str, qty: u32, pricing: &PricingService) -> 
                 && t.x.str_field("currency") == Some("EUR");
             if !honest {
                 broken.push(format!(
-                    "A 200 must carry the price pricing gave for this request ({sku} × {qty}; unit prices served meanwhile: {served:?}), with the total: {t}"
+                    "A 200 must carry the price pricing gave for this request ({sku} × {qty}; unit prices served meanwhile: {}), with the total: {t}",
+                    prices_in_brief(&served, unit)
                 ));
             }
         }
@@ -202,6 +203,29 @@ pub fn judge_quote(t: &Timed, sku: &str, qty: u32, pricing: &PricingService) -> 
         )),
     }
     broken
+}
+
+/// Unit prices listed one by one up to this many; beyond it, how many and the first.
+const PRICES_LISTED: usize = 6;
+
+/// The unit prices pricing served while a quote was in flight, for a broken-rule line:
+/// all of them when few, else how many, the first few and whether the quote's own unit
+/// price (`unit`) is among them — the fact the list would have shown.
+fn prices_in_brief(served: &[i64], unit: Option<i64>) -> String {
+    if served.len() <= PRICES_LISTED {
+        return format!("{served:?}");
+    }
+    let first: Vec<String> = served[..PRICES_LISTED].iter().map(i64::to_string).collect();
+    let among = match unit {
+        Some(u) if served.contains(&u) => format!("; {u} is among them"),
+        Some(u) => format!("; {u} is not among them"),
+        None => String::new(),
+    };
+    format!(
+        "{} prices, the first {}, …{among}",
+        served.len(),
+        first.join(", ")
+    )
 }
 
 /// Judges a product page or health probe during an incident: 200 within the limit.
