@@ -533,18 +533,18 @@ pub fn hand_over(dir: &Path, policy: &Policy) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Gives the whole tree at `dir` to `user`, without following links; a tree that is
-/// the user's at its top is taken to be theirs throughout (it was handed over before).
+/// Gives the whole tree at `dir` to `user`, without following links, changing only
+/// what is not theirs yet: a tree the harness's own user also built into (a kit's
+/// `cargo run` sharing the cache) must not leave files the build user cannot replace.
 pub fn hand_over_tree(dir: &Path, user: (u32, u32)) -> std::io::Result<()> {
     use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::symlink_metadata(dir)?;
-    if meta.uid() == user.0 && meta.gid() == user.1 {
-        return Ok(());
-    }
     let mut stack = vec![dir.to_path_buf()];
     while let Some(path) = stack.pop() {
-        std::os::unix::fs::lchown(&path, Some(user.0), Some(user.1))?;
-        if std::fs::symlink_metadata(&path)?.is_dir() {
+        let meta = std::fs::symlink_metadata(&path)?;
+        if meta.uid() != user.0 || meta.gid() != user.1 {
+            std::os::unix::fs::lchown(&path, Some(user.0), Some(user.1))?;
+        }
+        if meta.is_dir() {
             for entry in std::fs::read_dir(&path)? {
                 stack.push(entry?.path());
             }
