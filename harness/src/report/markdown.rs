@@ -241,7 +241,7 @@ const BROKEN_SHOWN: usize = 3;
 
 /// Characters of evidence shown per check, its broken requirements included: the story
 /// is shown from its start until the next line would not fit.
-const EVIDENCE_BUDGET: usize = 700;
+const EVIDENCE_BUDGET: usize = 600;
 
 /// A failed check's evidence as an interviewer needs it: the broken requirements first
 /// (a repeated one told once), then the story from its start (less the lines a shown
@@ -462,6 +462,68 @@ mod tests {
         let block = fenced("fine\n```\n# not a heading\n````", "text");
         assert!(block.starts_with("`````text\n"), "{block}");
         assert!(block.ends_with("\n`````"), "{block}");
+    }
+
+    #[test]
+    fn broken_requirements_come_first_once_each_and_the_rest_is_counted() {
+        let mut evidence: Vec<String> = vec!["Pricing answers 503 to every call.".to_owned()];
+        for i in 0..5 {
+            evidence.push(format!("✗ Requirement {i} is broken."));
+            evidence.push("✗ Requirement 0 is broken.".to_owned());
+        }
+        evidence.push("GET /quotes/SKU-1 → 503".to_owned());
+        evidence.extend((0..20).map(|i| format!("Pricing call {i}: {}", "x".repeat(150))));
+        let mut out = String::new();
+        render_check_evidence(&mut out, &evidence);
+        let items: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            items[..5],
+            [
+                "- ✗ Requirement 0 is broken.",
+                "- ✗ Requirement 1 is broken.",
+                "- ✗ Requirement 2 is broken.",
+                "- Pricing answers 503 to every call.",
+                "- GET /quotes/SKU-1 → 503",
+            ],
+            "{out}"
+        );
+        let story_shown = items.len() - 3 - 1;
+        assert!((2..22).contains(&story_shown), "{out}");
+        let shown: usize = items[..items.len() - 1]
+            .iter()
+            .map(|l| l.chars().count() - 2)
+            .sum();
+        assert!(shown <= EVIDENCE_BUDGET, "{shown}: {out}");
+        assert_eq!(
+            items[items.len() - 1],
+            format!(
+                "- … and 2 more broken requirement(s) and {} more line(s) of evidence in the JSON report.",
+                22 - story_shown
+            ),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_story_without_broken_requirements_shows_at_least_its_first_line_cut() {
+        let log = format!(
+            "Its log ends with:\n{}\npanicked at src/main.rs",
+            "y".repeat(3_000)
+        );
+        let evidence = vec![log, "The service did not start.".to_owned()];
+        let mut out = String::new();
+        render_check_evidence(&mut out, &evidence);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "- Its log ends with:");
+        assert!(
+            lines[1].ends_with(" … (2500 more characters; full text in the JSON report)"),
+            "{out}"
+        );
+        assert_eq!(lines[2], "  panicked at src/main.rs");
+        assert_eq!(
+            lines[3],
+            "- … and 1 more line(s) of evidence in the JSON report."
+        );
     }
 
     #[test]
