@@ -246,7 +246,8 @@ const EVIDENCE_BUDGET: usize = 600;
 /// A failed check's evidence as an interviewer needs it: the broken requirements first
 /// (a repeated one told once), then the story from its start (less the lines a shown
 /// requirement already quotes, such as the exchange that broke it), within
-/// [`EVIDENCE_BUDGET`], each line cut at [`crate::checks::evidence::MAX_LINE_CHARS`]; what is left out is
+/// [`EVIDENCE_BUDGET`], each line cut at
+/// [`MAX_LINE_CHARS`](crate::checks::evidence::MAX_LINE_CHARS); what is left out is
 /// counted and left to the JSON report, which holds every line whole. A check that
 /// names no broken requirement (its service did not start, the harness could not judge)
 /// shows at least the first line of its story.
@@ -258,17 +259,16 @@ fn render_check_evidence(out: &mut String, evidence: &[String]) {
             broken.push(line);
         }
     }
+    let broken_shown: Vec<String> = broken.iter().take(BROKEN_SHOWN).map(|l| shown(l)).collect();
     let mut used = 0;
-    for line in broken.iter().take(BROKEN_SHOWN) {
-        let line = shown(line);
+    for line in &broken_shown {
         used += line.chars().count();
-        render_evidence(out, &line);
+        render_evidence(out, line);
     }
     // A story line a shown broken requirement already quotes whole is not told twice.
     let quoted = |line: &String| {
-        broken
+        broken_shown
             .iter()
-            .take(BROKEN_SHOWN)
             .any(|b| b.len() > line.len() && b.contains(line.as_str()))
     };
     let story: Vec<&String> = evidence
@@ -501,6 +501,22 @@ mod tests {
                 22 - story_shown
             ),
             "{out}"
+        );
+    }
+
+    #[test]
+    fn an_exchange_a_broken_requirement_quotes_is_not_told_again() {
+        let x = "GET /quotes/SKU-1?qty=2 → no response (timed out after 4.0s) (4000 ms)";
+        let evidence = vec![
+            format!("✗ A quote must be answered within 2 s: {x}"),
+            "Pricing hangs.".to_owned(),
+            x.to_owned(),
+        ];
+        let mut out = String::new();
+        render_check_evidence(&mut out, &evidence);
+        assert_eq!(
+            out,
+            format!("- ✗ A quote must be answered within 2 s: {x}\n- Pricing hangs.\n")
         );
     }
 
