@@ -330,8 +330,8 @@ mod tests {
 
     fn check(evidence: Vec<String>) -> CheckReport {
         CheckReport {
-            id: "quote.retry-discipline".to_owned(),
-            flaw: Some("unbounded-retry".to_owned()),
+            id: "example.long-evidence".to_owned(),
+            flaw: Some("example-flaw".to_owned()),
             visibility: Visibility::Hidden,
             status: CheckStatus::Fail,
             points: 0,
