@@ -108,9 +108,10 @@ enum Command {
         /// The archive to write.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
-        /// The time box the README gives the candidate, in minutes.
-        #[arg(long, default_value_t = 90)]
-        minutes: u32,
+        /// The kit's time box in minutes; by default the sum of the briefs' own, and
+        /// when set, the briefs point at it (one number everywhere).
+        #[arg(long)]
+        minutes: Option<u32>,
     },
     /// For a live session: build and start an exercise with its fakes, print the URLs
     /// and ready-to-paste curl lines, stream one line per request; faults are set

@@ -23,13 +23,30 @@ pub enum PackError {
     /// The audit found grading material in the kit; nothing was written.
     #[error("audit failed, nothing written: {0}")]
     Leak(String),
+    /// The kit's own lock file could not be derived from the grader's.
+    #[error("the kit's Cargo.lock: {0}")]
+    Lock(String),
 }
 
 /// Relative path in the kit → contents.
 pub type KitFiles = BTreeMap<PathBuf, Vec<u8>>;
 
 /// Builds the kit's files for `exercises` from the grader at `root`.
-pub fn kit_files(root: &Path, exercises: &[Exercise], minutes: u32) -> Result<KitFiles, PackError> {
+pub fn kit_files(
+    root: &Path,
+    exercises: &[Exercise],
+    minutes: Option<u32>,
+) -> Result<KitFiles, PackError> {
+    let boxes: Vec<u32> = exercises
+        .iter()
+        .map(|e| {
+            brief_minutes(&String::from_utf8_lossy(
+                &std::fs::read(root.join(e.dir()).join("BRIEF.md")).unwrap_or_default(),
+            ))
+            .unwrap_or(90)
+        })
+        .collect();
+    let total = minutes.unwrap_or_else(|| boxes.iter().sum());
     let mut files = KitFiles::new();
     let read =
         |rel: &str| std::fs::read(root.join(rel)).map_err(|e| PackError::Io(root.join(rel), e));
@@ -54,10 +71,19 @@ pub fn kit_files(root: &Path, exercises: &[Exercise], minutes: u32) -> Result<Ki
         !p.starts_with("exercises/kit/tests")
     })?;
     for e in exercises {
-        for rel in ["Cargo.toml", "BRIEF.md"] {
-            let path = format!("{}/{rel}", e.dir());
-            files.insert(path.clone().into(), read(&path)?);
-        }
+        let path = format!("{}/Cargo.toml", e.dir());
+        files.insert(path.clone().into(), read(&path)?);
+        // One time box everywhere: the brief's own, unless the interviewer set the
+        // kit's, and then the brief points at the README.
+        let path = format!("{}/BRIEF.md", e.dir());
+        let brief = String::from_utf8_lossy(&read(&path)?).into_owned();
+        let brief = match minutes {
+            Some(m) if Some(m) != brief_minutes(&brief) || exercises.len() > 1 => {
+                restate_time_box(&brief, m)
+            }
+            _ => brief,
+        };
+        files.insert(path.into(), brief.into_bytes());
         add_tree(root, &Path::new(&e.dir()).join("src"), &mut files, &|_| {
             true
         })?;
@@ -81,9 +107,10 @@ pub fn kit_files(root: &Path, exercises: &[Exercise], minutes: u32) -> Result<Ki
         );
     files.insert("harness/Cargo.toml".into(), harness_manifest.into_bytes());
     files.insert("docs/review-notes.md".into(), read("docs/review-notes.md")?);
+    files.insert(".gitignore".into(), b"/target\n".to_vec());
     files.insert(
         "README.md".into(),
-        candidate_readme(exercises, minutes).into_bytes(),
+        candidate_readme(exercises, total, &boxes).into_bytes(),
     );
     Ok(files)
 }
@@ -212,10 +239,11 @@ pub fn audit(files: &KitFiles, secrets: &[String]) -> Vec<String> {
 pub fn pack(
     root: &Path,
     exercises: &[Exercise],
-    minutes: u32,
+    minutes: Option<u32>,
     out: &Path,
 ) -> Result<usize, PackError> {
-    let files = kit_files(root, exercises, minutes)?;
+    let mut files = kit_files(root, exercises, minutes)?;
+    exact_lock(&mut files)?;
     let hits = audit(&files, &secrets(root, exercises));
     if !hits.is_empty() {
         return Err(PackError::Leak(hits.join("; ")));
@@ -248,27 +276,94 @@ pub fn pack(
     Ok(files.len())
 }
 
-fn candidate_readme(exercises: &[Exercise], minutes: u32) -> String {
+/// The time box a brief states (`**Time box:** N minutes`).
+fn brief_minutes(brief: &str) -> Option<u32> {
+    let rest = &brief[brief.find("**Time box:**")? + "**Time box:**".len()..];
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+/// `brief` with its time box replaced by a pointer to the kit's, so a kit says one
+/// number.
+fn restate_time_box(brief: &str, minutes: u32) -> String {
+    let Some(at) = brief.find("**Time box:**") else {
+        return brief.to_owned();
+    };
+    let end = brief[at..]
+        .find(" minutes")
+        .map_or(brief.len(), |i| at + i + " minutes".len());
+    format!(
+        "{}**Time box:** this kit's {minutes} minutes (see README.md){}",
+        &brief[..at],
+        &brief[end..]
+    )
+}
+
+/// Replaces the grader's lock file with the kit's own: the grader's, narrowed to the
+/// kit's members by an offline `cargo update --workspace` (no version changes), so a
+/// candidate's first build does not rewrite it and `--locked` works.
+fn exact_lock(files: &mut KitFiles) -> Result<(), PackError> {
+    let dir = tempfile::tempdir().map_err(|e| PackError::Io(std::env::temp_dir(), e))?;
+    for (rel, bytes) in files.iter() {
+        let path = dir.path().join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| PackError::Io(parent.to_path_buf(), e))?;
+        }
+        std::fs::write(&path, bytes).map_err(|e| PackError::Io(path.clone(), e))?;
+    }
+    let toolchain = crate::toolchain::locate().map_err(|e| PackError::Lock(e.to_string()))?;
+    let out = std::process::Command::new(&toolchain.cargo)
+        .current_dir(dir.path())
+        .args(["update", "--workspace", "--offline"])
+        .env("CARGO_HOME", &toolchain.cargo_home)
+        .env("RUSTC", &toolchain.rustc)
+        .env("CARGO_TERM_COLOR", "never")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| PackError::Io(toolchain.cargo.clone(), e))?;
+    if !out.status.success() {
+        let text = String::from_utf8_lossy(&out.stderr);
+        return Err(PackError::Lock(
+            text.lines()
+                .find(|l| l.starts_with("error"))
+                .unwrap_or("cargo update failed")
+                .to_owned(),
+        ));
+    }
+    let lock = dir.path().join("Cargo.lock");
+    let bytes = std::fs::read(&lock).map_err(|e| PackError::Io(lock.clone(), e))?;
+    files.insert("Cargo.lock".into(), bytes);
+    Ok(())
+}
+
+fn candidate_readme(exercises: &[Exercise], minutes: u32, boxes: &[u32]) -> String {
     let mut s = format!(
         "# Take-home: review and fix AI-written backend code\n\n\
-         **Time box: {minutes} minutes.** Stop when the time is up; unfinished is fine — say in\n\
-         your notes what you would do next.\n\n\
+         **Time box: {minutes} minutes** in all. Stop when the time is up; unfinished is fine —\n\
+         say in your notes what you would do next.\n\n\
          Each exercise below is a small service an AI assistant wrote. It works on the happy\n\
          path. Read its `BRIEF.md` (the ticket), review the code, fix what would break in\n\
          production, and write down what you found.\n\n## Exercises\n\n"
     );
-    for e in exercises {
-        s.push_str(&format!("- `{}`: `exercises/{}/BRIEF.md`\n", e.id, e.id));
+    let _ = boxes;
+    for (e, b) in exercises.iter().zip(boxes) {
+        s.push_str(&format!(
+            "- `{}`: `exercises/{}/BRIEF.md` (about {b} minutes)\n",
+            e.id, e.id
+        ));
     }
     s.push_str(
-        "\n## Build and run (offline)\n\n\
-         Needs the Rust toolchain (1.89+). SQLite is bundled.\n\n```sh\n",
+        "\n## Set up (once)\n\n\
+         Needs the Rust toolchain (1.89+); SQLite is bundled. Fetch the crates once — the only\n\
+         step that needs the network — then everything builds offline and the lock file stays\n\
+         as it is:\n\n```sh\ncargo fetch\ncargo build --locked --offline\n```\n\n\
+         ## Run a service by hand\n\n\
+         `serve` builds the service, starts it on a fresh database with demo data, plays its\n\
+         downstream dependencies (payment provider, pricing…) itself, and prints the URLs,\n\
+         ready-to-paste `curl` lines and one line per request. From a second terminal,\n\
+         `fault` makes a dependency misbehave (`cargo run -p checks -- fault --help`).\n\n```sh\n",
     );
     for e in exercises {
-        s.push_str(&format!(
-            "cargo run -p {} -- --listen 127.0.0.1:8080 --db /tmp/{}.db --seed-demo 5   # see the brief for --downstream\n",
-            e.package, e.id
-        ));
+        s.push_str(&format!("cargo run -p checks -- serve {}\n", e.id));
     }
     s.push_str("```\n\n## Check your work\n\n```sh\n");
     for e in exercises {

@@ -110,6 +110,93 @@ fn a_kit_carries_no_grading_material_and_its_public_checks_run_offline() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("✓ charge.happy-path"), "{stdout}");
-    assert!(stdout.contains("6 passed, 0 failed"), "{stdout}");
+    let public = (harness::catalog::find("charge").unwrap().checks)()
+        .iter()
+        .filter(|c| c.visibility == harness::checks::Visibility::Public)
+        .count();
+    assert!(
+        stdout.contains(&format!("{public} passed, 0 failed")),
+        "{stdout}"
+    );
     assert!(!stdout.contains("charge.concurrent-duplicates"), "{stdout}");
+
+    // The README's commands, as written, leave the candidate's tree as it was: the lock
+    // file is the kit's own (`--locked` holds), nothing is written beside the sources.
+    let readme = std::fs::read_to_string(kit.join("README.md")).unwrap();
+    for command in [
+        "cargo fetch",
+        "cargo build --locked --offline",
+        "cargo run -p checks -- serve charge",
+        "cargo run -p checks -- check charge",
+    ] {
+        assert!(readme.contains(command), "README lacks `{command}`");
+    }
+    assert!(readme.contains("**Time box: 180 minutes**"), "{readme}");
+    let brief = std::fs::read_to_string(kit.join("exercises/charge/BRIEF.md")).unwrap();
+    assert!(brief.contains("**Time box:** 90 minutes"), "{brief}");
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.email=c@x", "-c", "user.name=c"])
+            .args(args)
+            .current_dir(&kit)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "kit"]);
+    let cargo = |args: &[&str]| {
+        Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .args(args)
+            .current_dir(&kit)
+            .env("CARGO_TARGET_DIR", cache.join("target"))
+            .env("HARNESS_CACHE_DIR", &cache)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let built = cargo(&["build", "--locked", "--offline", "-q"]);
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    // `serve` starts the service with its fakes and prints where; it runs until Ctrl-C.
+    // The binary `cargo run -p checks` runs, started directly so Ctrl-C reaches it.
+    let mut serve = Command::new(cache.join("target/debug/checks"))
+        .args(["serve", "charge"])
+        .current_dir(&kit)
+        .env("CARGO_TARGET_DIR", cache.join("target"))
+        .env("HARNESS_CACHE_DIR", &cache)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(serve.stdout.take().unwrap()));
+    let started = lines
+        .by_ref()
+        .take(40)
+        .map_while(Result::ok)
+        .any(|l| l.contains("curl"));
+    let _ = Command::new("kill")
+        .args(["-INT", &serve.id().to_string()])
+        .status();
+    let stopped = serve.wait().unwrap();
+    assert!(
+        stopped.code().is_some(),
+        "serve did not stop on Ctrl-C: {stopped:?}"
+    );
+    assert!(started, "serve printed no curl line");
+    assert_eq!(
+        git(&["status", "--porcelain"]),
+        "",
+        "the kit's tree changed"
+    );
 }

@@ -38,15 +38,30 @@ impl Workspace {
     /// The repository this harness was built from; the cache defaults to
     /// `target/harness` inside it and can be moved with `HARNESS_CACHE_DIR`.
     pub fn grader() -> Workspace {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        let built_from = Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
+        // A candidate's checks tool works on the kit it is run from, not the one it was
+        // built from: kits get copied, and two copies may share a target directory.
+        #[cfg(not(feature = "hidden-checks"))]
+        let root = kit_root_from_cwd().unwrap_or(built_from);
+        #[cfg(feature = "hidden-checks")]
+        let root = built_from;
         let cache = std::env::var_os("HARNESS_CACHE_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| root.join("target").join("harness"));
         Workspace { root, cache }
     }
+}
+
+/// The nearest directory at or above the current one that holds a kit workspace.
+#[cfg(not(feature = "hidden-checks"))]
+fn kit_root_from_cwd() -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok()?;
+    cwd.ancestors()
+        .find(|d| d.join("Cargo.toml").is_file() && d.join("exercises/kit/Cargo.toml").is_file())
+        .map(Path::to_path_buf)
 }
 
 /// Why staging could not happen at all (as opposed to a build that failed).
