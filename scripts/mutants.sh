@@ -22,7 +22,7 @@ work=$(mktemp -d /var/tmp/mutants.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/base" && git archive HEAD | tar -x -C "$work/base"
 (cd "$work/base" && git init -q && git apply "$patch" && git add -A && git -c user.email=m@x -c user.name=m commit -qm base)
-(cd "$work/base" && cargo mutants --list --json --diff --package "$package" --no-shuffle) > "$work/mutants.json"
+(cd "$work/base" && cargo mutants --list --json --diff --package "$package") > "$work/mutants.json"
 python3 - "$work" "$harness" "$exercise" <<'PY'
 import json, os, re, subprocess, sys, shutil
 work, harness, exercise = sys.argv[1:]
@@ -39,7 +39,11 @@ for i, m in enumerate(mutants, 1):
     tree = f"{work}/m"
     shutil.rmtree(tree, ignore_errors=True)
     subprocess.run(["cp", "-a", f"{work}/base", tree], check=True)
-    applied = subprocess.run(["git", "apply", "-"], cwd=tree, input=m["diff"].encode())
+    # cargo-mutants' diff names the file on its "---" line and the mutant on "+++".
+    lines = m["diff"].splitlines(keepends=True)
+    body = "".join(l for l in lines if not l.startswith(("--- ", "+++ ")))
+    diff = f"--- a/{m['file']}\n+++ b/{m['file']}\n{body}"
+    applied = subprocess.run(["git", "apply", "-"], cwd=tree, input=diff.encode())
     if applied.returncode != 0:
         unbuildable.append((m["name"], "diff did not apply"))
         continue
