@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::checks::charge::world::{
-    ChargeBody, ChargeWorld, HeldOrAnswered, HoldPoint, judge_one_key,
+    CRASH_RECOVERY, ChargeBody, ChargeWorld, HeldOrAnswered, HoldPoint, judge_one_key,
 };
 use crate::checks::http::Exchange;
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
@@ -219,16 +219,20 @@ pub async fn crash_after_provider_call(env: CheckEnv) -> CheckResult {
         return Err(Problem::Harness("the provider call did not finish".into()));
     }
     w.restart_after_kill9().await?;
+    let back = tokio::time::Instant::now();
     let mut broken = traceable(&w, &customer, "After the crash and restart", &mut story)?;
     story.say("Restarted the service on the same database; the client retries with the same key.");
     let mut answers = Vec::new();
-    for x in w.post_until_success(&key, &body, 3).await {
+    for x in w.post_until_success_after_crash(&key, &body, 3, back).await {
         story.exchange(&x);
         answers.push(x);
     }
     broken.extend(judge_one_key(&w, &body, &answers, &mut story)?);
     if !answers.iter().any(|x| x.is_success()) {
-        broken.push("After the restart the retry never succeeded.".to_owned());
+        broken.push(format!(
+            "After the restart the retry never succeeded: the brief requires a retry to be able to complete the charge within {} s of a crash.",
+            CRASH_RECOVERY.as_secs()
+        ));
     }
     Ok(verdict(story, broken))
 }

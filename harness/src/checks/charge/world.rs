@@ -6,12 +6,20 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
+use tokio::time::Instant;
 
 use crate::checks::http::{Exchange, send};
 use crate::checks::{CheckEnv, Evidence, Problem, restart_service, start_service};
 use crate::fakes::{PaymentProvider, ProviderFault};
 use crate::seed::SeedRng;
 use crate::service::{RunningService, ServiceSpec};
+
+/// How soon after a crash the brief requires a retry to be able to complete the charge:
+/// a claim left behind by a request that died with its instance may hold the key (409)
+/// for at most this long.
+pub const CRASH_RECOVERY: Duration = Duration::from_secs(5);
+/// What the harness allows on top of [`CRASH_RECOVERY`] on a loaded machine.
+pub const RECOVERY_MARGIN: Duration = Duration::from_secs(1);
 
 /// The body of `POST /charges`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -149,11 +157,35 @@ impl ChargeWorld {
         body: &ChargeBody,
         attempts: usize,
     ) -> Vec<Exchange> {
+        self.post_retrying(key, body, attempts, None).await
+    }
+
+    /// Like [`ChargeWorld::post_until_success`] after a crash that cut the key's request
+    /// off: the brief lets a claim the dead request left hold the key (409) for up to
+    /// [`CRASH_RECOVERY`], so the client keeps retrying until then, counted from `back`
+    /// (the instance is up again) plus [`RECOVERY_MARGIN`], at least `attempts` times.
+    pub async fn post_until_success_after_crash(
+        &self,
+        key: &str,
+        body: &ChargeBody,
+        attempts: usize,
+        back: Instant,
+    ) -> Vec<Exchange> {
+        let until = back + CRASH_RECOVERY + RECOVERY_MARGIN;
+        self.post_retrying(key, body, attempts, Some(until)).await
+    }
+
+    /// Retries 409, 5xx and lost responses until a 2xx: at least `attempts` times 100 ms
+    /// apart, then (with `until`) every 500 ms until that instant has passed.
+    async fn post_retrying(
+        &self,
+        key: &str,
+        body: &ChargeBody,
+        attempts: usize,
+        until: Option<Instant>,
+    ) -> Vec<Exchange> {
         let mut exchanges = Vec::new();
-        for attempt in 0..attempts {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+        loop {
             let x = self.post_charge(Some(key), body).await;
             let retryable = !x.is_success()
                 && (x.status.is_none() || x.status == Some(409) || x.status >= Some(500));
@@ -161,6 +193,14 @@ impl ChargeWorld {
             if !retryable {
                 break;
             }
+            let pause = if exchanges.len() < attempts {
+                Duration::from_millis(100)
+            } else if until.is_some_and(|u| Instant::now() < u) {
+                Duration::from_millis(500)
+            } else {
+                break;
+            };
+            tokio::time::sleep(pause).await;
         }
         exchanges
     }
