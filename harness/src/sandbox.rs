@@ -584,7 +584,9 @@ pub fn isolation(grader_root: &Path, stages: &Path) -> Isolation {
     // kernel refuses links to files their creator does not own only with this on.
     let hardlinks = match std::fs::read_to_string("/proc/sys/fs/protected_hardlinks") {
         Ok(v) if v.trim() == "1" => "",
-        _ => " (fs.protected_hardlinks is off: a service could hard-link a file it does not own into its directory)",
+        _ => {
+            " (fs.protected_hardlinks is off: a service could hard-link a file it does not own into its directory)"
+        }
     };
     Isolation {
         network: network_isolation(),
