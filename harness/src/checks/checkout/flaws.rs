@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::checks::checkout::carts::{breakers, refused_cleanly, stock_pricey};
 use crate::checks::checkout::world::{
-    BUDGET, BUDGET_ALLOWED, Cart, CheckoutWorld, Line, Scope, join,
+    BUDGET, BUDGET_ALLOWED, CRASH_RECOVERY, Cart, CheckoutWorld, Line, Scope, join,
 };
 use crate::checks::http::Exchange;
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
@@ -75,7 +75,8 @@ pub async fn retry_after_lost_response(env: CheckEnv) -> CheckResult {
 
 /// The provider charges the card and holds its answer; the service is killed with
 /// SIGKILL there and restarted; the client retries with the same key: the checkout
-/// must complete (409 only while a request is really in flight) and charge once.
+/// must complete within the brief's [`CRASH_RECOVERY`] (a claim the dead request left
+/// may answer 409 until then, not longer) and charge once.
 pub async fn crash_after_charge(env: CheckEnv) -> CheckResult {
     let mut w = CheckoutWorld::start(env).await?;
     let mut story = Evidence::new();
@@ -100,12 +101,15 @@ pub async fn crash_after_charge(env: CheckEnv) -> CheckResult {
     w.record(&key, Some(&cart), &cart.value(), &x);
     w.provider.release_held();
     w.restart_after_kill9().await?;
+    let back = tokio::time::Instant::now();
     let x = w
-        .checkout_until_done(&key, &cart, ATTEMPTS, &mut story)
+        .checkout_until_recovered(&key, &cart, ATTEMPTS, back, &mut story)
         .await;
     if !x.is_success() {
         broken.push(format!(
-            "After a crash between the charge and the answer, {ATTEMPTS} retries with the same key (150 ms apart) never completed the checkout; the last answer: {x}"
+            "After a crash between the charge and the answer, retries with the same key for {} s never completed the checkout (the brief requires a retry to be able to complete it within {} s of a crash); the last answer: {x}",
+            CRASH_RECOVERY.as_secs(),
+            CRASH_RECOVERY.as_secs()
         ));
     }
     broken.extend(w.judge_answer(&cart, &x));
@@ -324,7 +328,8 @@ pub async fn key_reused_with_other_cart(env: CheckEnv) -> CheckResult {
 /// For every k, the row writes of a checkout fail from the k-th on (a trigger aborts
 /// them, as a full disk would). After each, every unit of stock is on the shelf or held
 /// by a whole order; then the client retries with the same key and the checkout must
-/// complete, leaving the same.
+/// complete within [`CRASH_RECOVERY`] (the failed request could not record its own
+/// failure), leaving the same.
 pub async fn every_write_aborted(env: CheckEnv) -> CheckResult {
     let mut w = CheckoutWorld::start(env).await?;
     let mut story = Evidence::new();
@@ -343,6 +348,7 @@ pub async fn every_write_aborted(env: CheckEnv) -> CheckResult {
             break;
         }
         let x = w.checkout(&key, &cart).await;
+        let answered = tokio::time::Instant::now();
         let tally = finding(faults.tally())?;
         faults.disarm().map_err(harness)?;
         story.say(format!(
@@ -369,7 +375,7 @@ pub async fn every_write_aborted(env: CheckEnv) -> CheckResult {
             ));
             break;
         }
-        let found = retry_completes(&mut w, &key, &cart, k, "failed", &mut story).await?;
+        let found = retry_completes(&mut w, &key, &cart, k, "failed", answered, &mut story).await?;
         if !found.is_empty() {
             broken.extend(found);
             break;
@@ -380,7 +386,7 @@ pub async fn every_write_aborted(env: CheckEnv) -> CheckResult {
 
 /// For every k, the k-th row write of a checkout is frozen and the service killed with
 /// SIGKILL there, then restarted: stock and orders whole; the client's retry with the
-/// same key completes the checkout.
+/// same key completes the checkout within [`CRASH_RECOVERY`] of the restart.
 pub async fn crash_at_every_write(env: CheckEnv) -> CheckResult {
     let mut w = CheckoutWorld::start(env).await?;
     let mut story = Evidence::new();
@@ -433,6 +439,7 @@ pub async fn crash_at_every_write(env: CheckEnv) -> CheckResult {
             "Write {k} of a checkout ({cart}) frozen, the service killed with SIGKILL there and restarted."
         ));
         w.restart_after_kill9().await?;
+        let back = tokio::time::Instant::now();
         let found = w.judge_scope(Scope::Stock)?;
         if !found.is_empty() {
             broken.push(format!(
@@ -441,8 +448,8 @@ pub async fn crash_at_every_write(env: CheckEnv) -> CheckResult {
             broken.extend(found);
             break;
         }
-        let found =
-            retry_completes(&mut w, &key, &cart, k, "was frozen by a crash", &mut story).await?;
+        let how = "was frozen by a crash";
+        let found = retry_completes(&mut w, &key, &cart, k, how, back, &mut story).await?;
         if !found.is_empty() {
             broken.extend(found);
             break;
@@ -514,22 +521,28 @@ async fn count_writes(
     Ok(Ok(writes))
 }
 
-/// After a fault the client retries with the same key: the checkout must complete and
-/// stock and orders stay whole.
+/// After a fault the client retries with the same key: the checkout must complete
+/// (within the brief's [`CRASH_RECOVERY`] of `since`, when the fault was over) and stock
+/// and orders stay whole.
 async fn retry_completes(
     w: &mut CheckoutWorld,
     key: &str,
     cart: &Cart,
     k: u64,
     how: &str,
+    since: tokio::time::Instant,
     story: &mut Evidence,
 ) -> Result<Vec<String>, Problem> {
     let mut quiet = Evidence::new();
-    let x = w.checkout_until_done(key, cart, ATTEMPTS, &mut quiet).await;
+    let x = w
+        .checkout_until_recovered(key, cart, ATTEMPTS, since, &mut quiet)
+        .await;
     if !x.is_success() {
         story.say(format!("The retry: {x}"));
         return Ok(vec![format!(
-            "After write {k} of a checkout {how}, {ATTEMPTS} retries with the same key never completed it; the last answer: {x}"
+            "After write {k} of a checkout {how}, retries with the same key for {} s never completed it (the brief requires a retry to be able to complete it within {} s); the last answer: {x}",
+            CRASH_RECOVERY.as_secs(),
+            CRASH_RECOVERY.as_secs()
         )]);
     }
     let found = w.judge_scope(Scope::Stock)?;

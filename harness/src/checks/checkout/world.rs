@@ -24,11 +24,18 @@ use crate::checks::{CheckEnv, Evidence, Problem, restart_service, start_service}
 use crate::fakes::{PaymentProvider, ProviderCharge, ShippingRates, WriteFaults};
 use crate::seed::SeedRng;
 use crate::service::{RunningService, ServiceSpec};
+use tokio::time::Instant;
 
 /// The brief's budget for `POST /checkout` whatever shipping-rates does.
 pub const BUDGET: Duration = Duration::from_secs(2);
 /// What the harness allows on a loaded machine before calling the budget missed.
 pub const BUDGET_ALLOWED: Duration = Duration::from_millis(2500);
+/// How soon after a crash, or a failure the service could not record (its writes
+/// failed), the brief requires a retry to be able to complete the checkout: a claim the
+/// dead request left may hold the key (409) for at most this long.
+pub const CRASH_RECOVERY: Duration = Duration::from_secs(5);
+/// What the harness allows on top of [`CRASH_RECOVERY`] on a loaded machine.
+pub const RECOVERY_MARGIN: Duration = Duration::from_secs(1);
 /// The brief's cap on an order's total, in cents.
 pub const MAX_TOTAL: i64 = 500_000;
 /// Statuses of an order that will never be paid and holds no stock.
@@ -389,6 +396,31 @@ impl CheckoutWorld {
             .await
     }
 
+    /// Like [`CheckoutWorld::checkout_until_done`] after a crash or a failure the
+    /// service could not record: the brief lets a claim the dead request left hold the
+    /// key (409) for up to [`CRASH_RECOVERY`], so the client keeps retrying (every 500 ms
+    /// once `attempts` are used up) until then, counted from `since` (the instance is up
+    /// again, or the failed request was answered) plus [`RECOVERY_MARGIN`].
+    pub async fn checkout_until_recovered(
+        &mut self,
+        key: &str,
+        cart: &Cart,
+        attempts: usize,
+        since: Instant,
+        story: &mut Evidence,
+    ) -> Exchange {
+        let until = since + CRASH_RECOVERY + RECOVERY_MARGIN;
+        self.checkout_retrying_until(
+            key,
+            cart,
+            attempts,
+            Duration::from_millis(150),
+            Some(until),
+            story,
+        )
+        .await
+    }
+
     /// Like [`CheckoutWorld::checkout_until_done`], `pause` apart.
     pub async fn checkout_retrying(
         &mut self,
@@ -398,15 +430,36 @@ impl CheckoutWorld {
         pause: Duration,
         story: &mut Evidence,
     ) -> Exchange {
+        self.checkout_retrying_until(key, cart, attempts, pause, None, story)
+            .await
+    }
+
+    /// Retries while the answer is 409, 5xx or none: at least `attempts` times `pause`
+    /// apart, then (with `until`) every 500 ms until that instant has passed.
+    async fn checkout_retrying_until(
+        &mut self,
+        key: &str,
+        cart: &Cart,
+        attempts: usize,
+        pause: Duration,
+        until: Option<Instant>,
+        story: &mut Evidence,
+    ) -> Exchange {
         let mut x = self.checkout(key, cart).await;
         story.exchange(&x);
-        for _ in 1..attempts {
-            if !matches!(x.status, None | Some(409) | Some(500..=599)) {
+        let mut sent = 1;
+        while matches!(x.status, None | Some(409) | Some(500..=599)) {
+            let wait = if sent < attempts {
+                pause
+            } else if until.is_some_and(|u| Instant::now() < u) {
+                pause.max(Duration::from_millis(500))
+            } else {
                 break;
-            }
-            tokio::time::sleep(pause).await;
+            };
+            tokio::time::sleep(wait).await;
             x = self.checkout(key, cart).await;
             story.exchange(&x);
+            sent += 1;
         }
         x
     }
