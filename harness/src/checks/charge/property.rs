@@ -242,8 +242,8 @@ async fn run_history(
     w.provider.heal();
     let mut story = Evidence::new();
     let mut logs: Vec<Option<KeyLog>> = (0..=CRASH_KEY).map(|_| None).collect();
-    // When a SIGKILL last cut off a request of each key: the brief lets the claim it
-    // left hold the key (409) for up to `CRASH_RECOVERY`.
+    // When a SIGKILL last cut off a request of each key: the brief lets that key
+    // answer 409 for up to `CRASH_RECOVERY`.
     let mut crashed: Vec<Option<Instant>> = vec![None; logs.len()];
     let names = |key: u8| (format!("prop-{tag}-k{key}"), format!("cus_{tag}_k{key}"));
     for step in history {
@@ -345,7 +345,7 @@ async fn run_history(
         let recovering = crashed.is_some_and(|at| at.elapsed() < CRASH_RECOVERY);
         if !settled && claimed && recovering {
             story.say(format!(
-                "(key {} is still claimed less than {} s after the SIGKILL that cut its request off, which the brief allows)",
+                "(key {} still answers 409 less than {} s after the SIGKILL that cut its request off, which the brief allows)",
                 log.key,
                 CRASH_RECOVERY.as_secs()
             ));

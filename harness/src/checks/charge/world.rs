@@ -15,8 +15,7 @@ use crate::seed::SeedRng;
 use crate::service::{RunningService, ServiceSpec};
 
 /// How soon after a crash the brief requires a retry to be able to complete the charge:
-/// a claim left behind by a request that died with its instance may hold the key (409)
-/// for at most this long.
+/// a key whose request died with its instance may answer 409 for at most this long.
 pub const CRASH_RECOVERY: Duration = Duration::from_secs(5);
 /// What the harness allows on top of [`CRASH_RECOVERY`] on a loaded machine.
 pub const RECOVERY_MARGIN: Duration = Duration::from_secs(1);
@@ -161,8 +160,7 @@ impl ChargeWorld {
     }
 
     /// Like [`ChargeWorld::post_until_success`] after a crash that cut the key's request
-    /// off: the brief lets a claim the dead request left hold the key (409) for up to
-    /// [`CRASH_RECOVERY`], so the client keeps retrying until then, counted from `back`
+    /// off: the brief lets the key answer 409 for up to [`CRASH_RECOVERY`], so the client keeps retrying until then, counted from `back`
     /// (the instance is up again) plus [`RECOVERY_MARGIN`], at least `attempts` times.
     pub async fn post_until_success_after_crash(
         &self,

@@ -75,7 +75,7 @@ pub async fn retry_after_lost_response(env: CheckEnv) -> CheckResult {
 
 /// The provider charges the card and holds its answer; the service is killed with
 /// SIGKILL there and restarted; the client retries with the same key: the checkout
-/// must complete within the brief's [`CRASH_RECOVERY`] (a claim the dead request left
+/// must complete within the brief's [`CRASH_RECOVERY`] (a key whose request died
 /// may answer 409 until then, not longer) and charge once.
 pub async fn crash_after_charge(env: CheckEnv) -> CheckResult {
     let mut w = CheckoutWorld::start(env).await?;

@@ -31,8 +31,8 @@ pub const BUDGET: Duration = Duration::from_secs(2);
 /// What the harness allows on a loaded machine before calling the budget missed.
 pub const BUDGET_ALLOWED: Duration = Duration::from_millis(2500);
 /// How soon after a crash, or a failure the service could not record (its writes
-/// failed), the brief requires a retry to be able to complete the checkout: a claim the
-/// dead request left may hold the key (409) for at most this long.
+/// failed), the brief requires a retry to be able to complete the checkout: a key whose
+/// request died may answer 409 for at most this long.
 pub const CRASH_RECOVERY: Duration = Duration::from_secs(5);
 /// What the harness allows on top of [`CRASH_RECOVERY`] on a loaded machine.
 pub const RECOVERY_MARGIN: Duration = Duration::from_secs(1);
@@ -397,8 +397,8 @@ impl CheckoutWorld {
     }
 
     /// Like [`CheckoutWorld::checkout_until_done`] after a crash or a failure the
-    /// service could not record: the brief lets a claim the dead request left hold the
-    /// key (409) for up to [`CRASH_RECOVERY`], so the client keeps retrying (every 500 ms
+    /// service could not record: the brief lets the key answer 409 for up to
+    /// [`CRASH_RECOVERY`], so the client keeps retrying (every 500 ms
     /// once `attempts` are used up) until then, counted from `since` (the instance is up
     /// again, or the failed request was answered) plus [`RECOVERY_MARGIN`].
     pub async fn checkout_until_recovered(
