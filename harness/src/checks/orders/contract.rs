@@ -140,6 +140,10 @@ pub async fn empty_and_invalid_requests(env: CheckEnv) -> CheckResult {
     let no_id = base64url(b"2026-11-29T10:00:00.000Z");
     let not_a_time = base64url(b"yesterday|42");
     let text = base64url(b"hello");
+    // A time of the right length but the wrong shape, and a well-formed position with
+    // one character more (no base64 text has a length of 4k + 1).
+    let almost_a_time = base64url(b"2026-11-29 10:00:00.000Z|42");
+    let one_char_more = format!("{}A", base64url(b"2026-11-29T10:00:00.000Z|42"));
     for cursor in [
         "not a cursor",
         "%%%",
@@ -148,6 +152,8 @@ pub async fn empty_and_invalid_requests(env: CheckEnv) -> CheckResult {
         &no_id,
         &not_a_time,
         &text,
+        &almost_a_time,
+        &one_char_more,
     ] {
         let page = w.page(customer, Some("5"), Some(cursor)).await;
         story.exchange(&page.exchange);
