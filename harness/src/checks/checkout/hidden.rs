@@ -20,7 +20,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("charge-not-idempotent"),
             visibility: Visibility::Hidden,
             points: 2,
-            description: "The provider charges the card and holds its answer; the service is killed with SIGKILL and restarted; the client retries with the same key: the checkout completes (409 only while a request is really in flight) and the customer is charged once.",
+            description: "The provider charges the card and holds its answer; the service is killed with SIGKILL and restarted; the client retries with the same key: the checkout completes within 5 s of the crash (409 only until then, or while a request is really in flight) and the customer is charged once.",
             run: |env| Box::pin(async move { settle(flaws::crash_after_charge(env).await) }),
         },
         Check {
