@@ -264,6 +264,34 @@ pub fn log_tail(path: &Path, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
+/// Reads a file a service could have replaced (its stats file, say): never through a
+/// link, never anything but a regular file, never more than `cap` bytes — a link to
+/// `/dev/zero` or to a file of the grader's is an error, not a read.
+pub fn read_service_file(path: &Path, cap: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    if meta.len() > cap {
+        return Err(std::io::Error::other(format!(
+            "{} is larger than {cap} bytes",
+            path.display()
+        )));
+    }
+    let mut text = String::new();
+    file.take(cap).read_to_string(&mut text)?;
+    Ok(text)
+}
+
 /// The host PID of the first child of `supervisor` — the init (PID 1) of the
 /// service's own namespace — when the service runs under one.
 fn namespace_init(supervisor: u32) -> Option<i32> {
@@ -315,5 +343,12 @@ mod tests {
         std::fs::write(&plain, "a\nb\nc\n").unwrap();
         assert!(open_log(&plain).is_ok());
         assert_eq!(log_tail(&plain, 2), "b\nc");
+        // A stats file read back: the link and a device are refused, the cap holds.
+        assert!(read_service_file(&log, 1 << 20).is_err());
+        let zero = dir.path().join("stats.jsonl");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        assert!(read_service_file(&zero, 1 << 20).is_err());
+        assert_eq!(read_service_file(&plain, 1 << 20).unwrap(), "a\nb\nc\n");
+        assert!(read_service_file(&plain, 2).is_err());
     }
 }
