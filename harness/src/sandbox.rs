@@ -465,27 +465,7 @@ fn mkdir_quiet(path: &std::ffi::CStr) -> std::io::Result<()> {
 /// it), reaps PID 1 and exits with its status — which the kernel delivers only after
 /// every other process of the namespace is gone. Never returns.
 fn supervise(child: libc::pid_t) -> ! {
-    // SAFETY: async-signal-safe calls only (signal, syscall, waitpid, _exit).
-    unsafe {
-        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT] {
-            libc::signal(sig, libc::SIG_IGN);
-        }
-        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
-        let mut status = 0;
-        loop {
-            let r = libc::waitpid(child, &mut status, 0);
-            if r == child {
-                break;
-            }
-            if r < 0 && *libc::__errno_location() != libc::EINTR {
-                libc::_exit(125);
-            }
-        }
-        if libc::WIFEXITED(status) {
-            libc::_exit(libc::WEXITSTATUS(status));
-        }
-        libc::_exit(128 + libc::WTERMSIG(status));
-    }
+    wait_then_exit(child, child)
 }
 
 /// PID 1 of a child's namespace: reaps whatever is orphaned to it until the child
@@ -493,24 +473,29 @@ fn supervise(child: libc::pid_t) -> ! {
 /// left in the namespace. Ignores signals, so only SIGKILL (or its supervisor's death,
 /// through `PR_SET_PDEATHSIG`) ends it early. Never returns.
 fn init(child: libc::pid_t) -> ! {
+    wait_then_exit(-1, child)
+}
+
+/// Ignores the signals a caller sends a process group, closes every descriptor but
+/// stdio (so nothing waits on this process), reaps `which` (`-1`: any child) until
+/// `child` is reaped, and exits with its status. What the supervisor and the init share.
+fn wait_then_exit(which: libc::pid_t, child: libc::pid_t) -> ! {
     // SAFETY: async-signal-safe calls only (signal, syscall, waitpid, _exit).
     unsafe {
         for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT] {
             libc::signal(sig, libc::SIG_IGN);
         }
         libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
-        let mut status = 0;
-        loop {
+        let status = loop {
             let mut reaped = 0;
-            let r = libc::waitpid(-1, &mut reaped, 0);
+            let r = libc::waitpid(which, &mut reaped, 0);
             if r == child {
-                status = reaped;
-                break;
+                break reaped;
             }
             if r < 0 && *libc::__errno_location() != libc::EINTR {
-                break;
+                libc::_exit(125);
             }
-        }
+        };
         if libc::WIFEXITED(status) {
             libc::_exit(libc::WEXITSTATUS(status));
         }

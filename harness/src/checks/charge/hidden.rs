@@ -54,25 +54,8 @@ pub fn checks() -> Vec<Check> {
             description: "Seeded random histories of requests, different-body reuse, concurrent bursts, lost provider responses, provider 500s and SIGKILLs (every history holds at least one SIGKILL mid-request on a fresh key and one different-body reuse); afterwards every key is retried until it succeeds (a key cut off by a SIGKILL may answer 409 for up to 5 s). Per key: at most one provider charge, every 2xx the same charge describing its request, the service's rows agreeing with the provider.",
             run: |env| Box::pin(async move { settle(property::histories(env).await) }),
         },
-        Check {
-            id: "charge.upgrade-from-production",
-            flaw: None,
-            visibility: Visibility::Hidden,
-            points: 2,
-            description: "Production's database already exists: the original service creates it and fills it with demo data, then the fixed service starts on it. Every table, column, index and trigger the fix creates on a fresh database must be on the production one too, and no production row may be lost.",
-            run: |env| {
-                Box::pin(async move {
-                    settle(
-                        crate::checks::upgrade::production::check(
-                            env,
-                            crate::checks::upgrade::production::Upgrade {
-                                downstreams: &["payments"],
-                            },
-                        )
-                        .await,
-                    )
-                })
-            },
-        },
+        crate::checks::upgrade::production::registration("charge.upgrade-from-production", |env| {
+            Box::pin(crate::checks::upgrade::production::run(env, &["payments"]))
+        }),
     ]
 }

@@ -97,25 +97,14 @@ pub fn checks() -> Vec<Check> {
             description: "Shipping-rates answers 500, 503, an HTML page, truncated JSON, or resets the connection: each checkout is answered 502/503/504 with a JSON error within the budget (never a made-up rate), with nothing charged and no stock reserved; once shipping-rates is back the same keys complete within 10 s of retries (time for a circuit breaker to cool down).",
             run: |env| Box::pin(async move { settle(flaws::shipping_fails(env).await) }),
         },
-        Check {
-            id: "checkout.upgrade-from-production",
-            flaw: None,
-            visibility: Visibility::Hidden,
-            points: 2,
-            description: "Production's database already exists: the original service creates it and fills it with demo data, then the fixed service starts on it. Every table, column, index and trigger the fix creates on a fresh database must be on the production one too, and no production row may be lost.",
-            run: |env| {
-                Box::pin(async move {
-                    settle(
-                        crate::checks::upgrade::production::check(
-                            env,
-                            crate::checks::upgrade::production::Upgrade {
-                                downstreams: &["payments", "shipping"],
-                            },
-                        )
-                        .await,
-                    )
-                })
+        crate::checks::upgrade::production::registration(
+            "checkout.upgrade-from-production",
+            |env| {
+                Box::pin(crate::checks::upgrade::production::run(
+                    env,
+                    &["payments", "shipping"],
+                ))
             },
-        },
+        ),
     ]
 }

@@ -65,23 +65,8 @@ pub fn checks() -> Vec<Check> {
                 )
             },
         },
-        Check {
-            id: "orders.upgrade-from-production",
-            flaw: None,
-            visibility: Visibility::Hidden,
-            points: 2,
-            description: "Production's database already exists: the original service creates it and fills it with demo data, then the fixed service starts on it. Every table, column, index and trigger the fix creates on a fresh database must be on the production one too, and no production row may be lost.",
-            run: |env| {
-                Box::pin(async move {
-                    settle(
-                        crate::checks::upgrade::production::check(
-                            env,
-                            crate::checks::upgrade::production::Upgrade { downstreams: &[] },
-                        )
-                        .await,
-                    )
-                })
-            },
-        },
+        crate::checks::upgrade::production::registration("orders.upgrade-from-production", |env| {
+            Box::pin(crate::checks::upgrade::production::run(env, &[]))
+        }),
     ]
 }

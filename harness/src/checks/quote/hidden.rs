@@ -62,25 +62,8 @@ pub fn checks() -> Vec<Check> {
             description: "Seeded random schedules of pricing behaviour over time (healthy, slow, hanging, stalling mid-body, failing, rate-limiting, garbage, resets, flapping), with quotes arriving throughout: every quote is answered in time with pricing's correct price or a JSON error, and pricing never receives more than 3 calls per quote plus a probe. Failing schedules are shrunk and replayed.",
             run: |env| Box::pin(async move { settle(property::fault_schedules(env).await) }),
         },
-        Check {
-            id: "quote.upgrade-from-production",
-            flaw: None,
-            visibility: Visibility::Hidden,
-            points: 2,
-            description: "Production's database already exists: the original service creates it and fills it with demo data, then the fixed service starts on it. Every table, column, index and trigger the fix creates on a fresh database must be on the production one too, and no production row may be lost.",
-            run: |env| {
-                Box::pin(async move {
-                    settle(
-                        crate::checks::upgrade::production::check(
-                            env,
-                            crate::checks::upgrade::production::Upgrade {
-                                downstreams: &["pricing"],
-                            },
-                        )
-                        .await,
-                    )
-                })
-            },
-        },
+        crate::checks::upgrade::production::registration("quote.upgrade-from-production", |env| {
+            Box::pin(crate::checks::upgrade::production::run(env, &["pricing"]))
+        }),
     ]
 }

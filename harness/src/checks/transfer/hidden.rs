@@ -62,25 +62,9 @@ pub fn checks() -> Vec<Check> {
             description: "Seeded random histories over two instances: transfers the payer can or cannot cover, invalid requests, concurrent bursts held at the risk check, transfers whose writes fail from a random point (every history holds a burst out of an account that cannot cover it all). After every step each balance equals its ledger and the harness's model, nothing is overdrawn, created or lost, and every answer told the truth. Failing histories are shrunk and replayed.",
             run: |env| Box::pin(async move { settle(property::histories(env).await) }),
         },
-        Check {
-            id: "transfer.upgrade-from-production",
-            flaw: None,
-            visibility: Visibility::Hidden,
-            points: 2,
-            description: "Production's database already exists: the original service creates it and fills it with demo data, then the fixed service starts on it. Every table, column, index and trigger the fix creates on a fresh database must be on the production one too, and no production row may be lost.",
-            run: |env| {
-                Box::pin(async move {
-                    settle(
-                        crate::checks::upgrade::production::check(
-                            env,
-                            crate::checks::upgrade::production::Upgrade {
-                                downstreams: &["risk"],
-                            },
-                        )
-                        .await,
-                    )
-                })
-            },
-        },
+        crate::checks::upgrade::production::registration(
+            "transfer.upgrade-from-production",
+            |env| Box::pin(crate::checks::upgrade::production::run(env, &["risk"])),
+        ),
     ]
 }

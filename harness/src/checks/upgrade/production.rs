@@ -16,7 +16,10 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, start_service, verdict};
+use crate::checks::{
+    Check, CheckEnv, CheckFuture, CheckResult, Evidence, Problem, Verdict, Visibility, settle,
+    start_service, verdict,
+};
 use crate::service::ServiceSpec;
 
 /// Demo rows the pristine service writes into the production file.
@@ -40,6 +43,27 @@ pub struct Shape {
     pub items: BTreeSet<String>,
     /// Rows per table.
     pub rows: BTreeMap<String, i64>,
+}
+
+/// What every exercise's upgrade check says, in the report.
+const DESCRIPTION: &str = "Production's database already exists: the original service creates it and fills it with demo data, then the fixed service starts on it. Every table, column, index and trigger the fix creates on a fresh database must be on the production one too, and no production row may be lost.";
+
+/// The upgrade check as an exercise registers it: `run` is
+/// `|env| Box::pin(upgrade::production::run(env, &["downstream", …]))`.
+pub fn registration(id: &'static str, run: fn(CheckEnv) -> CheckFuture) -> Check {
+    Check {
+        id,
+        flaw: None,
+        visibility: Visibility::Hidden,
+        points: 2,
+        description: DESCRIPTION,
+        run,
+    }
+}
+
+/// Runs the check for a service that requires `downstreams`, and settles its verdict.
+pub async fn run(env: CheckEnv, downstreams: &'static [&'static str]) -> Verdict {
+    settle(check(env, Upgrade { downstreams }).await)
 }
 
 /// Runs the upgrade check.
