@@ -8,6 +8,7 @@
 use kit::accounting::{self, Window};
 use kit::{Db, DbError};
 use rusqlite::Connection;
+use std::sync::Arc;
 use tokio::sync::{Mutex, MutexGuard};
 
 const MIGRATIONS: &[&str] = &[
@@ -250,6 +251,11 @@ async fn the_middleware_counts_spawned_and_later_work() {
     }
     let stats = dir.path().join("stats.jsonl");
     let sink = accounting::StatsSink::open(Some(&stats)).unwrap();
+    let (go, done) = (
+        Arc::new(tokio::sync::Notify::new()),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    let (go_later, later_done) = (Arc::clone(&go), Arc::clone(&done));
     let app = axum::Router::new()
         // N lookups, each in its own spawned task.
         .route(
@@ -276,16 +282,21 @@ async fn the_middleware_counts_spawned_and_later_work() {
                 n.to_string()
             }),
         )
-        // Work left running after the response.
+        // Work left running after the response: it starts only once the test has the
+        // response in hand, and says when it is done (no sleep on either side).
         .route(
             "/later",
-            route(|State(db): State<Db>| async move {
-                tokio::spawn(async move {
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    count(&db).await;
-                    count(&db).await;
-                });
-                "ok"
+            route(move |State(db): State<Db>| {
+                let (go, done) = (Arc::clone(&go_later), Arc::clone(&later_done));
+                async move {
+                    tokio::spawn(async move {
+                        go.notified().await;
+                        count(&db).await;
+                        count(&db).await;
+                        done.notify_one();
+                    });
+                    "ok"
+                }
             }),
         )
         .with_state(db.clone())
@@ -306,7 +317,8 @@ async fn the_middleware_counts_spawned_and_later_work() {
     assert_eq!(header(&spawned, "x-kit-accounting"), Some("intact"));
     let later = get(addr, "/later", "r3").await;
     assert_eq!(header(&later, "x-kit-sql-statements"), Some("0"));
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    go.notify_one();
+    done.notified().await;
     let fence = get(addr, "/later", "r4").await;
     assert_eq!(header(&fence, "x-kit-sql-statements"), Some("0"));
 
