@@ -185,9 +185,12 @@ fn a_kit_carries_no_grading_material_and_its_public_checks_run_offline() {
         .take(40)
         .map_while(Result::ok)
         .any(|l| l.contains("curl"));
-    let _ = Command::new("kill")
-        .args(["-INT", &serve.id().to_string()])
-        .status();
+    // Ctrl-C, as the candidate would stop it.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(serve.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
     let stopped = serve.wait().unwrap();
     assert!(
         stopped.code().is_some(),
