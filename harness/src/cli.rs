@@ -7,12 +7,14 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::catalog;
-use crate::grade::{self, DEFAULT_SEED, GradeOptions, Progress};
+use crate::grade::{self, DEFAULT_SEED, GradeOptions};
 use crate::intake::{self, Source};
-use crate::report::{
-    BuildReport, BuildStatus, CheckReport, CheckStatus, classroom, exit, junit, markdown,
-};
+use crate::report::{BuildStatus, CheckStatus, classroom, exit, junit, markdown};
 use crate::staging::Workspace;
+use crate::verbs::{self, exit_code, paint, paint_enabled};
+
+/// The grader's checks: every exercise's public and hidden ones.
+const REGISTRY: crate::checks::Registry = checks_hidden::registry;
 
 /// The exit codes, for `--help`; README.md has the same table.
 const EXIT_CODES: &str = "\
@@ -214,27 +216,18 @@ pub async fn main() -> ExitCode {
     };
     match cli.command {
         Command::GradeBatch(args) => grade_batch(args).await,
-        Command::Check { exercise, path } => check(exercise, path).await,
+        Command::Check { exercise, path } => {
+            verbs::check(&Workspace::grader(), REGISTRY, exercise, path).await
+        }
         Command::Serve {
             exercise,
             submission,
-        } => serve(exercise, submission).await,
+        } => verbs::serve(&Workspace::grader(), exercise, submission).await,
         Command::Fault {
             exercise,
             target,
             mode,
-        } => match crate::live::send_fault(&Workspace::grader().cache, &exercise, &target, &mode)
-            .await
-        {
-            Ok(done) => {
-                println!("{done}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                exit_code(exit::NOT_GRADED)
-            }
-        },
+        } => verbs::fault(&Workspace::grader(), &exercise, &target, &mode).await,
         Command::Pack {
             exercises,
             out,
@@ -267,12 +260,7 @@ pub async fn main() -> ExitCode {
             seed,
             verbose,
         } => demo(exercise, path, seed, verbose).await,
-        Command::List => {
-            for e in catalog::all() {
-                println!("{:<10} {}", e.id, e.summary);
-            }
-            ExitCode::SUCCESS
-        }
+        Command::List => verbs::list(),
         Command::Grade {
             path,
             reference,
@@ -309,10 +297,9 @@ pub async fn main() -> ExitCode {
                 seed,
                 source: Some(intake.source.clone()),
                 visibility: None,
+                registry: REGISTRY,
             };
-            let progress = StderrProgress {
-                color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-            };
+            let progress = verbs::StderrProgress::new();
             let report = match grade::grade(&ws, &opts, &progress).await {
                 Ok(r) => r,
                 Err(e) => {
@@ -343,11 +330,6 @@ pub async fn main() -> ExitCode {
             exit_code(report.exit_code())
         }
     }
-}
-
-/// `code` (one of [`exit`]'s) as the process's exit code.
-fn exit_code(code: i32) -> ExitCode {
-    ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX))
 }
 
 /// Whether `--out` can be written at all: its directory exists and it is not one.
@@ -418,41 +400,6 @@ fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
         return Err(e);
     }
     std::fs::File::open(&dir)?.sync_all()
-}
-
-struct StderrProgress {
-    color: bool,
-}
-
-impl StderrProgress {
-    fn paint(&self, code: &str, text: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_owned()
-        }
-    }
-}
-
-impl Progress for StderrProgress {
-    fn built(&self, exercise: &str, build: &BuildReport) {
-        match build.status {
-            BuildStatus::Ok => eprintln!("built {exercise} ({} ms)", build.duration_ms),
-            BuildStatus::Failed => {
-                eprintln!("{}", self.paint("31", &format!("{exercise}: build failed")))
-            }
-        }
-    }
-
-    fn checked(&self, check: &CheckReport) {
-        let mark = match check.status {
-            CheckStatus::Pass => self.paint("32", "✓"),
-            CheckStatus::Fail => self.paint("31", "✗"),
-            CheckStatus::Error => self.paint("33", "⚠"),
-            CheckStatus::Skipped => "–".to_owned(),
-        };
-        eprintln!("{mark} {} ({} ms)", check.id, check.duration_ms);
-    }
 }
 
 async fn grade_batch(args: BatchArgs) -> ExitCode {
@@ -604,69 +551,6 @@ impl crate::batch::BatchProgress for BatchBar {
     }
 }
 
-/// Colours only on a terminal, and never with `NO_COLOR` set.
-fn paint_enabled() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-}
-
-fn paint(on: bool, code: &str, text: &str) -> String {
-    if on {
-        format!("\x1b[{code}m{text}\x1b[0m")
-    } else {
-        text.to_owned()
-    }
-}
-
-async fn check(exercise: String, path: PathBuf) -> ExitCode {
-    if catalog::find(&exercise).is_none() {
-        let known: Vec<_> = catalog::all().iter().map(|e| e.id).collect();
-        eprintln!(
-            "error: unknown exercise `{exercise}` (known: {})",
-            known.join(", ")
-        );
-        return exit_code(exit::NOT_GRADED);
-    }
-    let opts = GradeOptions {
-        submission: path,
-        exercises: vec![exercise.clone()],
-        checks: Vec::new(),
-        seed: DEFAULT_SEED,
-        source: None,
-        visibility: Some(crate::checks::Visibility::Public),
-    };
-    eprintln!("building {exercise} and running its public checks…");
-    let report = match grade::grade(&Workspace::grader(), &opts, &grade::Quiet).await {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit_code(exit::NOT_GRADED);
-        }
-    };
-    let color = paint_enabled();
-    for ex in &report.exercises {
-        if ex.build.status == BuildStatus::Failed {
-            println!("{} {} does not build:", paint(color, "31", "✗"), ex.id);
-            println!("{}", ex.build.log.as_deref().unwrap_or(""));
-            continue;
-        }
-        for c in &ex.checks {
-            match c.status {
-                CheckStatus::Pass => println!("{} {}", paint(color, "32", "✓"), c.id),
-                _ => {
-                    println!("{} {} — {}", paint(color, "31", "✗"), c.id, c.description);
-                    for line in c.evidence.iter().take(12) {
-                        println!("    {line}");
-                    }
-                }
-            }
-        }
-    }
-    let (pass, fail, error, _) = report.tally();
-    println!("{pass} passed, {} failed", fail + error);
-    println!("(these are the public checks only; the graders run more)");
-    exit_code(report.exit_code())
-}
-
 async fn demo(exercise: String, path: PathBuf, seed: u64, verbose: bool) -> ExitCode {
     let Some(ex) = catalog::find(&exercise) else {
         let known: Vec<_> = catalog::all().iter().map(|e| e.id).collect();
@@ -678,7 +562,7 @@ async fn demo(exercise: String, path: PathBuf, seed: u64, verbose: bool) -> Exit
     };
     // One scenario per planted flaw: the first hidden check that targets it.
     let mut seen = Vec::new();
-    let checks: Vec<String> = (ex.checks)()
+    let checks: Vec<String> = REGISTRY(ex)
         .into_iter()
         .filter(|c| {
             c.flaw.is_some_and(|f| {
@@ -697,6 +581,7 @@ async fn demo(exercise: String, path: PathBuf, seed: u64, verbose: bool) -> Exit
         seed,
         source: None,
         visibility: None,
+        registry: REGISTRY,
     };
     eprintln!("building {exercise}; one scenario per planted flaw…");
     let report = match grade::grade(&Workspace::grader(), &opts, &grade::Quiet).await {
@@ -747,56 +632,6 @@ async fn demo(exercise: String, path: PathBuf, seed: u64, verbose: bool) -> Exit
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
-    }
-}
-
-async fn serve(exercise: String, submission: PathBuf) -> ExitCode {
-    let Some(ex) = catalog::find(&exercise) else {
-        let known: Vec<_> = catalog::all().iter().map(|e| e.id).collect();
-        eprintln!(
-            "error: unknown exercise `{exercise}` (known: {})",
-            known.join(", ")
-        );
-        return exit_code(exit::NOT_GRADED);
-    };
-    if !submission.join(ex.dir()).is_dir() {
-        eprintln!("error: {}: no {} in it", submission.display(), ex.dir());
-        return exit_code(exit::NOT_GRADED);
-    }
-    let ws = Workspace::grader();
-    let work = match tempfile::Builder::new().prefix("harness-serve-").tempdir() {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("error: temporary directory: {e}");
-            return exit_code(exit::NOT_GRADED);
-        }
-    };
-    let _ = crate::sandbox::open_path_for_services(&[work.path()]);
-    eprintln!("building {exercise}…");
-    let binary =
-        match crate::staging::build_exercise(&ws, &submission, &ex, &work.path().join("bin")).await
-        {
-            Ok(crate::staging::Build::Ok { binary, .. }) => binary,
-            Ok(crate::staging::Build::Failed { log }) => {
-                eprintln!("error: {exercise} does not build:\n{log}");
-                return ExitCode::from(1);
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                return exit_code(exit::NOT_GRADED);
-            }
-        };
-    let run = work.path().join("run");
-    if let Err(e) = std::fs::create_dir_all(&run) {
-        eprintln!("error: {e}");
-        return exit_code(exit::NOT_GRADED);
-    }
-    match crate::live::serve(&ex, &binary, &run, &ws.cache).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
     }
 }
 

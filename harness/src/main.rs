@@ -5,25 +5,10 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     // Before any thread exists: a namespace change applies to the calling thread and
     // to what it starts afterwards, i.e. the runtime, the fakes, builds and services.
-    // A live session is reached from the interviewer's own terminal and browser, so it
-    // stays in the machine's network (still listening on 127.0.0.1 only).
     let verb = std::env::args().nth(1);
-    let live = matches!(verb.as_deref(), Some("serve" | "fault"));
-    // Verbs that build services need every crate the grader's lock names on disk before
-    // the network is gone; a failure is the grader's environment, never a candidate's.
-    let builds = matches!(
-        verb.as_deref(),
-        Some("grade" | "grade-batch" | "check" | "demo" | "serve")
-    );
-    if builds && !wants_help() {
-        let root = harness::staging::Workspace::grader().root;
-        if let Err(e) = harness::toolchain::fetch_dependencies(&root) {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    }
-    if !live {
-        harness::sandbox::isolate_network();
+    let root = harness::staging::Workspace::grader().root;
+    if let Err(code) = harness::verbs::before_runtime(&root, verb.as_deref()) {
+        return code;
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -36,9 +21,4 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(harness::cli::main())
-}
-
-/// `--help` / `-h` anywhere: print help without touching the network or the registry.
-fn wants_help() -> bool {
-    std::env::args().skip(1).any(|a| a == "--help" || a == "-h")
 }

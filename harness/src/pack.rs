@@ -28,6 +28,15 @@ pub enum PackError {
     Lock(String),
 }
 
+/// The harness crates a kit holds (workspace-relative): its `checks` tool and what
+/// that builds on. Not `harness/checks-hidden` and not the grader's `harness`.
+pub const KIT_CRATES: &[&str] = &[
+    "harness/confine",
+    "harness/core",
+    "harness/checks-public",
+    "harness/checks-tool",
+];
+
 /// Relative path in the kit → contents.
 pub type KitFiles = BTreeMap<PathBuf, Vec<u8>>;
 
@@ -56,7 +65,7 @@ pub fn kit_files(
         .map_err(|e| PackError::Manifest(format!("{e}")))?;
     let mut members = vec![toml::Value::from("exercises/kit")];
     members.extend(exercises.iter().map(|e| toml::Value::from(e.dir())));
-    members.push("harness".into());
+    members.extend(KIT_CRATES.iter().map(|c| toml::Value::from(*c)));
     manifest
         .get_mut("workspace")
         .and_then(toml::Value::as_table_mut)
@@ -89,23 +98,17 @@ pub fn kit_files(
         })?;
     }
 
-    // The harness without its hidden checks: the modules it gates behind the
-    // `hidden-checks` feature are left out, and the feature is off by default.
-    let hidden = hidden_modules(root)?;
-    add_tree(root, Path::new("harness/src"), &mut files, &|p| {
-        !hidden.contains(&p.to_path_buf())
-    })?;
-    // Renamed to `checks` (library still `harness`): the candidate runs
-    // `cargo run -p checks -- check ID`, and its artifacts never collide with a grader's.
-    let harness_manifest = String::from_utf8_lossy(&read("harness/Cargo.toml")?)
-        .replace("default = [\"hidden-checks\"]", "default = []")
-        .replacen("name = \"harness\"", "name = \"checks\"", 1)
-        .replacen(
-            "[features]",
-            "[lib]\nname = \"harness\"\npath = \"src/lib.rs\"\n\n[[bin]]\nname = \"checks\"\npath = \"src/main.rs\"\n\n[features]",
-            1,
+    // The kit's tool is a choice of crates: the public checks and what they build on,
+    // never the hidden checks' crate nor the grader's verbs — the compiler, not a
+    // filter over source, keeps them out (nothing in these crates can name them).
+    for krate in KIT_CRATES {
+        let dir = Path::new(krate);
+        files.insert(
+            dir.join("Cargo.toml"),
+            read(&format!("{krate}/Cargo.toml"))?,
         );
-    files.insert("harness/Cargo.toml".into(), harness_manifest.into_bytes());
+        add_tree(root, &dir.join("src"), &mut files, &|_| true)?;
+    }
     files.insert("docs/review-notes.md".into(), read("docs/review-notes.md")?);
     files.insert(".gitignore".into(), b"/target\n".to_vec());
     files.insert(
@@ -113,41 +116,6 @@ pub fn kit_files(
         candidate_readme(exercises, total, &boxes).into_bytes(),
     );
     Ok(files)
-}
-
-/// `harness/src/checks/<id>/X.rs` for every module declared under
-/// `#[cfg(feature = "hidden-checks")]` in a checks module.
-fn hidden_modules(root: &Path) -> Result<Vec<PathBuf>, PackError> {
-    let checks = root.join("harness/src/checks");
-    let mut hidden = Vec::new();
-    let entries = std::fs::read_dir(&checks).map_err(|e| PackError::Io(checks.clone(), e))?;
-    for entry in entries.flatten() {
-        let module = entry.path().join("mod.rs");
-        let Ok(text) = std::fs::read_to_string(&module) else {
-            continue;
-        };
-        let mut gated = false;
-        for line in text.lines() {
-            let line = line.trim();
-            if line == "#[cfg(feature = \"hidden-checks\")]" {
-                gated = true;
-                continue;
-            }
-            if gated
-                && let Some(name) = line
-                    .trim_start_matches("pub ")
-                    .strip_prefix("mod ")
-                    .and_then(|r| r.strip_suffix(';'))
-            {
-                let rel = Path::new("harness/src/checks")
-                    .join(entry.file_name())
-                    .join(format!("{name}.rs"));
-                hidden.push(rel);
-            }
-            gated = false;
-        }
-    }
-    Ok(hidden)
 }
 
 fn add_tree(
@@ -178,7 +146,7 @@ fn add_tree(
 pub fn secrets(root: &Path, exercises: &[Exercise]) -> Vec<String> {
     let mut secrets: Vec<String> = Vec::new();
     for e in crate::catalog::all() {
-        for c in (e.checks)() {
+        for c in checks_hidden::registry(e) {
             if c.visibility == crate::checks::Visibility::Hidden {
                 secrets.push(c.id.to_owned());
             }
@@ -208,17 +176,17 @@ pub fn secrets(root: &Path, exercises: &[Exercise]) -> Vec<String> {
 }
 
 /// Every leak found in `files`: a grading file by name (a planted-flaw list, the
-/// corpus or the grader's tests, a hidden-check module), a secret in any file's text,
-/// or a harness that would build its hidden checks by default.
+/// corpus or the grader's tests, the hidden checks' crate or the grader's own), or a
+/// secret in any file's text.
 pub fn audit(files: &KitFiles, secrets: &[String]) -> Vec<String> {
     let mut hits = Vec::new();
     for (path, bytes) in files {
         let name = path.display().to_string();
-        if path
-            .file_name()
-            .is_some_and(|f| f == "flaws.toml" || f == "hidden.rs")
+        if path.file_name().is_some_and(|f| f == "flaws.toml")
             || path.starts_with("tests")
             || path.starts_with("harness/tests")
+            || path.starts_with("harness/checks-hidden")
+            || path.starts_with("harness/src")
         {
             hits.push(format!("{name} is grading material"));
         }
@@ -228,8 +196,8 @@ pub fn audit(files: &KitFiles, secrets: &[String]) -> Vec<String> {
                 hits.push(format!("{name} contains {s}"));
             }
         }
-        if name == "harness/Cargo.toml" && text.contains("default = [\"hidden-checks\"]") {
-            hits.push(format!("{name} builds the hidden checks by default"));
+        if text.contains("checks-hidden") || text.contains("checks_hidden") {
+            hits.push(format!("{name} names the hidden checks' crate"));
         }
     }
     hits

@@ -98,7 +98,7 @@ fn every_exercise_has_a_brief_a_true_flaw_list_and_a_corpus() {
             );
         }
 
-        let checks = (exercise.checks)();
+        let checks = harness::registry(exercise);
         let mut check_ids = BTreeSet::new();
         for check in &checks {
             assert!(

@@ -56,7 +56,7 @@ fn a_kit_carries_no_grading_material_and_its_public_checks_run_offline() {
     files(&kit, &mut all);
     let mut secrets: Vec<String> = Vec::new();
     for e in harness::catalog::all() {
-        for c in (e.checks)() {
+        for c in harness::registry(e) {
             if c.visibility == harness::checks::Visibility::Hidden {
                 secrets.push(c.id.to_owned());
             }
@@ -110,7 +110,7 @@ fn a_kit_carries_no_grading_material_and_its_public_checks_run_offline() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("✓ charge.happy-path"), "{stdout}");
-    let public = (harness::catalog::find("charge").unwrap().checks)()
+    let public = harness::registry(harness::catalog::find("charge").unwrap())
         .iter()
         .filter(|c| c.visibility == harness::checks::Visibility::Public)
         .count();

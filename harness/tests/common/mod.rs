@@ -175,6 +175,7 @@ pub async fn grade_exercise(submission: &Path, exercise: &str, seed: u64) -> Rep
         seed,
         source: None,
         visibility: None,
+        registry: harness::registry,
     };
     grade(&Workspace::grader(), &opts, &Quiet)
         .await

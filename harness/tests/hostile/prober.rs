@@ -41,7 +41,7 @@ async fn probe() -> axum::Json<serde_json::Value> {
         "ifaces": ifaces.join(","),
         "uid": uid,
         "flaws": read(&format!("{GRADER_ROOT}/exercises/charge/flaws.toml")),
-        "checks": read(&format!("{GRADER_ROOT}/harness/src/checks/charge/flaws.rs")),
+        "checks": read(&format!("{GRADER_ROOT}/harness/checks-hidden/src/checks/charge/flaws.rs")),
         "tmp": write("/tmp/hostile-escape"),
         "vartmp": write("/var/tmp/hostile-escape"),
         "shm": write("/dev/shm/hostile-escape"),

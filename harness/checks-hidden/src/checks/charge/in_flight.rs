@@ -1,0 +1,269 @@
+//! Requirements judged while a request is in flight, next to the planted flaws: fixes
+//! that handle the flaw's own scenario often break here — a different body under a key
+//! whose first request is at the provider, a client that gives up mid-request, an
+//! answer sent before the write it reports, a lock held across the provider call.
+//! Each situation is forced with the provider's hold and the harness holding the
+//! database's write lock, never hoped for.
+
+use std::time::{Duration, Instant};
+
+use crate::checks::charge::world::{ChargeBody, ChargeWorld, HeldOrAnswered, judge_one_key};
+use crate::checks::http::Exchange;
+use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
+use crate::fakes::{LockHolder, ProviderFault};
+
+/// How long a request that died (its client gone) may keep its key answering `409`:
+/// the brief's 5 s for a request that died with its instance, plus a second for a
+/// loaded machine.
+const DIED_WINDOW: Duration = Duration::from_secs(6);
+/// How long the harness holds the write lock while the service would record a charge.
+const LOCK_HOLD: Duration = Duration::from_millis(1200);
+/// How long an unrelated charge may take while another one is held at the provider:
+/// far above a normal charge, far below the database's busy timeout.
+const UNRELATED_LIMIT: Duration = Duration::from_secs(3);
+
+/// Every in-flight situation, each on its own key and customer.
+pub async fn in_flight(env: CheckEnv) -> CheckResult {
+    let mut w = ChargeWorld::start(env).await?;
+    let mut story = Evidence::new();
+    let mut broken = Vec::new();
+    different_body_in_flight(&mut w, &mut story, &mut broken).await?;
+    client_gone_mid_request(&mut w, &mut story, &mut broken).await?;
+    answer_only_what_is_recorded(&mut w, &mut story, &mut broken).await?;
+    unrelated_charge_while_one_is_slow(&mut w, &mut story, &mut broken).await?;
+    Ok(verdict(story, broken))
+}
+
+/// Sends `body` under `key` in a task and waits until the provider holds its call.
+async fn send_and_hold(
+    w: &ChargeWorld,
+    key: &str,
+    body: &ChargeBody,
+    story: &mut Evidence,
+) -> Result<tokio::task::JoinHandle<Exchange>, Problem> {
+    let client = w.client();
+    let (url, k, b) = (w.svc.url(), key.to_owned(), body.json());
+    let mut task = tokio::spawn(async move { client.post_charge(&url, Some(&k), &b).await });
+    match w.first_held_or_answered(&mut task).await {
+        HeldOrAnswered::Held => Ok(task),
+        HeldOrAnswered::Answered(x) => {
+            story.exchange(&x);
+            story.say("A new charge was answered without calling the payment provider.");
+            Err(Problem::Service(story.clone()))
+        }
+        HeldOrAnswered::Neither => {
+            w.provider.release_held();
+            task.abort();
+            story.say("A new charge neither reached the payment provider nor was answered within 5 s.");
+            Err(Problem::Service(story.clone()))
+        }
+    }
+}
+
+async fn join(task: tokio::task::JoinHandle<Exchange>) -> Result<Exchange, Problem> {
+    task.await
+        .map_err(|e| Problem::Harness(format!("request task failed: {e}")))
+}
+
+/// A different body under a key whose first request is at the provider: `409` or
+/// `422`, never the first request's charge and never a second charge.
+async fn different_body_in_flight(
+    w: &mut ChargeWorld,
+    story: &mut Evidence,
+    broken: &mut Vec<String>,
+) -> Result<(), Problem> {
+    let customer = w.new_customer();
+    let key = w.new_key();
+    let body = w.body_for(&customer);
+    let other = ChargeBody {
+        amount: body.amount + 1,
+        ..body.clone()
+    };
+    story.say(format!(
+        "1. {} under Idempotency-Key {key}; the provider holds its charge call.",
+        body.json()
+    ));
+    w.provider.fail_next(ProviderFault::HoldUntilReleased);
+    let first = send_and_hold(w, &key, &body, story).await?;
+    let x = w.post_charge(Some(&key), &other).await;
+    story.say(format!(
+        "While it is held, a different body under the same key: {x}"
+    ));
+    if !matches!(x.status, Some(409 | 422)) {
+        broken.push(format!(
+            "A different body under a key whose first request is still in flight must get 409 or 422 (the brief: \"while the key's first request is still in flight, 409 is accepted for it too\"): {x}"
+        ));
+    }
+    w.provider.release_held();
+    let first = join(first).await?;
+    story.exchange(&first);
+    broken.extend(judge_one_key(w, &body, &[first], story)?);
+    Ok(())
+}
+
+/// A client that gives up while its charge is at the provider: once the request is no
+/// longer in flight, a retry completes the charge within the time the brief allows a
+/// request that died, and the customer is charged at most once.
+async fn client_gone_mid_request(
+    w: &mut ChargeWorld,
+    story: &mut Evidence,
+    broken: &mut Vec<String>,
+) -> Result<(), Problem> {
+    let customer = w.new_customer();
+    let key = w.new_key();
+    let body = w.body_for(&customer);
+    story.say(format!(
+        "2. {} under Idempotency-Key {key}; the provider holds its charge call and the client gives up (closes its connection).",
+        body.json()
+    ));
+    w.provider.fail_next(ProviderFault::HoldUntilReleased);
+    let first = send_and_hold(w, &key, &body, story).await?;
+    first.abort();
+    let gone = Instant::now();
+    // The service may cancel the request when its client goes (then its provider call
+    // goes too) or carry it on; either way the provider now answers whatever is held.
+    let _ = first.await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    w.provider.release_held();
+    let mut answers = Vec::new();
+    loop {
+        let x = w.post_charge(Some(&key), &body).await;
+        let done = x.is_success() || !matches!(x.status, None | Some(409) | Some(500..));
+        answers.push(x);
+        if done || gone.elapsed() > DIED_WINDOW {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let last = answers.last().cloned();
+    story.say(format!(
+        "The client retries the same request until it succeeds: {} attempt(s) over {} ms, the last {}",
+        answers.len(),
+        gone.elapsed().as_millis(),
+        last.as_ref().map_or_else(String::new, ToString::to_string)
+    ));
+    if !last.as_ref().is_some_and(Exchange::is_success) {
+        broken.push(format!(
+            "After its client gave up mid-request, the key must let a retry complete the charge within 5 s (the brief: \"a request that died ... may keep its key answering 409 for at most those 5 s\"); retries for {} s did not: {}",
+            DIED_WINDOW.as_secs(),
+            last.map_or_else(String::new, |x| x.to_string())
+        ));
+    }
+    broken.extend(judge_one_key(w, &body, &answers, story)?);
+    Ok(())
+}
+
+/// A success is sent only for a charge the service has recorded: while the harness
+/// holds the database's write lock the service cannot record the provider's answer,
+/// so no `2xx` may arrive before the lock is let go. Taking the lock also shows
+/// whether the service holds it across the provider call.
+async fn answer_only_what_is_recorded(
+    w: &mut ChargeWorld,
+    story: &mut Evidence,
+    broken: &mut Vec<String>,
+) -> Result<(), Problem> {
+    let customer = w.new_customer();
+    let key = w.new_key();
+    let body = w.body_for(&customer);
+    story.say(format!(
+        "3. {} under Idempotency-Key {key}; the provider holds its charge call.",
+        body.json()
+    ));
+    w.provider.fail_next(ProviderFault::HoldUntilReleased);
+    let mut first = send_and_hold(w, &key, &body, story).await?;
+    let db = w.svc.db().to_path_buf();
+    let lock = tokio::task::spawn_blocking(move || LockHolder::take(&db, Duration::from_secs(2)))
+        .await
+        .map_err(|e| Problem::Harness(format!("lock task failed: {e}")))?
+        .map_err(|e| Problem::Harness(format!("taking the database's write lock: {e}")))?;
+    let Some(lock) = lock else {
+        story.say("The harness could not take the database's write lock within 2 s while the charge call was at the provider.");
+        broken.push("The service holds the database's write lock while it waits for the payment provider: every other charge, on every instance, waits behind one slow provider call (the database is shared by all instances).".to_owned());
+        w.provider.release_held();
+        let x = join(first).await?;
+        story.exchange(&x);
+        return Ok(());
+    };
+    story.say(format!(
+        "The harness takes the database's write lock (as another process would) and the provider answers; the lock is held {} ms.",
+        LOCK_HOLD.as_millis()
+    ));
+    w.provider.release_held();
+    let early = tokio::time::timeout(LOCK_HOLD, &mut first).await;
+    let released = tokio::task::spawn_blocking(move || lock.release())
+        .await
+        .map_err(|e| Problem::Harness(format!("lock task failed: {e}")))?;
+    released.map_err(|e| Problem::Harness(format!("releasing the write lock: {e}")))?;
+    let x = match early {
+        Ok(answered) => {
+            let x = answered.map_err(|e| Problem::Harness(format!("request task failed: {e}")))?;
+            story.say(format!("Answered while the harness held the write lock: {x}"));
+            if x.is_success() {
+                broken.push(format!(
+                    "A success must be sent only once the charge is recorded; this one was sent while the database could take no write (the harness held its write lock), so a crash right after it loses what it reports: {x}"
+                ));
+            }
+            x
+        }
+        Err(_) => {
+            let x = join(first).await?;
+            story.say(format!("Answered after the lock was let go: {x}"));
+            x
+        }
+    };
+    let mut answers = vec![x];
+    if !answers[0].is_success() {
+        // It could not record the answer: the key may stay claimed for the brief's 5 s.
+        answers.extend(
+            w.post_until_success_after_crash(&key, &body, 10, tokio::time::Instant::now())
+                .await,
+        );
+    }
+    broken.extend(judge_one_key(w, &body, &answers, story)?);
+    Ok(())
+}
+
+/// One charge is slow at the provider; a charge for another customer, under another
+/// key, is not made to wait for it.
+async fn unrelated_charge_while_one_is_slow(
+    w: &mut ChargeWorld,
+    story: &mut Evidence,
+    broken: &mut Vec<String>,
+) -> Result<(), Problem> {
+    let slow_customer = w.new_customer();
+    let slow_key = w.new_key();
+    let slow_body = w.body_for(&slow_customer);
+    let customer = w.new_customer();
+    let key = w.new_key();
+    let body = w.body_for(&customer);
+    story.say(format!(
+        "4. {} under Idempotency-Key {slow_key}; the provider holds its charge call; meanwhile {} under {key}, which the provider answers at once.",
+        slow_body.json(),
+        body.json()
+    ));
+    w.provider.fail_next(ProviderFault::HoldUntilReleased);
+    let slow = send_and_hold(w, &slow_key, &slow_body, story).await?;
+    let started = Instant::now();
+    let client = w.client();
+    let (url, k, b) = (w.svc.url(), key.clone(), body.json());
+    let mut other = tokio::spawn(async move { client.post_charge(&url, Some(&k), &b).await });
+    let in_time = tokio::time::timeout(UNRELATED_LIMIT, &mut other).await;
+    w.provider.release_held();
+    let x = match in_time {
+        Ok(answered) => answered.map_err(|e| Problem::Harness(format!("request task failed: {e}")))?,
+        Err(_) => join(other).await?,
+    };
+    let took = started.elapsed();
+    story.say(format!("The unrelated charge: {x} after {} ms", took.as_millis()));
+    if !x.is_success() || took > UNRELATED_LIMIT {
+        broken.push(format!(
+            "A charge for another customer under another key must not wait for a slow provider call of someone else's (it got {} after {} ms while the other call was held).",
+            x.status.map_or_else(|| "no answer".to_owned(), |s| s.to_string()),
+            took.as_millis()
+        ));
+    }
+    let slow = join(slow).await?;
+    story.exchange(&slow);
+    broken.extend(judge_one_key(w, &body, &[x], story)?);
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! The hidden checks of the `checkout` exercise: grading only, never in a candidate's kit.
+
+// The exercise's public modules (world, contract, …), which the hidden checks build on.
+pub use checks_public::checks::checkout::*;
+
+pub mod carts;
+pub mod flaws;
+pub mod property;
+
+use crate::checks::{Check, Visibility, settle};
+
+/// The flaw and property checks, in report order after the contract checks: grouped by
+/// planted flaw, so the report's per-flaw verdicts give partial credit.
+pub fn checks() -> Vec<Check> {
+    vec![
+        Check {
+            id: "checkout.retry-after-lost-response",
+            flaw: Some("charge-not-idempotent"),
+            visibility: Visibility::Hidden,
+            points: 3,
+            description: "The provider charges the card and the response is lost; another time it answers 500. The client retries with the same key until answered: the checkout completes, every success is the same paid order, and the customer is charged exactly once for its total.",
+            run: |env| Box::pin(async move { settle(flaws::retry_after_lost_response(env).await) }),
+        },
+        Check {
+            id: "checkout.crash-after-charge",
+            flaw: Some("charge-not-idempotent"),
+            visibility: Visibility::Hidden,
+            points: 2,
+            description: "The provider charges the card and holds its answer; the service is killed with SIGKILL and restarted; the client retries with the same key: the checkout completes within 5 s of the crash (409 only until then, or while a request is really in flight) and the customer is charged once.",
+            run: |env| Box::pin(async move { settle(flaws::crash_after_charge(env).await) }),
+        },
+        Check {
+            id: "checkout.concurrent-duplicates",
+            flaw: Some("replay-not-guarded"),
+            visibility: Visibility::Hidden,
+            points: 3,
+            description: "Three duplicates of a checkout arrive at two instances on one database: while the provider holds the first after charging it; while it holds it before charging; and all four held at shipping-rates, then released together into a database whose write lock the harness holds. Each round: one charge, at most one live order for the key, every success the same order, duplicates answered with it or a retryable 409/5xx, stock held by that order alone, and afterwards the key replays the order.",
+            run: |env| Box::pin(async move { settle(flaws::concurrent_duplicates(env).await) }),
+        },
+        Check {
+            id: "checkout.key-reused-with-other-cart",
+            flaw: Some("replay-not-guarded"),
+            visibility: Visibility::Hidden,
+            points: 1,
+            description: "A key that placed an order is reused with another cart: 422 with a JSON error and nothing charged or changed; the original cart still replays its order with 200.",
+            run: |env| {
+                Box::pin(async move { settle(flaws::key_reused_with_other_cart(env).await) })
+            },
+        },
+        Check {
+            id: "checkout.every-write-aborted",
+            flaw: Some("order-not-atomic"),
+            visibility: Visibility::Hidden,
+            points: 3,
+            description: "For every k, the row writes of a three-line checkout fail from the k-th on, as on a full disk (a trigger in the service's database aborts them). After each, every unit of stock is on the shelf or held by a whole order matching its cart; the client's retry with the same key completes the checkout, leaving the same.",
+            run: |env| Box::pin(async move { settle(flaws::every_write_aborted(env).await) }),
+        },
+        Check {
+            id: "checkout.crash-at-every-write",
+            flaw: Some("order-not-atomic"),
+            visibility: Visibility::Hidden,
+            points: 2,
+            description: "For every k, the k-th row write of a checkout is frozen and the service killed with SIGKILL there, then restarted on the same file: stock and orders are whole, and the client's retry with the same key completes the checkout.",
+            run: |env| Box::pin(async move { settle(flaws::crash_at_every_write(env).await) }),
+        },
+        Check {
+            id: "checkout.out-of-stock-midway",
+            flaw: Some("order-not-atomic"),
+            visibility: Visibility::Hidden,
+            points: 1,
+            description: "A cart whose last line asks for more than the shelf holds gets 409 and takes no stock from its other lines; the scarce unit is still for sale afterwards.",
+            run: |env| Box::pin(async move { settle(flaws::out_of_stock_midway(env).await) }),
+        },
+        Check {
+            id: "checkout.rejects-bad-carts",
+            flaw: Some("input-not-validated"),
+            visibility: Visibility::Hidden,
+            points: 2,
+            description: "Each of the brief's rules broken once — quantities 0, negative, 101 and 10^15, unknown SKUs, no lines, 51 lines, a total over the cap, bad customer, payment method and address fields, unserved countries: 400/422 (404 for an unknown SKU) with a JSON error, never a 5xx, and nothing charged, reserved or created. Valid carts at the limits (50 lines, quantity 100, a total near the cap) still succeed.",
+            run: |env| Box::pin(async move { settle(flaws::rejects_bad_carts(env).await) }),
+        },
+        Check {
+            id: "checkout.property-random-carts",
+            flaw: Some("input-not-validated"),
+            visibility: Visibility::Hidden,
+            points: 2,
+            description: "Seeded random carts, mostly valid, some with bad quantities, unknown SKUs or a broken rule: valid ones become paid orders at the right price, bad ones are refused with 400/404/422 and leave nothing; after every cart all stock is accounted for. Failing carts are shrunk and replayed.",
+            run: |env| Box::pin(async move { settle(property::random_carts(env).await) }),
+        },
+        Check {
+            id: "checkout.shipping-hangs",
+            flaw: Some("shipping-unguarded"),
+            visibility: Visibility::Hidden,
+            points: 3,
+            description: "Shipping-rates hangs for one checkout and stalls its body after the headers for another, at once: each is answered 502/503/504 with a JSON error within the brief's 2 s (2.5 s allowed), with nothing charged and no stock reserved; once shipping-rates is back the same keys complete within 10 s of retries (time for a circuit breaker to cool down).",
+            run: |env| Box::pin(async move { settle(flaws::shipping_hangs(env).await) }),
+        },
+        Check {
+            id: "checkout.shipping-fails",
+            flaw: Some("shipping-unguarded"),
+            visibility: Visibility::Hidden,
+            points: 2,
+            description: "Shipping-rates answers 500, 503, an HTML page, truncated JSON, or resets the connection: each checkout is answered 502/503/504 with a JSON error within the budget (never a made-up rate), with nothing charged and no stock reserved; once shipping-rates is back the same keys complete within 10 s of retries (time for a circuit breaker to cool down).",
+            run: |env| Box::pin(async move { settle(flaws::shipping_fails(env).await) }),
+        },
+        crate::checks::upgrade::production::registration(
+            "checkout.upgrade-from-production",
+            |env| {
+                Box::pin(crate::checks::upgrade::production::run(
+                    env,
+                    &["payments", "shipping"],
+                ))
+            },
+        ),
+    ]
+}

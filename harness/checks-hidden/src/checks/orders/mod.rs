@@ -1,0 +1,76 @@
+//! The hidden checks of the `orders` exercise: grading only, never in a candidate's kit.
+
+// The exercise's public modules (world, contract, …), which the hidden checks build on.
+pub use checks_public::checks::orders::*;
+
+pub mod flaws;
+
+use crate::checks::{Check, Visibility, settle};
+use flaws::ScanTarget;
+
+/// The flaw and property checks, in report order after the contract checks.
+pub fn checks() -> Vec<Check> {
+    vec![
+        Check {
+            id: "orders.equivalence-property",
+            flaw: None,
+            visibility: Visibility::Hidden,
+            points: 2,
+            description: "Twenty-four random datasets — orders without lines, equal timestamps, unicode names, large quantities and prices, renames through the API, page sizes 1 to 10 — read page by page equal what the harness computes from the database. Guards against fixes that change the answer.",
+            run: |env| Box::pin(async move { settle(property::equivalence(env, 24).await) }),
+        },
+        Check {
+            id: "orders.page-cost-independent-of-history",
+            flaw: None,
+            visibility: Visibility::Hidden,
+            points: 2,
+            description: "The first page (limit 20) for a customer with 4,000 orders may cost at most 3× (plus a small constant) the SQLite VM steps of the same page for a customer with 100 orders in the same database: the cost of a page must not grow with the customer's history (defeats fixes that load the whole history and page in memory).",
+            run: |env| {
+                Box::pin(async move { settle(flaws::page_cost_independent_of_history(env).await) })
+            },
+        },
+        Check {
+            id: "orders.statements-per-order",
+            flaw: Some("n-plus-one-lines"),
+            visibility: Visibility::Hidden,
+            points: 3,
+            description: "Pages of 1, 10 and 100 orders: the number of SQL statements a request runs must not grow with the orders returned (at most 2 apart) and must stay within 10.",
+            run: |env| Box::pin(async move { settle(flaws::statements_per_order(env).await) }),
+        },
+        Check {
+            id: "orders.statements-per-line",
+            flaw: Some("n-plus-one-products"),
+            visibility: Visibility::Hidden,
+            points: 2,
+            description: "One order with 1, 10 and 100 lines of different products: the number of SQL statements must not grow with the lines returned (at most 2 apart) and must stay within 10.",
+            run: |env| Box::pin(async move { settle(flaws::statements_per_line(env).await) }),
+        },
+        Check {
+            id: "orders.no-scan-of-orders",
+            flaw: Some("missing-index-orders-customer"),
+            visibility: Visibility::Hidden,
+            points: 2,
+            description: "With 20,000 orders in the database, no statement of a page request (first and second page) steps through more than 1,000 rows by full scan of `orders` (SQLite's full-scan step counter, the plan names the table).",
+            run: |env| {
+                Box::pin(
+                    async move { settle(flaws::no_large_scans(env, ScanTarget::Orders).await) },
+                )
+            },
+        },
+        Check {
+            id: "orders.no-scan-of-order-lines",
+            flaw: Some("missing-index-lines-order"),
+            visibility: Visibility::Hidden,
+            points: 2,
+            description: "With ~50,000 order lines in the database, no statement of a page request steps through more than 1,000 rows by full scan of `order_lines`.",
+            run: |env| {
+                Box::pin(
+                    async move { settle(flaws::no_large_scans(env, ScanTarget::OrderLines).await) },
+                )
+            },
+        },
+        crate::checks::upgrade::production::registration("orders.upgrade-from-production", |env| {
+            Box::pin(crate::checks::upgrade::production::run(env, &[]))
+        }),
+    ]
+}

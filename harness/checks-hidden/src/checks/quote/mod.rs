@@ -1,0 +1,82 @@
+//! The hidden checks of the `quote` exercise: grading only, never in a candidate's kit.
+
+// The exercise's public modules (world, contract, …), which the hidden checks build on.
+pub use checks_public::checks::quote::*;
+
+pub mod flaws;
+pub mod property;
+
+use crate::checks::{Check, Visibility, settle};
+
+/// The flaw and property checks, in report order after the contract checks.
+pub fn checks() -> Vec<Check> {
+    vec![
+        Check {
+            id: "quote.deadline",
+            flaw: Some("no-timeout"),
+            visibility: Visibility::Hidden,
+            points: 3,
+            description: "Pricing stalls mid-body on one quote and hangs on another: both are answered within the 2 s budget (2.5 s allowed for a loaded machine) with 502/503/504 and a JSON error.",
+            run: |env| Box::pin(async move { settle(flaws::deadline(env).await) }),
+        },
+        Check {
+            id: "quote.budget-as-stated",
+            flaw: Some("no-timeout"),
+            visibility: Visibility::Hidden,
+            points: 2,
+            description: "The 2 s budget as the brief states it, with no margin for a loaded machine: while pricing hangs, stalls mid-body, or answers 429 with Retry-After: 1 or 2, a quote on a fresh service is answered within 2 s as the storefront counts it; the fastest of up to three trials decides, so a fix over the budget by design fails on any machine.",
+            run: |env| Box::pin(async move { settle(flaws::budget_as_stated(env).await) }),
+        },
+        Check {
+            id: "quote.honest-errors",
+            flaw: Some("unwrap-on-body"),
+            visibility: Visibility::Hidden,
+            points: 2,
+            description: "Pricing answers garbage, truncated JSON, a price for another SKU, a connection reset, 500, 503: each quote gets 502/503/504 with a JSON error in time (or pricing's correct price), never a made-up price or a dropped connection, and the service stays up.",
+            run: |env| Box::pin(async move { settle(flaws::honest_errors(env).await) }),
+        },
+        Check {
+            id: "quote.retry-discipline",
+            flaw: Some("unbounded-retry"),
+            visibility: Visibility::Hidden,
+            points: 2,
+            description: "On separate services: pricing answering 503 gets at most 3 attempts per quote, at least 20 ms apart and not closer together over time; a pricing 404 or 400 is not retried (404 becomes unknown_sku); 429 with Retry-After: 1 is retried no sooner than a second later; 429 with Retry-After: 30 fails fast after one call. Every quote is answered in time.",
+            run: |env| Box::pin(async move { settle(flaws::retry_discipline(env).await) }),
+        },
+        Check {
+            id: "quote.circuit-breaker",
+            flaw: Some("no-circuit-breaker"),
+            visibility: Visibility::Hidden,
+            points: 3,
+            description: "Pricing is down (503): after 20 concurrent quotes, 10 more make at most 2 calls to pricing and each fails fast (within 500 ms) with a JSON error; once pricing recovers, a quote succeeds within 10 s (11 s allowed).",
+            run: |env| Box::pin(async move { settle(flaws::circuit_breaker(env).await) }),
+        },
+        Check {
+            id: "quote.product-page-isolated",
+            flaw: Some("shared-lock-across-call"),
+            visibility: Visibility::Hidden,
+            points: 2,
+            description: "While 20 quotes are stuck on a hanging pricing service, GET /products/{sku} answers 200 within 200 ms (500 ms allowed), five times in a row, without calling pricing itself.",
+            run: |env| Box::pin(async move { settle(flaws::product_page_isolated(env).await) }),
+        },
+        Check {
+            id: "quote.health-independent",
+            flaw: Some("health-depends-on-pricing"),
+            visibility: Visibility::Hidden,
+            points: 2,
+            description: "While 20 quotes are stuck on a hanging pricing service, GET /health (the liveness probe) answers 200 within 200 ms (500 ms allowed), five times in a row, without calling pricing itself.",
+            run: |env| Box::pin(async move { settle(flaws::health_independent(env).await) }),
+        },
+        Check {
+            id: "quote.property-fault-schedules",
+            flaw: Some("no-timeout"),
+            visibility: Visibility::Hidden,
+            points: 3,
+            description: "Seeded random schedules of pricing behaviour over time (healthy, slow, hanging, stalling mid-body, failing, rate-limiting, garbage, resets, flapping), with quotes arriving throughout: every quote is answered in time with pricing's correct price or a JSON error, and pricing never receives more than 3 calls per quote plus a probe. Failing schedules are shrunk and replayed.",
+            run: |env| Box::pin(async move { settle(property::fault_schedules(env).await) }),
+        },
+        crate::checks::upgrade::production::registration("quote.upgrade-from-production", |env| {
+            Box::pin(crate::checks::upgrade::production::run(env, &["pricing"]))
+        }),
+    ]
+}

@@ -1,0 +1,75 @@
+//! The hidden checks of the `transfer` exercise: grading only, never in a candidate's kit.
+
+// The exercise's public modules (world, contract, …), which the hidden checks build on.
+pub use checks_public::checks::transfer::*;
+
+pub mod flaws;
+pub mod property;
+
+use crate::checks::{Check, Visibility, settle};
+
+/// The flaw and property checks, in report order after the contract checks.
+pub fn checks() -> Vec<Check> {
+    vec![
+        Check {
+            id: "transfer.every-write-aborted",
+            flaw: Some("not-atomic"),
+            visibility: Visibility::Hidden,
+            points: 3,
+            description: "For every k, the row writes of a transfer fail from the k-th on, as on a full disk (a trigger in the service's database aborts them). After each, money is conserved, every balance equals its ledger, no transfer lacks its entries, a transfer answered with an error left no trace (a 2xx one is whole), and the next transfer works.",
+            run: |env| Box::pin(async move { settle(flaws::every_write_aborted(env).await) }),
+        },
+        Check {
+            id: "transfer.crash-at-every-write",
+            flaw: Some("not-atomic"),
+            visibility: Visibility::Hidden,
+            points: 2,
+            description: "For every k, the k-th row write of a transfer is frozen and the service is killed there with SIGKILL, then restarted on the same file: the transfer is whole or absent, every invariant holds, and the next transfer works.",
+            run: |env| Box::pin(async move { settle(flaws::crash_at_every_write(env).await) }),
+        },
+        Check {
+            id: "transfer.concurrent-overdraft",
+            flaw: Some("check-then-act"),
+            visibility: Visibility::Hidden,
+            points: 3,
+            description: "Five transfers out of one account whose balance covers one of them, then four transfers into one account, each held at the risk check until all have read their balances: no overdraft, money conserved, exactly the accepted transfers applied, no transfer the payer could cover refused, every refusal a clean 409/422/503.",
+            run: |env| Box::pin(async move { settle(flaws::concurrent_overdraft(env).await) }),
+        },
+        Check {
+            id: "transfer.two-instances",
+            flaw: Some("check-then-act"),
+            visibility: Visibility::Hidden,
+            points: 2,
+            description: "The concurrent-overdraft rounds with the transfers spread over two service instances on one database file, which a process-local lock cannot serialise.",
+            run: |env| Box::pin(async move { settle(flaws::two_instances(env).await) }),
+        },
+        Check {
+            id: "transfer.busy-database",
+            flaw: Some("busy-is-500"),
+            visibility: Visibility::Hidden,
+            points: 2,
+            description: "Two instances with a 200 ms busy timeout: transfers arrive while another process holds the database's write lock, then twelve arrive at once. Every answer is a success or a clean 409/503 with a JSON error (never a 500 from SQLITE_BUSY), and every accepted transfer is there.",
+            run: |env| Box::pin(async move { settle(flaws::busy_database(env).await) }),
+        },
+        Check {
+            id: "transfer.crash-under-load",
+            flaw: Some("not-atomic"),
+            visibility: Visibility::Hidden,
+            points: 2,
+            description: "Eight concurrent transfers; a seed-chosen row write among them is frozen and the service is killed with SIGKILL, then restarted: every transfer that got a 2xx is there, the rest are whole or absent, every invariant holds.",
+            run: |env| Box::pin(async move { settle(flaws::crash_under_load(env).await) }),
+        },
+        Check {
+            id: "transfer.property-histories",
+            flaw: Some("check-then-act"),
+            visibility: Visibility::Hidden,
+            points: 3,
+            description: "Seeded random histories over two instances: transfers the payer can or cannot cover, invalid requests, concurrent bursts held at the risk check, transfers whose writes fail from a random point (every history holds a burst out of an account that cannot cover it all). After every step each balance equals its ledger and the harness's model, nothing is overdrawn, created or lost, and every answer told the truth. Failing histories are shrunk and replayed.",
+            run: |env| Box::pin(async move { settle(property::histories(env).await) }),
+        },
+        crate::checks::upgrade::production::registration(
+            "transfer.upgrade-from-production",
+            |env| Box::pin(crate::checks::upgrade::production::run(env, &["risk"])),
+        ),
+    ]
+}

@@ -1,0 +1,431 @@
+//! Grading: build each exercise from a submission, run its checks, build the report.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::catalog::{self, Exercise};
+use crate::checks::{CheckEnv, Verdict};
+use crate::report::{
+    BuildReport, BuildStatus, CheckReport, CheckStatus, ExerciseReport, FlawVerdict, Report,
+    SCHEMA, SubmissionReport,
+};
+use crate::staging::{self, Build, StageError, Workspace};
+
+/// Longest a single check may run before it is reported as an error.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The id suffix of each exercise's upgrade-from-production check.
+pub const UPGRADE_CHECK: &str = ".upgrade-from-production";
+
+/// The seed used when `--seed` is not given: the same for every submission, so a
+/// pipeline grades every candidate against the same histories.
+pub const DEFAULT_SEED: u64 = 20_261_129;
+
+/// What to grade.
+#[derive(Debug, Clone)]
+pub struct GradeOptions {
+    /// A directory laid out like this repository.
+    pub submission: PathBuf,
+    /// Exercise ids; empty means every exercise.
+    pub exercises: Vec<String>,
+    /// Check ids to run; empty means every check.
+    pub checks: Vec<String>,
+    /// The seed every random choice derives from.
+    pub seed: u64,
+    /// What was handed in, in words, when it was not simply `submission`.
+    pub source: Option<String>,
+    /// Run only checks of this visibility (a candidate's `check` runs public ones).
+    pub visibility: Option<crate::checks::Visibility>,
+    /// Which checks each exercise has: the grader's (hidden included) or the kit's.
+    pub registry: crate::checks::Registry,
+}
+
+/// Why a grade could not be produced at all (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum GradeError {
+    /// The submission path is not a directory.
+    #[error("{0}: not a directory")]
+    NotADirectory(PathBuf),
+    /// The submission has no `exercises/` directory.
+    #[error("{0}: no exercises/ directory; expected a tree laid out like this repository")]
+    NoExercises(PathBuf),
+    /// An exercise id that the catalog does not know.
+    #[error("unknown exercise `{0}` (known: {1})")]
+    UnknownExercise(String, String),
+    /// A check id that none of the selected exercises has.
+    #[error("unknown check `{0}`")]
+    UnknownCheck(String),
+    /// Staging failed on the grader's side.
+    #[error(transparent)]
+    Stage(#[from] StageError),
+    /// The grader's own copy of an exercise did not build (an environment fault).
+    #[error("the grader's own {0} exercise does not build: {1}")]
+    Pristine(String, String),
+    /// A temp directory could not be created.
+    #[error("temporary directory: {0}")]
+    TempDir(std::io::Error),
+}
+
+/// Progress events, for a CLI to print as checks finish.
+pub trait Progress {
+    /// An exercise's build finished.
+    fn built(&self, exercise: &str, build: &BuildReport);
+    /// A check finished.
+    fn checked(&self, check: &CheckReport);
+}
+
+/// A [`Progress`] that prints nothing.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn built(&self, _: &str, _: &BuildReport) {}
+    fn checked(&self, _: &CheckReport) {}
+}
+
+/// Grades a submission.
+pub async fn grade(
+    ws: &Workspace,
+    opts: &GradeOptions,
+    progress: &dyn Progress,
+) -> Result<Report, GradeError> {
+    if !opts.submission.is_dir() {
+        return Err(GradeError::NotADirectory(opts.submission.clone()));
+    }
+    if !opts.submission.join("exercises").is_dir() {
+        return Err(GradeError::NoExercises(opts.submission.clone()));
+    }
+    let exercises = select_exercises(&opts.exercises)?;
+    for wanted in &opts.checks {
+        let known = exercises
+            .iter()
+            .flat_map(|e| (opts.registry)(*e))
+            .any(|c| c.id == wanted);
+        if !known {
+            return Err(GradeError::UnknownCheck(wanted.clone()));
+        }
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix("harness-grade-")
+        .tempdir()
+        .map_err(GradeError::TempDir)?;
+    crate::sandbox::open_path_for_services(&[scratch.path()]).map_err(GradeError::TempDir)?;
+
+    let mut reports = Vec::new();
+    for exercise in exercises {
+        let report = grade_exercise(ws, opts, &exercise, scratch.path(), progress).await?;
+        reports.push(report);
+    }
+    let points = reports.iter().map(|e| e.points).sum();
+    let max_points = reports.iter().map(|e| e.max_points).sum();
+    let (ignored, ignored_total) = staging::ignored_paths(ws, &opts.submission);
+    Ok(Report {
+        schema: SCHEMA.to_owned(),
+        seed: opts.seed,
+        exercises: reports,
+        points,
+        max_points,
+        submission: SubmissionReport {
+            source: opts
+                .source
+                .clone()
+                .unwrap_or_else(|| format!("directory {}", opts.submission.display())),
+            ignored,
+            ignored_total,
+            isolation: crate::sandbox::isolation(&ws.root, &ws.cache.join("stage")),
+        },
+    })
+}
+
+fn select_exercises(ids: &[String]) -> Result<Vec<Exercise>, GradeError> {
+    if ids.is_empty() {
+        return Ok(catalog::all());
+    }
+    ids.iter()
+        .map(|id| {
+            catalog::find(id).ok_or_else(|| {
+                let known: Vec<_> = catalog::all().iter().map(|e| e.id).collect();
+                GradeError::UnknownExercise(id.clone(), known.join(", "))
+            })
+        })
+        .collect()
+}
+
+async fn grade_exercise(
+    ws: &Workspace,
+    opts: &GradeOptions,
+    exercise: &Exercise,
+    scratch: &Path,
+    progress: &dyn Progress,
+) -> Result<ExerciseReport, GradeError> {
+    let started = Instant::now();
+    let dir = scratch.join(exercise.id);
+    let build = staging::build_exercise(ws, &opts.submission, exercise, &dir.join("bin")).await?;
+    let build_ms = started.elapsed().as_millis() as u64;
+    let checks: Vec<_> = (opts.registry)(*exercise)
+        .into_iter()
+        .filter(|c| opts.checks.is_empty() || opts.checks.iter().any(|w| w == c.id))
+        .filter(|c| opts.visibility.is_none_or(|v| c.visibility == v))
+        .collect();
+    // The upgrade check starts production's database with the grader's own build.
+    let pristine = if matches!(build, Build::Ok { .. })
+        && checks.iter().any(|c| c.id.ends_with(UPGRADE_CHECK))
+    {
+        match staging::build_exercise(ws, &ws.root, exercise, &dir.join("pristine")).await? {
+            Build::Ok { binary, .. } => Some(binary),
+            Build::Failed { log } => {
+                let first = log
+                    .lines()
+                    .find(|l| l.starts_with("error"))
+                    .unwrap_or("see its build log")
+                    .to_owned();
+                return Err(GradeError::Pristine(exercise.id.to_owned(), first));
+            }
+        }
+    } else {
+        None
+    };
+    let (build_report, binary) = match build {
+        Build::Ok { binary, .. } => (
+            BuildReport {
+                status: BuildStatus::Ok,
+                log: None,
+                duration_ms: build_ms,
+            },
+            Some(binary),
+        ),
+        Build::Failed { log } => (
+            BuildReport {
+                status: BuildStatus::Failed,
+                log: Some(log),
+                duration_ms: build_ms,
+            },
+            None,
+        ),
+    };
+    progress.built(exercise.id, &build_report);
+
+    let mut results = Vec::new();
+    for check in checks {
+        let started = Instant::now();
+        let (status, evidence) = match &binary {
+            None => (
+                CheckStatus::Skipped,
+                vec!["Not run: the service did not build.".to_owned()],
+            ),
+            Some(binary) => {
+                let workdir = dir.join(check.id);
+                std::fs::create_dir_all(&workdir).map_err(GradeError::TempDir)?;
+                let env = CheckEnv {
+                    binary: binary.clone(),
+                    workdir,
+                    seed: crate::seed::for_check(opts.seed, check.id),
+                    pristine: pristine.clone(),
+                    replay: replay_command(
+                        opts.source.as_deref(),
+                        &opts.submission,
+                        exercise.id,
+                        check.id,
+                        opts.seed,
+                    ),
+                };
+                // Each check runs in its own task so a panic is contained and reported.
+                let mut task = tokio::spawn((check.run)(env));
+                match tokio::time::timeout(CHECK_TIMEOUT, &mut task).await {
+                    Err(_) => {
+                        // Dropping the check's future kills its services and fakes.
+                        task.abort();
+                        (
+                            CheckStatus::Error,
+                            vec![format!(
+                                "The check did not finish within {}s.",
+                                CHECK_TIMEOUT.as_secs()
+                            )],
+                        )
+                    }
+                    Ok(Err(e)) => (CheckStatus::Error, vec![format!("The check panicked: {e}")]),
+                    Ok(Ok(Verdict::Pass(ev))) => (CheckStatus::Pass, ev.into_lines()),
+                    Ok(Ok(Verdict::Fail(ev))) => (CheckStatus::Fail, ev.into_lines()),
+                    Ok(Ok(Verdict::Error(reason))) => (CheckStatus::Error, vec![reason]),
+                }
+            }
+        };
+        let report = CheckReport {
+            id: check.id.to_owned(),
+            flaw: check.flaw.map(str::to_owned),
+            visibility: check.visibility,
+            status,
+            points: if status == CheckStatus::Pass {
+                check.points
+            } else {
+                0
+            },
+            max_points: check.points,
+            duration_ms: started.elapsed().as_millis() as u64,
+            description: check.description.to_owned(),
+            evidence,
+        };
+        progress.checked(&report);
+        results.push(report);
+    }
+    let review = crate::review::grade(
+        &opts.submission.join(exercise.dir()),
+        &ws.root.join(exercise.dir()).join("flaws.toml"),
+    );
+    Ok(ExerciseReport {
+        id: exercise.id.to_owned(),
+        build: build_report,
+        points: results.iter().map(|c| c.points).sum(),
+        max_points: results.iter().map(|c| c.max_points).sum(),
+        flaws: FlawVerdict::of(&results),
+        checks: results,
+        review,
+    })
+}
+
+/// The command that grades `check` again, from what was handed in: `source` is the
+/// submission in words as intake described it ([`crate::intake::Source`]'s `Display`),
+/// `submission` the tree graded. An archive, git ref or patch was unpacked into a temp
+/// directory that is gone once the grade ends, so the command names the original:
+/// the archive, `--ref REF REPO`, `--patch FILE`, each as an absolute path (the grade
+/// may have been started elsewhere). Without a source, or one in other words, the
+/// tree graded is named, as it is a directory the caller chose.
+fn replay_command(
+    source: Option<&str>,
+    submission: &Path,
+    exercise: &str,
+    check: &str,
+    seed: u64,
+) -> String {
+    // Lexically, not canonicalised: the path as the user spelled it, made absolute, so
+    // the command reads like theirs and an absolute path is kept as it was.
+    let absolute = |p: &str| {
+        let p = Path::new(p);
+        let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        shell_quote(&abs.display().to_string())
+    };
+    let what = source
+        .and_then(|s| {
+            if let Some(p) = s.strip_prefix("directory ") {
+                Some(absolute(p))
+            } else if let Some(p) = s
+                .strip_prefix("tar.gz archive ")
+                .or_else(|| s.strip_prefix("zip archive "))
+            {
+                Some(absolute(p))
+            } else if let Some(p) = s
+                .strip_prefix("patch ")
+                .and_then(|s| s.strip_suffix(" on the pristine exercises"))
+            {
+                Some(format!("--patch {}", absolute(p)))
+            } else {
+                // A ref has no spaces (git check-ref-format), a path may: split at the last.
+                let (repo, reference) = s.strip_prefix("git repository ")?.rsplit_once(" at ")?;
+                Some(format!(
+                    "{} --ref {}",
+                    absolute(repo),
+                    shell_quote(reference)
+                ))
+            }
+        })
+        .unwrap_or_else(|| absolute(&submission.display().to_string()));
+    format!(
+        "cargo run -p harness -- grade {what} --exercise {exercise} --check {check} --seed {seed}"
+    )
+}
+
+fn shell_quote(s: &str) -> String {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intake::Source;
+
+    fn replay(source: &Source) -> String {
+        replay_command(
+            Some(&source.to_string()),
+            Path::new("/tmp/harness-intake-gone"),
+            "charge",
+            "charge.property",
+            7,
+        )
+    }
+
+    #[test]
+    fn replay_names_the_original_submission_not_the_temp_tree() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let abs = std::fs::canonicalize(dir.path()).expect("canonical");
+        let tail = "--exercise charge --check charge.property --seed 7";
+        let cmd = "cargo run -p harness -- grade";
+        let cases = [
+            (
+                Source::Patch(abs.join("alice.patch")),
+                format!("{cmd} --patch {}/alice.patch {tail}", abs.display()),
+            ),
+            (
+                Source::TarGz(abs.join("bob.tar.gz")),
+                format!("{cmd} {}/bob.tar.gz {tail}", abs.display()),
+            ),
+            (
+                Source::Zip(abs.join("carol.zip")),
+                format!("{cmd} {}/carol.zip {tail}", abs.display()),
+            ),
+            (
+                Source::Git {
+                    repo: abs.join("repo at work"),
+                    reference: "candidate/dave".into(),
+                },
+                format!(
+                    "{cmd} '{}/repo at work' --ref candidate/dave {tail}",
+                    abs.display()
+                ),
+            ),
+            (
+                Source::Dir(abs.join("erin")),
+                format!("{cmd} {}/erin {tail}", abs.display()),
+            ),
+        ];
+        for (source, expected) in cases {
+            let got = replay(&source);
+            assert_eq!(got, expected, "{source:?}");
+            assert!(!got.contains("harness-intake-gone"), "{got}");
+        }
+    }
+
+    #[test]
+    fn relative_sources_become_absolute() {
+        let cwd = std::env::current_dir().expect("cwd");
+        let got = replay(&Source::Patch(PathBuf::from("no-such-dir/alice.patch")));
+        assert!(
+            got.contains(&format!(
+                "--patch {}/no-such-dir/alice.patch ",
+                cwd.display()
+            )),
+            "{got}"
+        );
+        let got = replay(&Source::Git {
+            repo: PathBuf::from("."),
+            reference: "HEAD".into(),
+        });
+        assert!(
+            got.contains(&format!("grade {} --ref HEAD ", cwd.display())),
+            "{got}"
+        );
+    }
+
+    #[test]
+    fn without_a_source_the_tree_graded_is_named() {
+        let got = replay_command(None, Path::new("/subs/x y"), "orders", "orders.p", 1);
+        assert_eq!(
+            got,
+            "cargo run -p harness -- grade '/subs/x y' --exercise orders --check orders.p --seed 1"
+        );
+    }
+}
