@@ -260,7 +260,7 @@ pub async fn main() -> ExitCode {
             seed,
             verbose,
         } => demo(exercise, path, seed, verbose).await,
-        Command::List => verbs::list(),
+        Command::List => verbs::list(&Workspace::grader()),
         Command::Grade {
             path,
             reference,

@@ -94,7 +94,7 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async move {
         match cli.command {
-            Command::List => verbs::list(),
+            Command::List => verbs::list(&ws),
             Command::Check { exercise, path } => {
                 verbs::check(&ws, checks_public::registry, exercise, path).await
             }

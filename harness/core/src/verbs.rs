@@ -90,9 +90,12 @@ fn building_note(ws: &Workspace, exercise: &str) -> String {
     }
 }
 
-/// `list`: the exercises, one per line.
-pub fn list() -> ExitCode {
-    for e in catalog::all() {
+/// `list`: the exercises this workspace holds, one per line (a kit holds only its own).
+pub fn list(ws: &Workspace) -> ExitCode {
+    for e in catalog::all()
+        .into_iter()
+        .filter(|e| ws.root.join(e.dir()).is_dir())
+    {
         println!("{:<10} {}", e.id, e.summary);
     }
     ExitCode::SUCCESS

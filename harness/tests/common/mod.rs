@@ -23,8 +23,12 @@ pub struct CorpusEntry {
     pub name: String,
     /// The patch file.
     pub patch: PathBuf,
-    /// Exactly the checks this entry fails (empty for references).
+    /// Exactly the checks this entry fails every time (empty for references).
     pub fails: Vec<String>,
+    /// Checks it may also fail: where the entry's own flaw is a race it creates itself
+    /// (an answer sent while its write goes on), a check that reads right after an
+    /// answer sometimes sees it. Never the check that forces the flaw.
+    pub may_fail: Vec<String>,
     /// Pull-request style description.
     pub summary: String,
 }
@@ -33,6 +37,8 @@ pub struct CorpusEntry {
 struct Meta {
     summary: String,
     fails: Vec<String>,
+    #[serde(default)]
+    may_fail: Vec<String>,
 }
 
 /// Every corpus entry of `exercise`, references first, sorted by name.
@@ -60,9 +66,13 @@ pub fn corpus(exercise: &str) -> Vec<CorpusEntry> {
                 .any(|p| name.starts_with(p)),
             "{name}: corpus patches are named reference-*, partial-* (fixes some flaws) or decoy-*"
         );
+        assert!(
+            meta.may_fail.iter().all(|c| !meta.fails.contains(c)),
+            "{name}: a check is either failed every time or may fail, not both"
+        );
         if name.starts_with("reference-") {
             assert!(
-                meta.fails.is_empty(),
+                meta.fails.is_empty() && meta.may_fail.is_empty(),
                 "{name}: a reference must fail nothing"
             );
         } else {
@@ -75,6 +85,7 @@ pub fn corpus(exercise: &str) -> Vec<CorpusEntry> {
             name,
             patch: path,
             fails: meta.fails,
+            may_fail: meta.may_fail,
             summary: meta.summary,
         });
     }

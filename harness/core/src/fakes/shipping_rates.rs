@@ -43,6 +43,14 @@ pub enum ShippingFault {
     SlowBody,
     /// Answer this status with a JSON error body.
     Status(u16),
+    /// Answer `status` with a JSON error body after `after`: a failure that costs time
+    /// before a retry can even start.
+    SlowStatus {
+        /// How long before the answer.
+        after: Duration,
+        /// The status answered.
+        status: u16,
+    },
     /// Answer `200` with an HTML error page instead of JSON.
     Garbage,
     /// Answer `200` JSON cut in half (complete per its content length, invalid as JSON).
@@ -250,6 +258,10 @@ async fn rates(
             std::future::pending::<()>().await;
         }
         Some(ShippingFault::Status(code)) => return guard.answer(status_error(code)),
+        Some(ShippingFault::SlowStatus { after, status }) => {
+            tokio::time::sleep(after).await;
+            return guard.answer(status_error(status));
+        }
         Some(ShippingFault::Garbage) => {
             let page = (
                 StatusCode::OK,

@@ -88,6 +88,14 @@ pub fn checks() -> Vec<Check> {
             run: |env| Box::pin(async move { settle(property::random_carts(env).await) }),
         },
         Check {
+            id: "checkout.budget-as-stated",
+            flaw: Some("shipping-unguarded"),
+            visibility: Visibility::Hidden,
+            points: 2,
+            description: "The 2 s budget as the brief states it, with no margin for a loaded machine: while shipping-rates hangs, stalls mid-body then hangs, or answers 503 after 900 ms then hangs, a checkout on a fresh service is answered within 2 s as its client counts it; the fastest of up to three trials decides, so a fix over the budget by design fails on any machine.",
+            run: |env| Box::pin(async move { settle(flaws::budget_as_stated(env).await) }),
+        },
+        Check {
             id: "checkout.shipping-hangs",
             flaw: Some("shipping-unguarded"),
             visibility: Visibility::Hidden,

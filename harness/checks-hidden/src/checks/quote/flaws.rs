@@ -6,7 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::checks::quote::world::{GIVE_UP, QUOTE_BUDGET, QuoteWorld, Timed, judge_page, judge_quote};
+use crate::checks::quote::world::{
+    GIVE_UP, QUOTE_BUDGET, QuoteWorld, Timed, judge_page, judge_quote,
+};
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
 use crate::fakes::{PricingFault, PricingService};
 
@@ -477,7 +479,10 @@ const BUDGET_TRIALS: usize = 3;
 pub async fn budget_as_stated(env: CheckEnv) -> CheckResult {
     let faults = [
         (PricingFault::Hang, "hangs"),
-        (PricingFault::SlowBody, "sends its headers and stalls mid-body"),
+        (
+            PricingFault::SlowBody,
+            "sends its headers and stalls mid-body",
+        ),
         (
             PricingFault::RateLimited {
                 retry_after_secs: 1,

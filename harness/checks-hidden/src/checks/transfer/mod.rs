@@ -4,6 +4,7 @@
 pub use checks_public::checks::transfer::*;
 
 pub mod flaws;
+pub mod in_flight;
 pub mod property;
 
 use crate::checks::{Check, Visibility, settle};
@@ -66,6 +67,14 @@ pub fn checks() -> Vec<Check> {
             points: 3,
             description: "Seeded random histories over two instances: transfers the payer can or cannot cover, invalid requests, concurrent bursts held at the risk check, transfers whose writes fail from a random point (every history holds a burst out of an account that cannot cover it all). After every step each balance equals its ledger and the harness's model, nothing is overdrawn, created or lost, and every answer told the truth. Failing histories are shrunk and replayed.",
             run: |env| Box::pin(async move { settle(property::histories(env).await) }),
+        },
+        Check {
+            id: "transfer.in-flight",
+            flaw: None,
+            visibility: Visibility::Hidden,
+            points: 2,
+            description: "Requirements judged while a transfer waits for the risk service: the service does not hold the database's write lock meanwhile (the harness takes it); a transfer between other accounts is answered 2xx within 3 s; a client that gives up mid-request leaves the transfer whole or absent. Afterwards every balance equals its ledger and money is conserved.",
+            run: |env| Box::pin(async move { settle(in_flight::in_flight(env).await) }),
         },
         crate::checks::upgrade::production::registration(
             "transfer.upgrade-from-production",

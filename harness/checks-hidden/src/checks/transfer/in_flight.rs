@@ -1,0 +1,140 @@
+//! Requirements judged while a transfer waits for the risk service, next to the planted
+//! flaws: a client that gives up mid-request, the database's write lock held across the
+//! risk call, another customer's transfer made to wait behind it. Each situation is
+//! forced with the risk service's hold and the harness taking the write lock itself.
+
+use std::time::{Duration, Instant};
+
+use crate::checks::http::send_within;
+use crate::checks::transfer::contract::accounts;
+use crate::checks::transfer::world::{LockHolder, TransferWorld, join};
+use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
+use crate::fakes::RiskFault;
+
+/// How long the harness's client waits before it gives up on a held transfer.
+const CLIENT_TIMEOUT: Duration = Duration::from_millis(600);
+/// How long an unrelated transfer may take while another is held at the risk service:
+/// far above a normal transfer, below the database's busy timeout.
+const UNRELATED_LIMIT: Duration = Duration::from_secs(3);
+
+/// Every in-flight situation, each on its own accounts; then the whole ledger judged.
+pub async fn in_flight(env: CheckEnv) -> CheckResult {
+    let mut w = TransferWorld::start(env).await?;
+    let mut story = Evidence::new();
+    let mut broken = Vec::new();
+    let [a, b, c, d, e, f] = accounts::<6>(&mut w, &[100_000; 6])?;
+
+    // 1. The write lock while a transfer waits for the risk service.
+    let body = w.body(&a, &b, 1_000);
+    story.say(format!(
+        "1. {}; the risk service holds its assessment.",
+        body.json()
+    ));
+    w.risk.fail_next(RiskFault::Hold);
+    let held = spawn_transfer(&w, &body);
+    if !w.risk.wait_for_held(1, Duration::from_secs(5)).await {
+        w.risk.release_held();
+        let x = join(held).await?;
+        story.exchange(&x);
+        story.say("The transfer never reached the risk service within 5 s.");
+        return Err(Problem::Service(story));
+    }
+    let db = w.db().to_path_buf();
+    let lock = tokio::task::spawn_blocking(move || LockHolder::take(&db, Duration::from_secs(2)))
+        .await
+        .map_err(|e| Problem::Harness(format!("lock task failed: {e}")))?
+        .map_err(|e| Problem::Harness(format!("taking the database's write lock: {e}")))?;
+    match lock {
+        Some(lock) => {
+            story
+                .say("The harness could take the database's write lock meanwhile (and let it go).");
+            lock.release()
+                .map_err(|e| Problem::Harness(format!("releasing the write lock: {e}")))?;
+        }
+        None => {
+            story.say("The harness could not take the database's write lock within 2 s while the transfer waited for the risk service.");
+            broken.push("The service holds the database's write lock while it waits for the risk service: every other transfer, on every instance, waits behind one slow assessment and gets 503 once it outlasts the busy timeout (\"never because of our own concurrent requests\").".to_owned());
+        }
+    }
+    w.risk.release_held();
+    let x = join(held).await?;
+    story.say(format!("Its answer: {x}"));
+    w.record(&body, &x);
+
+    // 2. Another customer's transfer while one waits for the risk service.
+    let slow = w.body(&c, &d, 1_000);
+    let other = w.body(&e, &f, 1_000);
+    story.say(format!(
+        "2. {} is held at the risk service; meanwhile {}, which it answers at once.",
+        slow.json(),
+        other.json()
+    ));
+    w.risk.fail_next(RiskFault::Hold);
+    let held = spawn_transfer(&w, &slow);
+    w.risk.wait_for_held(1, Duration::from_secs(5)).await;
+    let started = Instant::now();
+    let mut quick = spawn_transfer(&w, &other);
+    let in_time = tokio::time::timeout(UNRELATED_LIMIT, &mut quick).await;
+    w.risk.release_held();
+    let x = match in_time {
+        Ok(answered) => {
+            answered.map_err(|e| Problem::Harness(format!("request task failed: {e}")))?
+        }
+        Err(_) => join(quick).await?,
+    };
+    let took = started.elapsed();
+    story.say(format!(
+        "The other transfer: {x} after {} ms",
+        took.as_millis()
+    ));
+    if !x.is_success() || took > UNRELATED_LIMIT {
+        broken.push(format!(
+            "A transfer between other accounts must not wait for someone else's slow risk assessment (it got {} after {} ms).",
+            x.status.map_or_else(|| "no answer".to_owned(), |s| s.to_string()),
+            took.as_millis()
+        ));
+    }
+    w.record(&other, &x);
+    let x = join(held).await?;
+    w.record(&slow, &x);
+
+    // 3. A client that gives up while its transfer waits for the risk service.
+    let body = w.body(&a, &c, 2_000);
+    story.say(format!(
+        "3. {}; the risk service holds its assessment and the client gives up after {} ms (closes its connection).",
+        body.json(),
+        CLIENT_TIMEOUT.as_millis()
+    ));
+    w.risk.fail_next(RiskFault::Hold);
+    let client = reqwest::Client::new();
+    let x = send_within(
+        &client,
+        reqwest::Method::POST,
+        &w.svc.url(),
+        "/transfers",
+        &[("content-type", "application/json")],
+        Some(body.json()),
+        CLIENT_TIMEOUT,
+    )
+    .await;
+    story.say(format!("The client saw: {x}"));
+    w.record(&body, &x);
+    w.risk.release_held();
+    // Whatever the service still does for it, it does now; then the books must balance.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = w.body(&b, &a, 500);
+    let x = w.transfer(&after).await;
+    story.say(format!("A later transfer touching the same payer: {x}"));
+
+    broken.extend(w.judge(&mut story)?);
+    Ok(verdict(story, broken))
+}
+
+fn spawn_transfer(
+    w: &TransferWorld,
+    body: &crate::checks::transfer::world::TransferBody,
+) -> tokio::task::JoinHandle<crate::checks::http::Exchange> {
+    let client = w.client();
+    let (url, b) = (w.svc.url(), body.clone());
+    tokio::spawn(async move { client.transfer(&url, &b).await })
+}
