@@ -5,6 +5,7 @@ pub use checks_public::checks::checkout::*;
 
 pub mod carts;
 pub mod flaws;
+pub mod in_flight;
 pub mod property;
 
 use crate::checks::{Check, Visibility, settle};
@@ -86,6 +87,14 @@ pub fn checks() -> Vec<Check> {
             points: 2,
             description: "Seeded random carts, mostly valid, some with bad quantities, unknown SKUs or a broken rule: valid ones become paid orders at the right price, bad ones are refused with 400/404/422 and leave nothing; after every cart all stock is accounted for. Failing carts are shrunk and replayed.",
             run: |env| Box::pin(async move { settle(property::random_carts(env).await) }),
+        },
+        Check {
+            id: "checkout.in-flight",
+            flaw: None,
+            visibility: Visibility::Hidden,
+            points: 2,
+            description: "While a checkout's charge is at the provider the harness takes the database's write lock (the service must not be holding it) and the provider then answers: no success may be sent before the lock is let go, since nothing could have been recorded; afterwards a successful order is paid with the provider's charge.",
+            run: |env| Box::pin(async move { settle(in_flight::in_flight(env).await) }),
         },
         Check {
             id: "checkout.budget-as-stated",

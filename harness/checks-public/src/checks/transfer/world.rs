@@ -713,3 +713,152 @@ fn read_ledger(db: &std::path::Path) -> rusqlite::Result<Ledger> {
     tx.commit()?;
     Ok(ledger)
 }
+
+/// The ledger judge on synthetic histories: each the history a kind of wrong fix
+/// leaves, judged without a service — the judge is the product, so it is tested like one.
+#[cfg(test)]
+mod judge_tests {
+    use super::*;
+
+    const A: &str = "acc_a";
+    const B: &str = "acc_b";
+
+    fn opened() -> BTreeMap<String, i64> {
+        BTreeMap::from([(A.to_owned(), 100), (B.to_owned(), 0)])
+    }
+
+    fn body(amount: i64, reference: &str) -> TransferBody {
+        TransferBody {
+            from_account: A.to_owned(),
+            to_account: B.to_owned(),
+            amount,
+            reference: Some(reference.to_owned()),
+        }
+    }
+
+    /// The database after `applied` transfers, each whole, under ids `t1`, `t2`, …
+    fn ledger(applied: &[&TransferBody]) -> Ledger {
+        let mut db = Ledger::default();
+        let mut balances = opened();
+        for (i, t) in applied.iter().enumerate() {
+            *balances.entry(t.from_account.clone()).or_default() -= t.amount;
+            *balances.entry(t.to_account.clone()).or_default() += t.amount;
+            db.transfers.insert(
+                format!("t{}", i + 1),
+                DbTransfer {
+                    from_account: t.from_account.clone(),
+                    to_account: t.to_account.clone(),
+                    amount: t.amount,
+                    reference: t.reference.clone(),
+                    entries: vec![
+                        (t.from_account.clone(), -t.amount),
+                        (t.to_account.clone(), t.amount),
+                    ],
+                },
+            );
+        }
+        // Opening balances are ledger entries too (onboarding writes them).
+        db.entry_sums = balances.clone();
+        db.balances = balances;
+        db
+    }
+
+    fn says(broken: &[String], words: &str) -> bool {
+        broken.iter().any(|b| b.contains(words))
+    }
+
+    #[test]
+    fn a_whole_accepted_transfer_breaks_nothing() {
+        let t = body(30, "r1");
+        let broken = judge(
+            &opened(),
+            &[(t.clone(), Fate::Accepted("t1".into()))],
+            &ledger(&[&t]),
+        );
+        assert!(broken.is_empty(), "{broken:?}");
+    }
+
+    #[test]
+    fn an_unanswered_transfer_may_be_whole_or_absent_but_nothing_between() {
+        let t = body(30, "r1");
+        let sent = [(t.clone(), Fate::Unknown)];
+        assert!(judge(&opened(), &sent, &ledger(&[&t])).is_empty());
+        assert!(judge(&opened(), &sent, &ledger(&[])).is_empty());
+        // Reserve, then assess: the client went away during the risk call and the payer
+        // stays debited with no transfer and no ledger entry.
+        let mut reserved = ledger(&[]);
+        reserved.balances.insert(A.to_owned(), 70);
+        let broken = judge(&opened(), &sent, &reserved);
+        assert!(says(&broken, "ledger entries sum to 100"), "{broken:?}");
+        assert!(says(&broken, "Money was destroyed"), "{broken:?}");
+    }
+
+    #[test]
+    fn a_success_whose_transfer_is_not_stored_is_broken() {
+        // An answer sent while its write goes on, and the write then lost.
+        let t = body(30, "r1");
+        let broken = judge(
+            &opened(),
+            &[(t.clone(), Fate::Accepted("t1".into()))],
+            &ledger(&[]),
+        );
+        assert!(says(&broken, "not in the `transfers` table"), "{broken:?}");
+        assert!(says(
+            &broken,
+            "the transfers the service accepted leave it at 70"
+        ));
+    }
+
+    #[test]
+    fn a_refused_transfer_that_is_stored_is_broken() {
+        // Answered 500 after its writes committed.
+        let t = body(30, "r1");
+        let broken = judge(&opened(), &[(t.clone(), Fate::Refused)], &ledger(&[&t]));
+        assert!(says(&broken, "answered with an error"), "{broken:?}");
+    }
+
+    #[test]
+    fn half_a_transfer_is_broken() {
+        // The process died between the debit and the credit (five autocommit writes).
+        let t = body(30, "r1");
+        let mut db = ledger(&[&t]);
+        if let Some(stored) = db.transfers.get_mut("t1") {
+            stored.entries.retain(|(account, _)| account == A);
+        }
+        db.entry_sums.insert(B.to_owned(), 0);
+        let broken = judge(&opened(), &[(t, Fate::Unknown)], &db);
+        assert!(says(&broken, "it needs exactly a debit"), "{broken:?}");
+        assert!(says(&broken, "ledger entries sum to 0"), "{broken:?}");
+    }
+
+    #[test]
+    fn two_accepted_transfers_that_overdraw_are_broken() {
+        // A lock inside one process, two instances: both read 100, both spend 70.
+        let (t1, t2) = (body(70, "r1"), body(70, "r2"));
+        let broken = judge(
+            &opened(),
+            &[
+                (t1.clone(), Fate::Accepted("t1".into())),
+                (t2.clone(), Fate::Accepted("t2".into())),
+            ],
+            &ledger(&[&t1, &t2]),
+        );
+        assert!(says(&broken, "overdrawn: balance -40"), "{broken:?}");
+    }
+
+    #[test]
+    fn a_transfer_applied_twice_is_broken() {
+        // A retry that applied the same request again.
+        let t = body(30, "r1");
+        let broken = judge(
+            &opened(),
+            &[(t.clone(), Fate::Accepted("t1".into()))],
+            &ledger(&[&t, &t]),
+        );
+        assert!(says(
+            &broken,
+            "no request of the check made it (or it was applied twice)"
+        ));
+        assert!(says(&broken, "leave it at 70"), "{broken:?}");
+    }
+}
