@@ -54,6 +54,9 @@ async fn orders_page_latency_at_100_and_100000_orders() {
                 env: vec![("ORDERS_SEED_ORDERS".into(), orders.to_string())],
                 log: dir.path().join(format!("{orders}.log")),
                 stats: None,
+                policy: std::sync::Arc::new(harness::sandbox::Policy::service(
+                    &harness::staging::Workspace::grader().root,
+                )),
             };
             let seeded = Instant::now();
             let svc = RunningService::start(&spec).await.unwrap();

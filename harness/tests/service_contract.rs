@@ -41,6 +41,9 @@ async fn charge_keeps_the_service_contract() {
         env: Vec::new(),
         log: dir.path().join("service.log"),
         stats: Some(dir.path().join("stats.jsonl")),
+        policy: std::sync::Arc::new(harness::sandbox::Policy::service(
+            &harness::staging::Workspace::grader().root,
+        )),
     };
     let mut svc = RunningService::start(&spec).await.unwrap();
     assert!(svc.url().starts_with("http://127.0.0.1:"));

@@ -503,13 +503,6 @@ fn wait_then_exit(which: libc::pid_t, child: libc::pid_t) -> ! {
     }
 }
 
-/// The policy every service of this process runs under (the grader's repository is
-/// the one this harness was built from).
-pub fn service_policy() -> &'static Policy {
-    static POLICY: OnceLock<Policy> = OnceLock::new();
-    POLICY.get_or_init(|| Policy::service(&crate::staging::Workspace::grader().root))
-}
-
 /// Hands `dir` to the user services run as, so a service can write its database there.
 pub fn hand_over(dir: &Path, policy: &Policy) -> std::io::Result<()> {
     if let Some((uid, gid)) = policy.user() {

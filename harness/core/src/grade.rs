@@ -67,7 +67,7 @@ pub enum GradeError {
 }
 
 /// Progress events, for a CLI to print as checks finish.
-pub trait Progress {
+pub trait Progress: Sync {
     /// An exercise's build finished.
     fn built(&self, exercise: &str, build: &BuildReport);
     /// A check finished.
@@ -204,6 +204,8 @@ async fn grade_exercise(
     };
     progress.built(exercise.id, &build_report);
 
+    // One confinement for every service of this grade, from the grader's own tree.
+    let policy = std::sync::Arc::new(crate::sandbox::Policy::service(&ws.root));
     let mut results = Vec::new();
     for check in checks {
         let started = Instant::now();
@@ -220,6 +222,7 @@ async fn grade_exercise(
                     workdir,
                     seed: crate::seed::for_check(opts.seed, check.id),
                     pristine: pristine.clone(),
+                    policy: policy.clone(),
                     replay: replay_command(
                         opts.source.as_deref(),
                         &opts.submission,

@@ -249,8 +249,9 @@ pub async fn serve(
     exercise: &Exercise,
     binary: &Path,
     workdir: &Path,
-    cache: &Path,
+    ws: &crate::staging::Workspace,
 ) -> Result<(), String> {
+    let cache = ws.cache.as_path();
     let fakes = match exercise.id {
         "charge" => Fakes::Charge(PaymentProvider::start().await.map_err(|e| e.to_string())?),
         "transfer" => Fakes::Transfer(RiskService::start().await.map_err(|e| e.to_string())?),
@@ -279,6 +280,7 @@ pub async fn serve(
         env: vec![("KIT_SEED_DEMO".to_owned(), "20".to_owned())],
         log: workdir.join("service.log"),
         stats: Some(stats.clone()),
+        policy: Arc::new(crate::sandbox::Policy::service(&ws.root)),
     };
     let svc = RunningService::start(&spec)
         .await

@@ -9,6 +9,9 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::sandbox::Policy;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -38,6 +41,8 @@ pub struct ServiceSpec {
     pub log: PathBuf,
     /// File the kit appends per-request SQL statement records to (`--stats-file`).
     pub stats: Option<PathBuf>,
+    /// The confinement the service runs under: the grade's, passed down, never a global.
+    pub policy: Arc<Policy>,
 }
 
 /// Why a service did not come up.
@@ -78,7 +83,7 @@ impl RunningService {
             binary: spec.binary.clone(),
             source,
         })?;
-        let policy = crate::sandbox::service_policy();
+        let policy = &*spec.policy;
         let workdir = spec
             .db
             .parent()

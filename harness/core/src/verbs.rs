@@ -248,7 +248,7 @@ pub async fn serve(ws: &Workspace, exercise: String, submission: PathBuf) -> Exi
         eprintln!("error: {e}");
         return exit_code(exit::NOT_GRADED);
     }
-    match crate::live::serve(&ex, &binary, &run, &ws.cache).await {
+    match crate::live::serve(&ex, &binary, &run, ws).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

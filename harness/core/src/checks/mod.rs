@@ -51,6 +51,8 @@ pub struct CheckEnv {
     /// The exercise as the grader ships it (its flaws included), built from the
     /// grader's own copy: what production runs today. `None` where no check needs it.
     pub pristine: Option<PathBuf>,
+    /// The confinement every service of this check runs under, from the grade.
+    pub policy: std::sync::Arc<crate::sandbox::Policy>,
 }
 
 /// Every check of one exercise, in report order (contract checks first). The checks

@@ -80,6 +80,23 @@ impl Gate {
         }
     }
 
+    /// Waits until at most `n` calls are held (the others answered or were dropped by
+    /// their caller); false if `timeout` passes first.
+    pub async fn wait_for_at_most(&self, n: usize, timeout: Duration) -> bool {
+        let mut changed = self.inner.changed.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            changed.borrow_and_update();
+            if self.held() <= n {
+                return true;
+            }
+            match tokio::time::timeout_at(deadline, changed.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return self.held() <= n,
+            }
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, usize> {
         self.inner
             .held

@@ -180,6 +180,12 @@ impl PaymentProvider {
         self.shared.gate.wait_for_held(held, timeout).await
     }
 
+    /// Waits until at most `held` calls are held — the others answered, or dropped by a
+    /// service that cancelled them; false if `timeout` passes first.
+    pub async fn wait_for_at_most_held(&self, held: usize, timeout: Duration) -> bool {
+        self.shared.gate.wait_for_at_most(held, timeout).await
+    }
+
     /// Waits until no call is being processed; false if `timeout` passes first.
     pub async fn wait_idle(&self, timeout: Duration) -> bool {
         self.wait_until(|l| l.in_progress == 0, timeout).await

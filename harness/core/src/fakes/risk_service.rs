@@ -121,6 +121,12 @@ impl RiskService {
         self.shared.gate.wait_for_held(n, timeout).await
     }
 
+    /// Waits until at most `n` assessments are held — the others answered, or dropped
+    /// by a service that cancelled them; false if `timeout` passes first.
+    pub async fn wait_for_at_most_held(&self, n: usize, timeout: Duration) -> bool {
+        self.shared.gate.wait_for_at_most(n, timeout).await
+    }
+
     /// Assessments answered so far (held ones count once released and answered).
     pub fn answered(&self) -> usize {
         self.shared

@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use crate::checks::charge::world::{ChargeBody, ChargeWorld, HeldOrAnswered, judge_one_key};
-use crate::checks::http::Exchange;
+use crate::checks::http::{Exchange, post_then_hang_up};
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
 use crate::fakes::{LockHolder, ProviderFault};
 
@@ -130,13 +130,34 @@ async fn client_gone_mid_request(
         body.json()
     ));
     w.provider.fail_next(ProviderFault::HoldUntilReleased);
-    let first = send_and_hold(w, &key, &body, story).await?;
-    first.abort();
+    let reached = post_then_hang_up(
+        &w.svc.url(),
+        "/charges",
+        &[("idempotency-key", &key)],
+        &body.json(),
+        w.provider.wait_for_held(1, Duration::from_secs(5)),
+    )
+    .await
+    .map_err(|e| Problem::Harness(format!("sending the abandoned charge: {e}")))?;
     let gone = Instant::now();
+    if !reached {
+        w.provider.release_held();
+        story.say("The abandoned charge never reached the payment provider within 5 s.");
+        return Err(Problem::Service(story.clone()));
+    }
     // The service may cancel the request when its client goes (then its provider call
     // goes too) or carry it on; either way the provider now answers whatever is held.
-    let _ = first.await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // A service that cancels the request drops its provider call with it: wait for
+    // that (or, for one that carries on, a second) before the provider answers.
+    let cancelled = w
+        .provider
+        .wait_for_at_most_held(0, Duration::from_secs(1))
+        .await;
+    story.say(if cancelled {
+        "The service dropped the request's provider call when its client left."
+    } else {
+        "The service carried on with the request after its client left."
+    });
     w.provider.release_held();
     let mut answers = Vec::new();
     loop {

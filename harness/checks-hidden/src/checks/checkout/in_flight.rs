@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use crate::checks::checkout::world::{BUDGET_ALLOWED, CheckoutWorld, Scope};
+use crate::checks::http::post_then_hang_up;
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
 use crate::fakes::{LockHolder, ProviderFault};
 
@@ -95,4 +96,126 @@ pub async fn in_flight(env: CheckEnv) -> CheckResult {
         broken.extend(w.judge_scope(Scope::Charges)?);
     }
     Ok(verdict(story, broken))
+}
+
+/// A key whose first request is at the provider: another cart under it gets `409` or
+/// `422` (never an order of its own nor the first one's); and a client that gives up
+/// mid-request leaves a key a retry can complete within the time the brief allows a
+/// request that died, charged once.
+pub async fn key_in_flight(env: CheckEnv) -> CheckResult {
+    let mut w = CheckoutWorld::start(env).await?;
+    let mut story = Evidence::new();
+    let mut broken = Vec::new();
+    let skus = w.stock_products(2, 1_000)?;
+
+    // 1. Another cart under a key whose first request is in flight.
+    let cart = w.cart(&[(&skus[0], 1)]);
+    let key = w.new_key();
+    let mut other = cart.clone();
+    other.lines[0].quantity = 3;
+    story.say(format!(
+        "1. Checkout {key}: the payment provider holds its charge call; meanwhile the same key with another cart."
+    ));
+    w.provider.fail_next(ProviderFault::HoldUntilReleased);
+    let first = spawn_checkout(&w, &key, &cart);
+    held_or_fail(&w, &mut story).await?;
+    let (client, url, k, body) = (w.client(), w.svc.url(), key.clone(), other.json());
+    let mut reuse = tokio::spawn(async move {
+        client
+            .checkout_within(&url, &k, &body, BUDGET_ALLOWED + Duration::from_secs(10))
+            .await
+    });
+    // Answered at once, or made to wait for the first: judged on whatever it gets.
+    let early = tokio::time::timeout(Duration::from_millis(500), &mut reuse).await;
+    w.provider.release_held();
+    let x = match early {
+        Ok(answered) => {
+            answered.map_err(|e| Problem::Harness(format!("request task failed: {e}")))?
+        }
+        Err(_) => reuse
+            .await
+            .map_err(|e| Problem::Harness(format!("request task failed: {e}")))?,
+    };
+    story.say(format!("Another cart under the same key: {x}"));
+    let reused = x.clone();
+    if !matches!(x.status, Some(409 | 422)) {
+        broken.push(format!(
+            "Another cart under a key whose first request is still in flight must get 409 or 422 (the brief: \"while the key's first request is still in flight, 409 is accepted\"): {x}"
+        ));
+    }
+    let x = first
+        .await
+        .map_err(|e| Problem::Harness(format!("request task failed: {e}")))?;
+    story.say(format!("The first: {x}"));
+    // The key's own request first, then the other cart, as the judge files them.
+    w.record(&key, Some(&cart), &cart.value(), &x);
+    w.record(&key, None, &other.value(), &reused);
+
+    // 2. A client that gives up while its charge is at the provider.
+    let cart = w.cart(&[(&skus[1], 2)]);
+    let key2 = w.new_key();
+    story.say(format!(
+        "2. Checkout {key2}: the payment provider holds its charge call and the client gives up (closes its connection)."
+    ));
+    w.provider.fail_next(ProviderFault::HoldUntilReleased);
+    let reached = post_then_hang_up(
+        &w.svc.url(),
+        "/checkout",
+        &[("idempotency-key", &key2)],
+        &cart.json(),
+        w.provider.wait_for_held(1, Duration::from_secs(5)),
+    )
+    .await
+    .map_err(|e| Problem::Harness(format!("sending the abandoned checkout: {e}")))?;
+    let gone = tokio::time::Instant::now();
+    if !reached {
+        w.provider.release_held();
+        story.say("The abandoned checkout never reached the payment provider within 5 s.");
+        return Err(Problem::Service(story));
+    }
+    // A service that cancels the request drops its provider call with it: wait for
+    // that (or, for one that carries on, a second) before the provider answers.
+    let cancelled = w
+        .provider
+        .wait_for_at_most_held(0, Duration::from_secs(1))
+        .await;
+    story.say(if cancelled {
+        "The service dropped the request's provider call when its client left."
+    } else {
+        "The service carried on with the request after its client left."
+    });
+    w.provider.release_held();
+    let x = w
+        .checkout_until_recovered(&key2, &cart, 4, gone, &mut story)
+        .await;
+    story.say(format!("The client's retries end with: {x}"));
+    if !x.is_success() {
+        broken.push(format!(
+            "After its client gave up mid-request, the key must let a retry complete the checkout within 5 s (the brief: \"a request that died may keep its key answering 409 for at most those 5 s\"): {x}"
+        ));
+    }
+    broken.extend(w.judge_keys(Scope::Charges, &[&key, &key2])?);
+    Ok(verdict(story, broken))
+}
+
+fn spawn_checkout(
+    w: &CheckoutWorld,
+    key: &str,
+    cart: &crate::checks::checkout::world::Cart,
+) -> tokio::task::JoinHandle<crate::checks::http::Exchange> {
+    let (client, url, k, body) = (w.client(), w.svc.url(), key.to_owned(), cart.json());
+    tokio::spawn(async move {
+        client
+            .checkout_within(&url, &k, &body, BUDGET_ALLOWED + Duration::from_secs(10))
+            .await
+    })
+}
+
+async fn held_or_fail(w: &CheckoutWorld, story: &mut Evidence) -> Result<(), Problem> {
+    if w.provider.wait_for_held(1, Duration::from_secs(5)).await {
+        return Ok(());
+    }
+    w.provider.release_held();
+    story.say("The checkout never reached the payment provider within 5 s.");
+    Err(Problem::Service(story.clone()))
 }

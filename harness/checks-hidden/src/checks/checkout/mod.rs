@@ -97,6 +97,14 @@ pub fn checks() -> Vec<Check> {
             run: |env| Box::pin(async move { settle(in_flight::in_flight(env).await) }),
         },
         Check {
+            id: "checkout.key-in-flight",
+            flaw: Some("replay-not-guarded"),
+            visibility: Visibility::Hidden,
+            points: 2,
+            description: "While a checkout's charge is at the provider, another cart under its key gets 409 or 422 (never an order); a client that gives up mid-request leaves a key a retry completes within 5 s; each key charged once with one paid order.",
+            run: |env| Box::pin(async move { settle(in_flight::key_in_flight(env).await) }),
+        },
+        Check {
             id: "checkout.budget-as-stated",
             flaw: Some("shipping-unguarded"),
             visibility: Visibility::Hidden,

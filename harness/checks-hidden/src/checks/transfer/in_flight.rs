@@ -1,18 +1,19 @@
 //! Requirements judged while a transfer waits for the risk service, next to the planted
 //! flaws: a client that gives up mid-request, the database's write lock held across the
-//! risk call, another customer's transfer made to wait behind it. Each situation is
+//! risk call, a success sent before its transfer is written, another customer's
+//! transfer made to wait behind a slow one. Each situation is
 //! forced with the risk service's hold and the harness taking the write lock itself.
 
 use std::time::{Duration, Instant};
 
-use crate::checks::http::send_within;
+use crate::checks::http::post_then_hang_up;
 use crate::checks::transfer::contract::accounts;
 use crate::checks::transfer::world::{LockHolder, TransferWorld, join};
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
 use crate::fakes::RiskFault;
 
-/// How long the harness's client waits before it gives up on a held transfer.
-const CLIENT_TIMEOUT: Duration = Duration::from_millis(600);
+/// How long the harness holds the write lock once the risk service has answered.
+const LOCK_HOLD: Duration = Duration::from_millis(1200);
 /// How long an unrelated transfer may take while another is held at the risk service:
 /// far above a normal transfer, below the database's busy timeout.
 const UNRELATED_LIMIT: Duration = Duration::from_secs(3);
@@ -44,20 +45,43 @@ pub async fn in_flight(env: CheckEnv) -> CheckResult {
         .await
         .map_err(|e| Problem::Harness(format!("lock task failed: {e}")))?
         .map_err(|e| Problem::Harness(format!("taking the database's write lock: {e}")))?;
-    match lock {
+    let mut held = held;
+    let x = match lock {
         Some(lock) => {
-            story
-                .say("The harness could take the database's write lock meanwhile (and let it go).");
-            lock.release()
+            story.say(format!(
+                "The harness takes the database's write lock (as another process would) and the risk service answers; the lock is held {} ms.",
+                LOCK_HOLD.as_millis()
+            ));
+            w.risk.release_held();
+            let early = tokio::time::timeout(LOCK_HOLD, &mut held).await;
+            tokio::task::spawn_blocking(move || lock.release())
+                .await
+                .map_err(|e| Problem::Harness(format!("lock task failed: {e}")))?
                 .map_err(|e| Problem::Harness(format!("releasing the write lock: {e}")))?;
+            match early {
+                Ok(answered) => {
+                    let x = answered
+                        .map_err(|e| Problem::Harness(format!("request task failed: {e}")))?;
+                    story.say(format!(
+                        "Answered while the harness held the write lock: {x}"
+                    ));
+                    if x.is_success() {
+                        broken.push(format!(
+                            "A success must be sent only once the transfer is written; this one was sent while the database could take no write (the harness held its write lock), so a crash right after it loses what it reports: {x}"
+                        ));
+                    }
+                    x
+                }
+                Err(_) => join(held).await?,
+            }
         }
         None => {
             story.say("The harness could not take the database's write lock within 2 s while the transfer waited for the risk service.");
             broken.push("The service holds the database's write lock while it waits for the risk service: every other transfer, on every instance, waits behind one slow assessment and gets 503 once it outlasts the busy timeout (\"never because of our own concurrent requests\").".to_owned());
+            w.risk.release_held();
+            join(held).await?
         }
-    }
-    w.risk.release_held();
-    let x = join(held).await?;
+    };
     story.say(format!("Its answer: {x}"));
     w.record(&body, &x);
 
@@ -101,27 +125,39 @@ pub async fn in_flight(env: CheckEnv) -> CheckResult {
     // 3. A client that gives up while its transfer waits for the risk service.
     let body = w.body(&a, &c, 2_000);
     story.say(format!(
-        "3. {}; the risk service holds its assessment and the client gives up after {} ms (closes its connection).",
-        body.json(),
-        CLIENT_TIMEOUT.as_millis()
+        "3. {}; the risk service holds its assessment and the client gives up (closes its connection).",
+        body.json()
     ));
     w.risk.fail_next(RiskFault::Hold);
-    let client = reqwest::Client::new();
-    let x = send_within(
-        &client,
-        reqwest::Method::POST,
+    let reached = post_then_hang_up(
         &w.svc.url(),
         "/transfers",
-        &[("content-type", "application/json")],
-        Some(body.json()),
-        CLIENT_TIMEOUT,
+        &[],
+        &body.json(),
+        w.risk.wait_for_held(1, Duration::from_secs(5)),
     )
-    .await;
-    story.say(format!("The client saw: {x}"));
-    w.record(&body, &x);
+    .await
+    .map_err(|e| Problem::Harness(format!("sending the abandoned transfer: {e}")))?;
+    if !reached {
+        w.risk.release_held();
+        story.say("The abandoned transfer never reached the risk service within 5 s.");
+        return Err(Problem::Service(story));
+    }
+    story.say("The client closed its connection while the risk service held the assessment.");
+    w.record_unanswered(&body);
+    // A service that cancels the request drops its risk call with it: wait for that
+    // (or, for one that carries on, a second) before the risk service answers.
+    let cancelled = w
+        .risk
+        .wait_for_at_most_held(0, Duration::from_secs(1))
+        .await;
+    story.say(if cancelled {
+        "The service dropped the request's risk call when its client left."
+    } else {
+        "The service carried on with the request after its client left."
+    });
     w.risk.release_held();
-    // Whatever the service still does for it, it does now; then the books must balance.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // One that carried on finishes now; the next transfer of the payer queues behind it.
     let after = w.body(&b, &a, 500);
     let x = w.transfer(&after).await;
     story.say(format!("A later transfer touching the same payer: {x}"));

@@ -73,7 +73,7 @@ pub fn checks() -> Vec<Check> {
             flaw: None,
             visibility: Visibility::Hidden,
             points: 2,
-            description: "Requirements judged while a transfer waits for the risk service: the service does not hold the database's write lock meanwhile (the harness takes it); a transfer between other accounts is answered 2xx within 3 s; a client that gives up mid-request leaves the transfer whole or absent. Afterwards every balance equals its ledger and money is conserved.",
+            description: "Requirements judged while a transfer waits for the risk service: the service does not hold the database's write lock meanwhile (the harness takes it, and no success may arrive until the harness lets it go); a transfer between other accounts is answered 2xx within 3 s; a client that gives up mid-request leaves the transfer whole or absent. Afterwards every balance equals its ledger and money is conserved.",
             run: |env| Box::pin(async move { settle(in_flight::in_flight(env).await) }),
         },
         crate::checks::upgrade::production::registration(

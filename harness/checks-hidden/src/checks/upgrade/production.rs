@@ -91,6 +91,7 @@ pub async fn check(env: CheckEnv, upgrade: Upgrade) -> CheckResult {
         },
         log: env.workdir.join(log),
         stats: None,
+        policy: env.policy.clone(),
     };
 
     // Production as it stands: the original service's schema and data.
@@ -191,12 +192,38 @@ fn shape_of(conn: &Connection) -> rusqlite::Result<Shape> {
     for table in &tables {
         shape.items.insert(format!("table `{table}`"));
         let quoted = table.replace('"', "\"\"");
-        let columns: Vec<String> = conn
+        let columns: Vec<(String, String, bool, Option<String>)> = conn
             .prepare(&format!("PRAGMA table_info(\"{quoted}\")"))?
-            .query_map([], |r| r.get::<_, String>(1))?
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)? != 0,
+                    r.get::<_, Option<String>>(4)?,
+                ))
+            })?
             .collect::<Result<_, _>>()?;
-        for column in columns {
+        for (column, kind, not_null, default) in columns {
             shape.items.insert(format!("column `{table}.{column}`"));
+            // What a column promises, beyond existing: a constraint written only into a
+            // shipped migration never reaches production's table.
+            shape.items.insert(format!(
+                "column `{table}.{column}` {}{}{}",
+                kind.to_lowercase(),
+                if not_null { " not null" } else { "" },
+                default.map_or_else(String::new, |d| format!(" default {}", normalise(&d)))
+            ));
+        }
+        let sql: Option<String> = conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [table],
+                |r| r.get(0),
+            )
+            .ok()
+            .flatten();
+        for check in check_clauses(&sql.unwrap_or_default()) {
+            shape.items.insert(format!("check on `{table}`: {check}"));
         }
         let indexes: Vec<(String, bool, bool)> = conn
             .prepare(&format!("PRAGMA index_list(\"{quoted}\")"))?
@@ -255,6 +282,46 @@ fn shape_of(conn: &Connection) -> rusqlite::Result<Shape> {
         shape.items.insert(format!("trigger `{trigger}`"));
     }
     Ok(shape)
+}
+
+/// Every `CHECK (…)` clause of a `CREATE TABLE` statement, lower-cased with its
+/// whitespace normalised.
+fn check_clauses(sql: &str) -> Vec<String> {
+    let lower = sql.to_lowercase();
+    let bytes = lower.as_bytes();
+    let mut clauses = Vec::new();
+    let mut from = 0;
+    while let Some(at) = lower[from..].find("check") {
+        let start = from + at;
+        from = start + "check".len();
+        let word_before =
+            start > 0 && (bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_');
+        let rest = lower[from..].trim_start();
+        if word_before || !rest.starts_with('(') {
+            continue;
+        }
+        let open = lower.len() - rest.len();
+        let mut depth = 0usize;
+        for (i, c) in lower[open..].char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        clauses.push(
+                            normalise(&lower[open..=open + i])
+                                .replace("( ", "(")
+                                .replace(" )", ")"),
+                        );
+                        from = open + i + 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    clauses
 }
 
 fn normalise(sql: &str) -> String {
@@ -329,5 +396,29 @@ mod tests {
         ] {
             assert!(broken.contains(missing), "{missing}: {broken}");
         }
+    }
+
+    #[test]
+    fn a_constraint_only_a_fresh_file_gets_is_named() {
+        // The guard edited into the first migration: production's table never gets it.
+        let production =
+            shape_from("CREATE TABLE accounts (id TEXT PRIMARY KEY, balance INTEGER);");
+        let fresh = shape_from(
+            "CREATE TABLE accounts (id TEXT PRIMARY KEY, balance INTEGER NOT NULL CHECK (balance >= 0));",
+        );
+        let broken = judge(&production, &production, &fresh).join("\n");
+        assert!(
+            broken.contains("check on `accounts`: (balance >= 0)"),
+            "{broken}"
+        );
+        assert!(
+            broken.contains("column `accounts.balance` integer not null"),
+            "{broken}"
+        );
+        // The same constraints written alike, whatever the spacing, are the same.
+        let spaced = shape_from(
+            "CREATE TABLE accounts (id TEXT PRIMARY KEY, balance INTEGER NOT NULL CHECK(  balance >=   0 ));",
+        );
+        assert!(judge(&spaced, &spaced, &fresh).is_empty());
     }
 }

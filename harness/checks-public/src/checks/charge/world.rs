@@ -391,6 +391,7 @@ fn spec(env: &CheckEnv, provider: &PaymentProvider, instance: usize) -> ServiceS
         env: Vec::new(),
         log: env.workdir.join(format!("instance-{instance}.log")),
         stats: None,
+        policy: env.policy.clone(),
     }
 }
 

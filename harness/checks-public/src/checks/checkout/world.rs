@@ -1070,6 +1070,7 @@ fn spec(
         env: Vec::new(),
         log: env.workdir.join(format!("instance-{instance}.log")),
         stats: None,
+        policy: env.policy.clone(),
     }
 }
 

@@ -619,6 +619,38 @@ pub async fn rename_shows_on_next_request(env: CheckEnv) -> CheckResult {
     story.exchange(&direct.exchange);
     let expected = w.expected(customer)?;
     broken.extend(judge_walk(&[direct], &expected, 20, 1, &mut story));
+
+    // Checkout writes straight into the tables too: a line added to an order already
+    // shown, and a new order of many lines, show up on the next request, whole.
+    let extra = Line {
+        product_id: product.id,
+        quantity: 2,
+        unit_price: 4_100,
+    };
+    w.add_line_in_db(customer, &extra)?;
+    let big = Order {
+        customer_id: customer,
+        placed_at: timestamp(10 * 60),
+        lines: (0..25)
+            .map(|n| Line {
+                product_id: product.id,
+                quantity: 1 + n % 3,
+                unit_price: 4_000 + n,
+            })
+            .collect(),
+    };
+    w.write(&Dataset {
+        customers: Vec::new(),
+        products: Vec::new(),
+        orders: vec![big],
+    })?;
+    story.say(
+        "Checkout added a line to the latest order already shown, and placed an order of 25 lines, straight in the database.",
+    );
+    let grown = w.page(customer, None, None).await;
+    story.exchange(&grown.exchange);
+    let expected = w.expected(customer)?;
+    broken.extend(judge_walk(&[grown], &expected, 20, 1, &mut story));
     Ok(verdict(story, broken))
 }
 

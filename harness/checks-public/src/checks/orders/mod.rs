@@ -52,7 +52,7 @@ pub fn checks() -> Vec<Check> {
             flaw: None,
             visibility: Visibility::Public,
             points: 1,
-            description: "A product renamed and repriced through PUT /products/{id}, and then renamed directly in the database as the back office does, shows its new name on the very next orders request each time, while past lines keep the price paid.",
+            description: "A product renamed and repriced through PUT /products/{id}, and then renamed directly in the database as the back office does, shows its new name on the very next orders request each time, while past lines keep the price paid; a line checkout adds to an order already shown, and a new order of 25 lines, show on the next request whole.",
             run: |env| {
                 Box::pin(async move { settle(contract::rename_shows_on_next_request(env).await) })
             },

@@ -263,6 +263,7 @@ impl OrdersWorld {
             )],
             log: env.workdir.join("service.log"),
             stats: Some(stats_path.clone()),
+            policy: env.policy.clone(),
         };
         let svc = RunningService::start(&spec).await.map_err(|e| {
             let mut ev = Evidence::new();
@@ -308,6 +309,33 @@ impl OrdersWorld {
     }
 
     /// Renames a product directly in the database, as the back office does.
+    /// Adds a line to `customer`'s latest order straight in the database, as checkout
+    /// does when an order grows after it was first shown.
+    pub fn add_line_in_db(
+        &self,
+        customer: i64,
+        line: &crate::checks::orders::dataset::Line,
+    ) -> Result<(), Problem> {
+        let conn = rusqlite::Connection::open(self.svc.db())
+            .map_err(|e| Problem::Harness(format!("opening the database: {e}")))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .and_then(|()| {
+                conn.execute(
+                    "INSERT INTO order_lines (order_id, product_id, quantity, unit_price)
+                     VALUES ((SELECT max(id) FROM orders WHERE customer_id = ?1), ?2, ?3, ?4)",
+                    rusqlite::params![customer, line.product_id, line.quantity, line.unit_price],
+                )
+            })
+            .map(|_| ())
+            .map_err(|e| {
+                let mut ev = Evidence::new();
+                ev.say(format!(
+                    "Adding a line in the `order_lines` table failed: {e}"
+                ));
+                Problem::Service(ev)
+            })
+    }
+
     pub fn rename_in_db(&self, product: i64, name: &str) -> Result<(), Problem> {
         let conn = rusqlite::Connection::open(self.svc.db())
             .map_err(|e| Problem::Harness(format!("opening the database: {e}")))?;

@@ -73,6 +73,7 @@ impl QuoteWorld {
             env: Vec::new(),
             log: dir.join("service.log"),
             stats: None,
+            policy: env.policy.clone(),
         };
         let svc = RunningService::start(&spec).await.map_err(|e| {
             let mut ev = Evidence::new();

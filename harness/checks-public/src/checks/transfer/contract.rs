@@ -163,6 +163,38 @@ pub async fn insufficient_funds(env: CheckEnv) -> CheckResult {
             broken.push("A refused transfer changed the accounts, transfers or ledger.".to_owned());
         }
     }
+    // The brief's largest amount is a transfer like any other when the payer covers it.
+    const MAX_AMOUNT: i64 = 1_000_000_000;
+    let [rich, payee] = accounts::<2>(&mut w, &[MAX_AMOUNT, 0])?;
+    let body = w.body(&rich, &payee, MAX_AMOUNT);
+    let x = w.transfer(&body).await;
+    story.exchange(&x);
+    if !x.is_success() {
+        broken.push(format!(
+            "A transfer of exactly {MAX_AMOUNT} (the brief's largest amount) that the payer covers must succeed: {x}"
+        ));
+    }
+    // A transfer the payer cannot cover is 409 whatever the risk service would say.
+    let [poor, other] = accounts::<2>(&mut w, &[500, 0])?;
+    w.risk.decline_from(&poor);
+    let body = w.body(&poor, &other, 501);
+    let x = w.transfer(&body).await;
+    story.say(format!("The risk service would decline this payer: {x}"));
+    if x.status != Some(409) {
+        broken.push(format!(
+            "A transfer the payer cannot cover is 409 whatever the risk service would say (here it would decline): {x}"
+        ));
+    }
+    w.risk.set_standing(Some(RiskFault::ServerError));
+    let body = w.body(&poor, &other, 502);
+    let x = w.transfer(&body).await;
+    w.risk.set_standing(None);
+    story.say(format!("The risk service is failing: {x}"));
+    if x.status != Some(409) {
+        broken.push(format!(
+            "A transfer the payer cannot cover is 409 whatever the risk service would say (here it is failing): {x}"
+        ));
+    }
     broken.extend(w.judge(&mut story)?);
     Ok(verdict(story, broken))
 }

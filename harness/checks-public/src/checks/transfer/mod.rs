@@ -39,7 +39,7 @@ pub fn checks() -> Vec<Check> {
             flaw: None,
             visibility: Visibility::Public,
             points: 1,
-            description: "A transfer of the balance plus one gets 409 (or 422) with a JSON error and changes nothing; the whole balance can be moved; then one more cent is refused.",
+            description: "A transfer of the balance plus one gets 409 (or 422) with a JSON error and changes nothing; the whole balance can be moved; then one more cent is refused. A covered transfer of exactly 1000000000 (the largest amount) succeeds; a transfer the payer cannot cover gets 409 also when the risk service would decline it or is failing.",
             run: |env| Box::pin(async move { settle(contract::insufficient_funds(env).await) }),
         },
         Check {

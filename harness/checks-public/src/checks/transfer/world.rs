@@ -225,6 +225,12 @@ impl TransferWorld {
         self.sent.push((body.clone(), fate));
     }
 
+    /// Files a request whose client gave up before any answer: it may be applied whole
+    /// or not at all.
+    pub fn record_unanswered(&mut self, body: &TransferBody) {
+        self.sent.push((body.clone(), Fate::Unknown));
+    }
+
     /// A GET request to the first instance.
     pub async fn get(&self, path: &str) -> Exchange {
         self.client().get(&self.svc.url(), path).await
@@ -635,6 +641,7 @@ fn spec(
         env: env_vars.to_vec(),
         log: env.workdir.join(format!("instance-{instance}.log")),
         stats: None,
+        policy: env.policy.clone(),
     }
 }
 
