@@ -205,6 +205,44 @@ fn describe_transport_error(e: &reqwest::Error, timeout: Duration) -> String {
     }
 }
 
+/// A client that gives up mid-request, for certain: sends `POST {path}` with `headers`
+/// and `body` to `base` (an `http://host:port` URL) over a connection of its own, waits
+/// for `reached` (the request has got somewhere the check can see, e.g. a held
+/// downstream call), then closes the connection without reading an answer. Returns
+/// whether `reached` happened; the connection is closed either way. A pooled client
+/// that times out may keep its connection for a while, so a disconnect is not left to
+/// one.
+pub async fn post_then_hang_up(
+    base: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    reached: impl std::future::Future<Output = bool>,
+) -> std::io::Result<bool> {
+    use tokio::io::AsyncWriteExt;
+    let authority = base
+        .strip_prefix("http://")
+        .unwrap_or(base)
+        .trim_end_matches('/');
+    let mut stream = tokio::net::TcpStream::connect(authority).await?;
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nhost: {authority}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).await?;
+    stream.flush().await?;
+    let happened = reached.await;
+    // Close both directions now: the service sees the client gone.
+    let _ = stream.shutdown().await;
+    drop(stream);
+    Ok(happened)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,42 +299,4 @@ mod tests {
             "{exchange}"
         );
     }
-}
-
-/// A client that gives up mid-request, for certain: sends `POST {path}` with `headers`
-/// and `body` to `base` (an `http://host:port` URL) over a connection of its own, waits
-/// for `reached` (the request has got somewhere the check can see, e.g. a held
-/// downstream call), then closes the connection without reading an answer. Returns
-/// whether `reached` happened; the connection is closed either way. A pooled client
-/// that times out may keep its connection for a while, so a disconnect is not left to
-/// one.
-pub async fn post_then_hang_up(
-    base: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-    reached: impl std::future::Future<Output = bool>,
-) -> std::io::Result<bool> {
-    use tokio::io::AsyncWriteExt;
-    let authority = base
-        .strip_prefix("http://")
-        .unwrap_or(base)
-        .trim_end_matches('/');
-    let mut stream = tokio::net::TcpStream::connect(authority).await?;
-    let mut request = format!(
-        "POST {path} HTTP/1.1\r\nhost: {authority}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes()).await?;
-    stream.flush().await?;
-    let happened = reached.await;
-    // Close both directions now: the service sees the client gone.
-    let _ = stream.shutdown().await;
-    drop(stream);
-    Ok(happened)
 }
