@@ -101,14 +101,40 @@ pub fn kit_files(
     // The kit's tool is a choice of crates: the public checks and what they build on,
     // never the hidden checks' crate nor the grader's verbs — the compiler, not a
     // filter over source, keeps them out (nothing in these crates can name them).
+    // Of the public checks, only the chosen exercises' modules, and the checks tool
+    // builds only their features (the registry stays exhaustive; the rest is empty).
+    let ids: Vec<&str> = exercises.iter().map(|e| e.id).collect();
+    let public_checks = Path::new("harness/checks-public/src/checks");
     for krate in KIT_CRATES {
         let dir = Path::new(krate);
         files.insert(
             dir.join("Cargo.toml"),
             read(&format!("{krate}/Cargo.toml"))?,
         );
-        add_tree(root, &dir.join("src"), &mut files, &|_| true)?;
+        add_tree(root, &dir.join("src"), &mut files, &|p| {
+            p.strip_prefix(public_checks)
+                .ok()
+                .and_then(|rest| rest.components().next())
+                .is_none_or(|first| ids.iter().any(|id| first.as_os_str() == *id))
+        })?;
     }
+    let tool = "harness/checks-tool/Cargo.toml";
+    let mut manifest: toml::Table = String::from_utf8_lossy(&read(tool)?)
+        .parse()
+        .map_err(|e| PackError::Manifest(format!("{tool}: {e}")))?;
+    let dependency = manifest
+        .get_mut("dependencies")
+        .and_then(toml::Value::as_table_mut)
+        .and_then(|d| d.get_mut("checks-public"))
+        .and_then(toml::Value::as_table_mut)
+        .ok_or_else(|| PackError::Manifest(format!("{tool}: no checks-public dependency")))?;
+    dependency.insert("default-features".into(), false.into());
+    dependency.insert(
+        "features".into(),
+        toml::Value::Array(ids.iter().map(|id| toml::Value::from(*id)).collect()),
+    );
+    let manifest = toml::to_string(&manifest).map_err(|e| PackError::Manifest(e.to_string()))?;
+    files.insert(tool.into(), manifest.into_bytes());
     files.insert("docs/review-notes.md".into(), read("docs/review-notes.md")?);
     files.insert(".gitignore".into(), b"/target\n".to_vec());
     files.insert(

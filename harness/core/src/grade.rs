@@ -17,6 +17,10 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(120);
 /// The id suffix of each exercise's upgrade-from-production check.
 pub const UPGRADE_CHECK: &str = ".upgrade-from-production";
 
+/// Id suffixes of the checks that start production's own build (the grader's pristine
+/// exercise) before the fix: they get it in [`CheckEnv::pristine`].
+pub const NEEDS_PRODUCTION_BUILD: &[&str] = &[UPGRADE_CHECK, ".retry-across-upgrade"];
+
 /// The seed used when `--seed` is not given: the same for every submission, so a
 /// pipeline grades every candidate against the same histories.
 pub const DEFAULT_SEED: u64 = 20_261_129;
@@ -168,7 +172,9 @@ async fn grade_exercise(
         .collect();
     // The upgrade check starts production's database with the grader's own build.
     let pristine = if matches!(build, Build::Ok { .. })
-        && checks.iter().any(|c| c.id.ends_with(UPGRADE_CHECK))
+        && checks
+            .iter()
+            .any(|c| NEEDS_PRODUCTION_BUILD.iter().any(|s| c.id.ends_with(s)))
     {
         match staging::build_exercise(ws, &ws.root, exercise, &dir.join("pristine")).await? {
             Build::Ok { binary, .. } => Some(binary),

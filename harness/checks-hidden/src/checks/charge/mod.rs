@@ -6,6 +6,7 @@ pub use checks_public::checks::charge::*;
 pub mod flaws;
 pub mod in_flight;
 pub mod property;
+pub mod upgrade;
 
 use crate::checks::{Check, Visibility, settle};
 
@@ -67,6 +68,14 @@ pub fn checks() -> Vec<Check> {
             points: 3,
             description: "Requirements judged while a request is at the provider: a different body under its key gets 409 or 422 and charges nothing; a client that gives up mid-request leaves a key a retry can complete within 5 s; no success is sent while the harness holds the database's write lock (nothing could be recorded), and the service does not hold that lock across the provider call; a charge for another customer does not wait for someone else's slow provider call. Each time the customer is charged at most once and the table agrees with the provider.",
             run: |env| Box::pin(async move { settle(in_flight::in_flight(env).await) }),
+        },
+        Check {
+            id: "charge.retry-across-upgrade",
+            flaw: None,
+            visibility: Visibility::Hidden,
+            points: 1,
+            description: "A charge made by the version production runs today is retried under its key after the fix is deployed on the same database: the retry replays that charge and the customer is charged once.",
+            run: |env| Box::pin(async move { settle(upgrade::retry_across_upgrade(env).await) }),
         },
         crate::checks::upgrade::production::registration("charge.upgrade-from-production", |env| {
             Box::pin(crate::checks::upgrade::production::run(env, &["payments"]))

@@ -33,8 +33,9 @@ fn lines(what: &'static str, lines: Vec<(String, i64)>) -> Breaker {
 }
 
 /// Every rule broken once. `sku` is any stocked product; `pricey` one whose two units
-/// exceed the total cap (see [`stock_pricey`]).
-pub fn breakers(sku: &str, pricey: &str) -> Vec<Breaker> {
+/// exceed the total cap (see [`stock_pricey`]); `near_cap` one priced just under the
+/// cap, so only the shipping takes its order over it (see [`stock_near_cap`]).
+pub fn breakers(sku: &str, pricey: &str, near_cap: &str) -> Vec<Breaker> {
     vec![
         set("a quantity of 0", "lines.0.quantity", json!(0)),
         set("a negative quantity (-3)", "lines.0.quantity", json!(-3)),
@@ -52,6 +53,10 @@ pub fn breakers(sku: &str, pricey: &str) -> Vec<Breaker> {
         set("no lines", "lines", json!([])),
         lines("51 lines", vec![(sku.to_owned(), 1); 51]),
         lines("a total over 500000 cents", vec![(pricey.to_owned(), 2)]),
+        lines(
+            "items under 500000 cents whose shipping takes the total over it",
+            vec![(near_cap.to_owned(), 1)],
+        ),
         set("an empty customer_id", "customer_id", json!("")),
         Breaker {
             what: "a 65-character customer_id",
@@ -105,6 +110,12 @@ pub fn breakers(sku: &str, pricey: &str) -> Vec<Breaker> {
             json!("BR"),
         ),
     ]
+}
+
+/// Stocks one product priced 100 cents under the total cap: its items fit, but every
+/// destination's shipping rate is several hundred cents, so its order's total does not.
+pub fn stock_near_cap(w: &mut CheckoutWorld, stock: i64) -> Result<String, Problem> {
+    w.stock_priced(MAX_TOTAL - 100, 100, stock)
 }
 
 /// Stocks one product priced so that one unit (with shipping) fits under the total cap

@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::checks::checkout::carts::{breakers, refused_cleanly, stock_pricey};
+use crate::checks::checkout::carts::{breakers, refused_cleanly, stock_near_cap, stock_pricey};
 use crate::checks::checkout::world::{
     BUDGET, BUDGET_ALLOWED, CRASH_RECOVERY, Cart, CheckoutWorld, Line, Scope, join,
 };
@@ -574,7 +574,8 @@ pub async fn rejects_bad_carts(env: CheckEnv) -> CheckResult {
     let skus = w.stock_products(50, STOCK)?;
     let pricey = stock_pricey(&mut w, STOCK)?;
     let cheap = w.stock_priced(199, 100, STOCK)?;
-    let bad = breakers(&skus[0], &pricey);
+    let near_cap = stock_near_cap(&mut w, STOCK)?;
+    let bad = breakers(&skus[0], &pricey, &near_cap);
     for case in &bad {
         let cart = w.cart(&[(&skus[0], 1)]);
         let key = w.new_key();

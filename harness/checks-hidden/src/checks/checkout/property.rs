@@ -8,7 +8,9 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use tokio::sync::Mutex;
 
-use crate::checks::checkout::carts::{Breaker, breakers, refused_cleanly, stock_pricey};
+use crate::checks::checkout::carts::{
+    Breaker, breakers, refused_cleanly, stock_near_cap, stock_pricey,
+};
 use crate::checks::checkout::world::{CheckoutWorld, Scope};
 use crate::checks::property::{search, shrunk_verdict};
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, Verdict};
@@ -58,7 +60,8 @@ pub async fn random_carts(env: CheckEnv) -> CheckResult {
     let mut w = CheckoutWorld::start(env).await?;
     let skus = w.stock_products(PRODUCTS, 1_000_000)?;
     let pricey = stock_pricey(&mut w, 1_000_000)?;
-    let rules = Arc::new(breakers(&skus[0], &pricey));
+    let near_cap = stock_near_cap(&mut w, 1_000_000)?;
+    let rules = Arc::new(breakers(&skus[0], &pricey, &near_cap));
     let world = Arc::new(Mutex::new((w, skus)));
     let (runner_world, runner_rules) = (Arc::clone(&world), Arc::clone(&rules));
     let found = search(

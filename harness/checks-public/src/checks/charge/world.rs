@@ -427,9 +427,27 @@ pub fn judge_one_key(
     answers: &[Exchange],
     story: &mut Evidence,
 ) -> Result<Vec<String>, Problem> {
+    judge_one_key_on(&world.provider, world.svc.db(), body, answers, story)
+}
+
+/// [`judge_one_key`] against any provider and database file (e.g. a database two
+/// versions of the service have served in turn).
+pub fn judge_one_key_on(
+    provider: &PaymentProvider,
+    db: &std::path::Path,
+    body: &ChargeBody,
+    answers: &[Exchange],
+    story: &mut Evidence,
+) -> Result<Vec<String>, Problem> {
     let customer = &body.customer_id;
-    let charged = world.provider.charges_for(customer);
-    let rows = match world.db_charges_for(customer) {
+    let charged = provider.charges_for(customer);
+    let rows = match read_db_charges(db, customer).map_err(|e| {
+        let mut ev = Evidence::new();
+        ev.say(format!(
+            "The contract table `charges` could not be read from the service's database: {e}"
+        ));
+        Problem::Service(ev)
+    }) {
         Ok(rows) => rows,
         // Keep what the client saw: it usually says why the table is not there.
         Err(Problem::Service(unreadable)) => {

@@ -651,6 +651,21 @@ pub async fn rename_shows_on_next_request(env: CheckEnv) -> CheckResult {
     story.exchange(&grown.exchange);
     let expected = w.expected(customer)?;
     broken.extend(judge_walk(&[grown], &expected, 20, 1, &mut story));
+    // The large order alone on a page of one: every one of its lines, and its total.
+    let single = w.page(customer, Some("1"), None).await;
+    story.exchange(&single.exchange);
+    match (single.orders().first(), expected.first()) {
+        (Some(got), Some(want)) if got != want => broken.push(format!(
+            "With limit=1 the newest order (25 lines) must be shown whole; it differs from the database (expected {} lines, got {}).",
+            want.get("lines").and_then(Value::as_array).map_or(0, Vec::len),
+            got.get("lines").and_then(Value::as_array).map_or(0, Vec::len)
+        )),
+        (None, Some(_)) => broken.push(format!(
+            "With limit=1 the first page must hold the newest order: {}",
+            single.exchange
+        )),
+        _ => {}
+    }
     Ok(verdict(story, broken))
 }
 
