@@ -135,6 +135,22 @@ pub fn kit_files(
     );
     let manifest = toml::to_string(&manifest).map_err(|e| PackError::Manifest(e.to_string()))?;
     files.insert(tool.into(), manifest.into_bytes());
+    // The public checks as a member of the kit's workspace build only the kit's
+    // exercises by default too (a plain `cargo build` builds every member).
+    let public = "harness/checks-public/Cargo.toml";
+    let mut manifest: toml::Table = String::from_utf8_lossy(&read(public)?)
+        .parse()
+        .map_err(|e| PackError::Manifest(format!("{public}: {e}")))?;
+    manifest
+        .get_mut("features")
+        .and_then(toml::Value::as_table_mut)
+        .ok_or_else(|| PackError::Manifest(format!("{public}: no [features]")))?
+        .insert(
+            "default".into(),
+            toml::Value::Array(ids.iter().map(|id| toml::Value::from(*id)).collect()),
+        );
+    let manifest = toml::to_string(&manifest).map_err(|e| PackError::Manifest(e.to_string()))?;
+    files.insert(public.into(), manifest.into_bytes());
     files.insert("docs/review-notes.md".into(), read("docs/review-notes.md")?);
     files.insert(".gitignore".into(), b"/target\n".to_vec());
     files.insert(
