@@ -300,6 +300,11 @@ pub async fn serve(
     std::fs::create_dir_all(cache).map_err(|e| e.to_string())?;
     std::fs::write(&state, server.url()).map_err(|e| e.to_string())?;
 
+    // Listen for Ctrl-C before saying anything: someone who reads the URLs may stop
+    // the session at once, and an interrupt before a listener exists would kill the
+    // process without cleaning up.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| format!("listening for Ctrl-C: {e}"))?;
     let url = svc.url();
     println!("{} is running at {url}", exercise.id);
     println!(
@@ -321,7 +326,7 @@ pub async fn serve(
     println!("one line per request (Ctrl-C to stop):");
 
     let tail = tokio::spawn(stream_requests(stats, Arc::clone(&control)));
-    let _ = tokio::signal::ctrl_c().await;
+    interrupt.recv().await;
     tail.abort();
     let _ = std::fs::remove_file(&state);
     drop(svc);
