@@ -879,8 +879,8 @@ pub async fn budget_as_stated(env: CheckEnv) -> CheckResult {
                 ));
                 break;
             }
-            let hung = x.status.is_none();
-            if hung || trial + 1 == BUDGET_TRIALS {
+            // Even no answer at all gets every trial: a stalled harness looks the same.
+            if trial + 1 == BUDGET_TRIALS {
                 story.say(format!(
                     "Shipping-rates {what}: trial {}: {x} ({} ms)",
                     trial + 1,
