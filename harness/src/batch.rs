@@ -258,7 +258,14 @@ async fn grade_one(sub: &Submission, opts: &BatchOptions) -> Outcome {
     cmd.arg("grade")
         .arg(&sub.path)
         .args(["--format", "json", "--seed"])
-        .arg(opts.seed.to_string());
+        .arg(opts.seed.to_string())
+        // Submissions already run side by side: about three exercise streams in all.
+        .arg("--parallel")
+        .arg(
+            (crate::grade::DEFAULT_PARALLEL / opts.jobs.max(1))
+                .max(1)
+                .to_string(),
+        );
     for e in &opts.exercises {
         cmd.args(["--exercise", e]);
     }

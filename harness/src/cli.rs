@@ -71,6 +71,9 @@ enum Command {
         /// Seed for every random choice (histories, names, amounts).
         #[arg(long, default_value_t = DEFAULT_SEED)]
         seed: u64,
+        /// Exercises graded at once; builds take turns. Verdicts do not depend on it.
+        #[arg(long, value_name = "N", default_value_t = grade::DEFAULT_PARALLEL)]
+        parallel: usize,
     },
     /// For candidates: build your service and run the public checks against it.
     ///
@@ -270,6 +273,7 @@ pub async fn main() -> ExitCode {
             format,
             out,
             seed,
+            parallel,
         } => {
             if let Some(file) = &out
                 && let Err(e) = writable_destination(file)
@@ -298,6 +302,7 @@ pub async fn main() -> ExitCode {
                 source: Some(intake.source.clone()),
                 visibility: None,
                 registry: REGISTRY,
+                parallel,
             };
             let progress = verbs::StderrProgress::new();
             let report = match grade::grade(&ws, &opts, &progress).await {
@@ -582,6 +587,7 @@ async fn demo(exercise: String, path: PathBuf, seed: u64, verbose: bool) -> Exit
         source: None,
         visibility: None,
         registry: REGISTRY,
+        parallel: 1,
     };
     eprintln!("building {exercise}; one scenario per planted flaw…");
     let report = match grade::grade(&Workspace::grader(), &opts, &grade::Quiet).await {

@@ -95,6 +95,11 @@ pub fn modes(exercise: &str) -> &'static [(&'static str, &'static str, &'static 
                 "error",
                 "every charge fails with 500 (nothing charged)",
             ),
+            (
+                "provider",
+                "decline",
+                "the next charge is declined with 402 (nothing charged)",
+            ),
             ("shipping", "healthy", "shipping-rates answers normally"),
             ("shipping", "hang", "every rate request hangs"),
             ("shipping", "stall", "headers, then the body stalls"),
@@ -158,6 +163,7 @@ impl Control {
             (Fakes::Checkout(p, _), "provider", "error") => {
                 p.set_standing(Some(ProviderFault::ServerError))
             }
+            (Fakes::Checkout(p, _), "provider", "decline") => p.fail_next(ProviderFault::Decline),
             (Fakes::Checkout(_, s), "shipping", "healthy") => s.heal(),
             (Fakes::Checkout(_, s), "shipping", "hang") => {
                 s.set_standing(Some(ShippingFault::Hang))

@@ -167,6 +167,7 @@ pub async fn check(
         source: None,
         visibility: Some(crate::checks::Visibility::Public),
         registry,
+        parallel: 1,
     };
     eprintln!("{}", building_note(ws, &exercise));
     eprintln!("then its public checks, one line each as they end.");

@@ -187,6 +187,7 @@ pub async fn grade_exercise(submission: &Path, exercise: &str, seed: u64) -> Rep
         source: None,
         visibility: None,
         registry: harness::registry,
+        parallel: 1,
     };
     grade(&Workspace::grader(), &opts, &Quiet)
         .await

@@ -5,8 +5,8 @@
 //! charge (409 while the original is still processing, 422 if the parameters differ).
 //! Checks inject faults to recreate production incidents deterministically: a response
 //! lost after the charge was made, a call held until the check releases it (to force a
-//! race), a hang, a 500, added latency. Its charge list is the ground truth for "was the
-//! customer charged twice?".
+//! race), a hang, a 500, a declined card, added latency. Its charge list is the ground
+//! truth for "was the customer charged twice?".
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -42,6 +42,8 @@ pub enum ProviderFault {
     CommitThenHold,
     /// Accept the call and never answer.
     Hang,
+    /// Decline the card: `402` (`card_declined`), nothing charged.
+    Decline,
 }
 
 /// A charge the provider made.
@@ -305,6 +307,9 @@ async fn create_charge(
         }
         Some(ProviderFault::HoldUntilReleased) => shared.gate.hold().await,
         Some(ProviderFault::Hang) => std::future::pending::<()>().await,
+        Some(ProviderFault::Decline) => {
+            return error(StatusCode::PAYMENT_REQUIRED, "card_declined");
+        }
         _ => {}
     }
 

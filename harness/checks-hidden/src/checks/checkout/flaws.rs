@@ -492,6 +492,84 @@ pub async fn out_of_stock_midway(env: CheckEnv) -> CheckResult {
     Ok(verdict(story, broken))
 }
 
+/// The provider declines the card of a cart that names one SKU on two lines and takes
+/// every unit of it (a fix that gives stock back per product, not per line, loses a
+/// line's worth). Nothing may be charged, an order recorded for it must be `failed`,
+/// and every unit must be back on the shelf, so the same cart from another customer
+/// then goes through. A status other than the brief's 402 is noted, not failed: it is
+/// the contract's concern, and this check credits the order-not-atomic flaw.
+pub async fn declined_card(env: CheckEnv) -> CheckResult {
+    let mut w = CheckoutWorld::start(env).await?;
+    let mut story = Evidence::new();
+    let mut broken = Vec::new();
+    let first = 1 + w.rng().below(3) as i64;
+    let second = 1 + w.rng().below(3) as i64;
+    let scarce = w.stock_products(1, first + second)?;
+    let plenty = w.stock_products(1, STOCK)?;
+    let lines = [
+        (&*scarce[0], first),
+        (&*plenty[0], 1),
+        (&*scarce[0], second),
+    ];
+    let mut cart = w.cart(&lines);
+    cart.payment_method = "pm_card_chargeDeclined".to_owned();
+    w.provider.fail_next(ProviderFault::Decline);
+    story.say(format!(
+        "{} has exactly {} units on the shelf; the cart takes them all on two lines ({first} + {second}), and the provider declines the card.",
+        scarce[0],
+        first + second
+    ));
+    let key = w.new_key();
+    let x = w.checkout(&key, &cart).await;
+    story.exchange(&x);
+    let declined = w
+        .provider
+        .calls()
+        .iter()
+        .any(|c| c.fault == Some(ProviderFault::Decline));
+    w.provider.heal();
+    if !declined {
+        broken.push(format!(
+            "The service never asked the provider to charge the cart, so the decline never happened: {x}"
+        ));
+    } else if x.is_success() {
+        broken.push(format!(
+            "A declined card was answered as a success; nothing was charged: {x}"
+        ));
+    } else if x.status != Some(402) {
+        // The status alone is the contract's, not this flaw's: what a decline must not
+        // leave behind is judged below.
+        story.say(format!(
+            "(The brief answers a declined card 402 `payment_declined`; this was {}.)",
+            x.status.map_or("no answer".to_owned(), |s| s.to_string())
+        ));
+    }
+    for o in w.shop()?.orders.values().filter(|o| o.key == key) {
+        if o.status != "failed" {
+            broken.push(format!(
+                "Order {} recorded for the declined card has status {:?}; the brief requires `failed`.",
+                o.id, o.status
+            ));
+        }
+    }
+    broken.extend(w.left_behind(&key)?);
+    broken.extend(w.judge_scope(Scope::Stock)?);
+    let again = w.cart(&lines);
+    let key = w.new_key();
+    let x = w.checkout(&key, &again).await;
+    story.exchange(&x);
+    if x.status != Some(201) {
+        broken.push(format!(
+            "Afterwards the same cart for another customer, whose card is accepted, must go through (201): all {} units of {} must be back on the shelf: {x}",
+            first + second,
+            scarce[0]
+        ));
+    }
+    broken.extend(w.judge_scope(Scope::All)?);
+    dedup(&mut broken);
+    Ok(verdict(story, broken))
+}
+
 /// Counts the row writes of a plain checkout. `Ok(Err(_))` when the count cannot be
 /// believed (the triggers were bypassed): the check fails with that.
 async fn count_writes(

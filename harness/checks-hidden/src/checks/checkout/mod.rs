@@ -73,6 +73,14 @@ pub fn checks() -> Vec<Check> {
             run: |env| Box::pin(async move { settle(flaws::out_of_stock_midway(env).await) }),
         },
         Check {
+            id: "checkout.declined-card",
+            flaw: Some("order-not-atomic"),
+            visibility: Visibility::Hidden,
+            points: 1,
+            description: "The provider declines the card of a cart naming one SKU on two lines that together take every unit on the shelf: not a success, nothing charged, an order recorded for it `failed`, every unit back on the shelf, and the same cart for another customer then goes through.",
+            run: |env| Box::pin(async move { settle(flaws::declined_card(env).await) }),
+        },
+        Check {
             id: "checkout.rejects-bad-carts",
             flaw: Some("input-not-validated"),
             visibility: Visibility::Hidden,
