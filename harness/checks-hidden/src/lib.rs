@@ -14,6 +14,7 @@ pub mod checks {
     pub mod quote;
     pub mod transfer;
     pub mod upgrade;
+    pub mod write_lock;
 }
 
 pub use harness_core::{fakes, seed, service};

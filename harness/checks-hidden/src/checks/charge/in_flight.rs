@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use crate::checks::charge::world::{ChargeBody, ChargeWorld, HeldOrAnswered, judge_one_key};
 use crate::checks::http::{Exchange, post_then_hang_up};
+use crate::checks::write_lock::{Answered, answer_under_write_lock};
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
-use crate::fakes::{LockHolder, ProviderFault};
+use crate::fakes::ProviderFault;
 
 /// How long a request that died (its client gone) may keep its key answering `409`:
 /// the brief's 5 s for a request that died with its instance, plus a second for a
@@ -206,34 +207,23 @@ async fn answer_only_what_is_recorded(
     w.provider.fail_next(ProviderFault::HoldUntilReleased);
     let mut first = send_and_hold(w, &key, &body, story).await?;
     let db = w.svc.db().to_path_buf();
-    let lock = tokio::task::spawn_blocking(move || LockHolder::take(&db, Duration::from_secs(2)))
-        .await
-        .map_err(|e| Problem::Harness(format!("lock task failed: {e}")))?
-        .map_err(|e| Problem::Harness(format!("taking the database's write lock: {e}")))?;
-    let Some(lock) = lock else {
-        story.say("The harness could not take the database's write lock within 2 s while the charge call was at the provider.");
-        broken.push("The service holds the database's write lock while it waits for the payment provider: every other charge, on every instance, waits behind one slow provider call (the database is shared by all instances).".to_owned());
-        w.provider.release_held();
-        let x = join(first).await?;
-        story.exchange(&x);
-        return Ok(());
-    };
-    story.say(format!(
-        "The harness takes the database's write lock (as another process would) and the provider answers; the lock is held {} ms.",
-        LOCK_HOLD.as_millis()
-    ));
-    w.provider.release_held();
-    let early = tokio::time::timeout(LOCK_HOLD, &mut first).await;
-    let released = tokio::task::spawn_blocking(move || lock.release())
-        .await
-        .map_err(|e| Problem::Harness(format!("lock task failed: {e}")))?;
-    released.map_err(|e| Problem::Harness(format!("releasing the write lock: {e}")))?;
-    let x = match early {
-        Ok(answered) => {
-            let x = answered.map_err(|e| Problem::Harness(format!("request task failed: {e}")))?;
-            story.say(format!(
-                "Answered while the harness held the write lock: {x}"
-            ));
+    let provider = &w.provider;
+    let answered = answer_under_write_lock(
+        &db,
+        &mut first,
+        || provider.release_held(),
+        LOCK_HOLD,
+        "the provider",
+        story,
+    )
+    .await?;
+    let x = match answered {
+        Answered::LockHeldAcross(x) => {
+            broken.push("The service holds the database's write lock while it waits for the payment provider: every other charge, on every instance, waits behind one slow provider call (the database is shared by all instances).".to_owned());
+            story.exchange(&x);
+            return Ok(());
+        }
+        Answered::WhileLocked(x) => {
             if x.is_success() {
                 broken.push(format!(
                     "A success must be sent only once the charge is recorded; this one was sent while the database could take no write (the harness held its write lock), so a crash right after it loses what it reports: {x}"
@@ -241,11 +231,7 @@ async fn answer_only_what_is_recorded(
             }
             x
         }
-        Err(_) => {
-            let x = join(first).await?;
-            story.say(format!("Answered after the lock was let go: {x}"));
-            x
-        }
+        Answered::AfterRelease(x) => x,
     };
     let mut answers = vec![x];
     if !answers[0].is_success() {

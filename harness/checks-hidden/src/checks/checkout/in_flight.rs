@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use crate::checks::checkout::world::{BUDGET_ALLOWED, CheckoutWorld, Scope};
 use crate::checks::http::post_then_hang_up;
+use crate::checks::write_lock::{Answered, answer_under_write_lock};
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
-use crate::fakes::{LockHolder, ProviderFault};
+use crate::fakes::ProviderFault;
 
 /// How long the harness holds the write lock once the provider has answered.
 const LOCK_HOLD: Duration = Duration::from_millis(1200);
@@ -43,52 +44,30 @@ pub async fn in_flight(env: CheckEnv) -> CheckResult {
         return Err(Problem::Service(story));
     }
     let db = w.svc.db().to_path_buf();
-    let lock = tokio::task::spawn_blocking(move || LockHolder::take(&db, Duration::from_secs(2)))
-        .await
-        .map_err(|e| Problem::Harness(format!("lock task failed: {e}")))?
-        .map_err(|e| Problem::Harness(format!("taking the database's write lock: {e}")))?;
-    let x = match lock {
-        None => {
-            story.say("The harness could not take the database's write lock within 2 s while the charge was at the provider.");
+    let provider = &w.provider;
+    let answered = answer_under_write_lock(
+        &db,
+        &mut task,
+        || provider.release_held(),
+        LOCK_HOLD,
+        "the provider",
+        &mut story,
+    )
+    .await?;
+    let x = match answered {
+        Answered::LockHeldAcross(x) => {
             broken.push("The service holds the database's write lock while it waits for the payment provider: every other checkout, on every instance, waits behind one slow charge.".to_owned());
-            w.provider.release_held();
-            task.await
-                .map_err(|e| Problem::Harness(format!("request task failed: {e}")))?
+            x
         }
-        Some(lock) => {
-            story.say(format!(
-                "The harness takes the database's write lock and the provider answers; the lock is held {} ms.",
-                LOCK_HOLD.as_millis()
-            ));
-            w.provider.release_held();
-            let early = tokio::time::timeout(LOCK_HOLD, &mut task).await;
-            tokio::task::spawn_blocking(move || lock.release())
-                .await
-                .map_err(|e| Problem::Harness(format!("lock task failed: {e}")))?
-                .map_err(|e| Problem::Harness(format!("releasing the write lock: {e}")))?;
-            match early {
-                Ok(answered) => {
-                    let x = answered
-                        .map_err(|e| Problem::Harness(format!("request task failed: {e}")))?;
-                    story.say(format!(
-                        "Answered while the harness held the write lock: {x}"
-                    ));
-                    if x.is_success() {
-                        broken.push(format!(
-                            "A success must be sent only once the order is recorded as paid; this one was sent while the database could take no write (the harness held its write lock), so a crash right after it loses what it reports: {x}"
-                        ));
-                    }
-                    x
-                }
-                Err(_) => {
-                    let x = task
-                        .await
-                        .map_err(|e| Problem::Harness(format!("request task failed: {e}")))?;
-                    story.say(format!("Answered after the lock was let go: {x}"));
-                    x
-                }
+        Answered::WhileLocked(x) => {
+            if x.is_success() {
+                broken.push(format!(
+                    "A success must be sent only once the order is recorded as paid; this one was sent while the database could take no write (the harness held its write lock), so a crash right after it loses what it reports: {x}"
+                ));
             }
+            x
         }
+        Answered::AfterRelease(x) => x,
     };
     w.record(&key, Some(&cart), &cart.value(), &x);
     if x.is_success() {

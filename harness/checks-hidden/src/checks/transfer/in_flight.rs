@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use crate::checks::http::post_then_hang_up;
 use crate::checks::transfer::contract::accounts;
-use crate::checks::transfer::world::{LockHolder, TransferWorld, join};
+use crate::checks::transfer::world::{TransferWorld, join};
+use crate::checks::write_lock::{Answered, answer_under_write_lock};
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
 use crate::fakes::RiskFault;
 
@@ -41,46 +42,31 @@ pub async fn in_flight(env: CheckEnv) -> CheckResult {
         return Err(Problem::Service(story));
     }
     let db = w.db().to_path_buf();
-    let lock = tokio::task::spawn_blocking(move || LockHolder::take(&db, Duration::from_secs(2)))
-        .await
-        .map_err(|e| Problem::Harness(format!("lock task failed: {e}")))?
-        .map_err(|e| Problem::Harness(format!("taking the database's write lock: {e}")))?;
     let mut held = held;
-    let x = match lock {
-        Some(lock) => {
-            story.say(format!(
-                "The harness takes the database's write lock (as another process would) and the risk service answers; the lock is held {} ms.",
-                LOCK_HOLD.as_millis()
-            ));
-            w.risk.release_held();
-            let early = tokio::time::timeout(LOCK_HOLD, &mut held).await;
-            tokio::task::spawn_blocking(move || lock.release())
-                .await
-                .map_err(|e| Problem::Harness(format!("lock task failed: {e}")))?
-                .map_err(|e| Problem::Harness(format!("releasing the write lock: {e}")))?;
-            match early {
-                Ok(answered) => {
-                    let x = answered
-                        .map_err(|e| Problem::Harness(format!("request task failed: {e}")))?;
-                    story.say(format!(
-                        "Answered while the harness held the write lock: {x}"
-                    ));
-                    if x.is_success() {
-                        broken.push(format!(
-                            "A success must be sent only once the transfer is written; this one was sent while the database could take no write (the harness held its write lock), so a crash right after it loses what it reports: {x}"
-                        ));
-                    }
-                    x
-                }
-                Err(_) => join(held).await?,
-            }
-        }
-        None => {
-            story.say("The harness could not take the database's write lock within 2 s while the transfer waited for the risk service.");
+    let risk = &w.risk;
+    let answered = answer_under_write_lock(
+        &db,
+        &mut held,
+        || risk.release_held(),
+        LOCK_HOLD,
+        "the risk service",
+        &mut story,
+    )
+    .await?;
+    let x = match answered {
+        Answered::LockHeldAcross(x) => {
             broken.push("The service holds the database's write lock while it waits for the risk service: every other transfer, on every instance, waits behind one slow assessment and gets 503 once it outlasts the busy timeout (\"never because of our own concurrent requests\").".to_owned());
-            w.risk.release_held();
-            join(held).await?
+            x
         }
+        Answered::WhileLocked(x) => {
+            if x.is_success() {
+                broken.push(format!(
+                    "A success must be sent only once the transfer is written; this one was sent while the database could take no write (the harness held its write lock), so a crash right after it loses what it reports: {x}"
+                ));
+            }
+            x
+        }
+        Answered::AfterRelease(x) => x,
     };
     story.say(format!("Its answer: {x}"));
     w.record(&body, &x);
