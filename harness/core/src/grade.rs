@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::{StreamExt as _, TryStreamExt as _};
 
 use crate::catalog::{self, Exercise};
 use crate::checks::{CheckEnv, Verdict};
@@ -124,9 +124,14 @@ pub async fn grade(
         .map_err(GradeError::TempDir)?;
     crate::sandbox::open_path_for_services(&[scratch.path()]).map_err(GradeError::TempDir)?;
 
-    // In catalog order, whichever finishes first.
-    let reports: Vec<ExerciseReport> = futures_util::stream::iter(&exercises)
+    // In catalog order, whichever finishes first. The futures are made up front (they
+    // do nothing until polled): a closure inside the stream would make the grade's
+    // future lose `Send` to a higher-ranked lifetime.
+    let grades: Vec<_> = exercises
+        .iter()
         .map(|exercise| grade_exercise(ws, opts, exercise, scratch.path(), progress))
+        .collect();
+    let reports: Vec<ExerciseReport> = futures_util::stream::iter(grades)
         .buffered(opts.parallel.max(1))
         .try_collect()
         .await?;
