@@ -81,6 +81,54 @@ pub async fn every_write_aborted(env: CheckEnv) -> CheckResult {
     Ok(verdict(story, broken))
 }
 
+/// For every k, the row writes of a transfer fail from the k-th on, as on a full disk:
+/// the brief answers that `500 internal_error`, the one failure that pages on-call. A
+/// `503` tells clients to retry quietly, so nobody learns the disk is full. A 4xx is
+/// only noted: the harness's aborts reach the service as constraint errors, which a
+/// service may fairly map to a refusal that a real full disk would never produce.
+pub async fn failed_write_pages_on_call(env: CheckEnv) -> CheckResult {
+    let mut w = TransferWorld::start(env).await?;
+    let mut story = Evidence::new();
+    let [a, b] = accounts::<2>(&mut w, &[1_000_000, 1_000])?;
+    let faults = w.write_faults()?;
+    let writes = match count_writes(&mut w, &faults, &a, &b, &mut story).await? {
+        Ok(writes) => writes,
+        Err(bypass) => return Ok(verdict(story, vec![bypass])),
+    };
+    let mut broken = Vec::new();
+    for k in 1..=writes {
+        if let Err(bypass) = finding(faults.arm(k, WriteFault::Abort))? {
+            broken.push(bypass);
+            break;
+        }
+        let amount = 100 + w.rng().below(900) as i64;
+        let body = w.body(&a, &b, amount);
+        let x = w.transfer(&body).await;
+        let tally = finding(faults.tally())?;
+        faults.disarm().map_err(harness)?;
+        story.say(format!(
+            "Write {k} of the next transfer and every write after it fail (aborted by a trigger, as on a full disk): {x}"
+        ));
+        if let Err(bypass) = tally {
+            broken.push(bypass);
+            break;
+        }
+        match x.status {
+            Some(503) => broken.push(format!(
+                "A write that fails must be answered 500 `internal_error`, which pages on-call; 503 tells clients to retry quietly, so a full disk goes unnoticed: {x}"
+            )),
+            Some(s) if (400..500).contains(&s) => story.say(format!(
+                "(The brief answers a failed write 500 `internal_error`; this was {s}.)"
+            )),
+            _ => {}
+        }
+    }
+    // What the failed writes left in the ledger is `transfer.every-write-aborted`'s to
+    // judge: this check credits the answer alone.
+    dedup(&mut broken);
+    Ok(verdict(story, broken))
+}
+
 /// Freezes the k-th write of a transfer for every k, kills the service with SIGKILL
 /// there and restarts it: the database must hold the transfer whole or not at all.
 pub async fn crash_at_every_write(env: CheckEnv) -> CheckResult {

@@ -21,6 +21,16 @@ pub fn checks() -> Vec<Check> {
             run: |env| Box::pin(async move { settle(flaws::every_write_aborted(env).await) }),
         },
         Check {
+            id: "transfer.failed-write-pages-on-call",
+            flaw: None,
+            visibility: Visibility::Hidden,
+            points: 1,
+            description: "For every k, the row writes of a transfer fail from the k-th on, as on a full disk: the answer is not 503 (the brief's 500 `internal_error` pages on-call; 503 has clients retry quietly). What the failures leave in the ledger is judged by `transfer.every-write-aborted`.",
+            run: |env| {
+                Box::pin(async move { settle(flaws::failed_write_pages_on_call(env).await) })
+            },
+        },
+        Check {
             id: "transfer.crash-at-every-write",
             flaw: Some("not-atomic"),
             visibility: Visibility::Hidden,
