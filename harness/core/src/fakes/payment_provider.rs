@@ -2,7 +2,8 @@
 //!
 //! It behaves like a real card processor: `POST /v1/charges` charges the customer and
 //! returns the charge; an `Idempotency-Key` header makes a repeat return the original
-//! charge (409 while the original is still processing, 422 if the parameters differ).
+//! charge (409 while the original is still processing, 422 if the parameters differ;
+//! a key over 255 characters is refused with 400).
 //! Checks inject faults to recreate production incidents deterministically: a response
 //! lost after the charge was made, a call held until the check releases it (to force a
 //! race), a hang, a 500, a declined card, added latency. Its charge list is the ground
@@ -25,6 +26,9 @@ use tokio::sync::watch;
 use super::gate::Gate;
 use super::plan::FaultPlan;
 use super::server::{DropConnection, FakeServer};
+
+/// The longest `Idempotency-Key` the provider accepts.
+pub const MAX_KEY_CHARS: usize = 255;
 
 /// A fault the provider applies to one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -257,6 +261,17 @@ async fn create_charge(
         };
         if p.amount <= 0 || p.customer.is_empty() {
             return Err(Box::new(error(StatusCode::BAD_REQUEST, "invalid_request")));
+        }
+        // The briefs' provider takes keys of up to 255 characters, as real ones do: a
+        // scheme that prefixes the client's key must still fit.
+        if key
+            .as_ref()
+            .is_some_and(|k| k.chars().count() > MAX_KEY_CHARS)
+        {
+            return Err(Box::new(error(
+                StatusCode::BAD_REQUEST,
+                "idempotency_key_too_long",
+            )));
         }
         if let Some(key) = &key {
             match l.keys.get(key) {

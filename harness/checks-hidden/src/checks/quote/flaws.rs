@@ -10,6 +10,8 @@ use crate::checks::quote::world::{QUOTE_BUDGET, QuoteWorld, Timed, judge_page, j
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
 use crate::fakes::{PricingFault, PricingService};
 
+/// Quotes for an unknown product in a row: more than any breaker's failure threshold.
+const UNKNOWN_QUOTES: usize = 20;
 /// A request failed fast if it was answered within this.
 const FAIL_FAST_LIMIT: Duration = Duration::from_millis(500);
 /// The brief: quotes succeed again within 10 s of pricing recovering.
@@ -282,6 +284,57 @@ fn gaps_in_brief(gaps: &[u128]) -> String {
         sorted[sorted.len() / 2],
         list(&gaps[..GAPS_LISTED])
     )
+}
+
+/// Quotes for a product pricing does not know yet (404: "new products take a few
+/// minutes to reach pricing") are not pricing failing: a breaker that counts them
+/// would fail every quote in the shop fast because one new product was asked for.
+/// After many such 404s in a row, quotes for known products go on being priced.
+pub async fn unknown_skus_are_not_an_outage(env: CheckEnv) -> CheckResult {
+    let w = QuoteWorld::start(&env, "world").await?;
+    let mut story = Evidence::new();
+    let mut broken = Vec::new();
+    let new = w.skus[w.skus.len() - 1].clone();
+    w.pricing.forget_sku(&new);
+    story.say(format!(
+        "{new} is in the catalogue but pricing does not know it yet (404); {UNKNOWN_QUOTES} quotes for it arrive."
+    ));
+    // At once, so a service that hangs on them costs one timeout, not twenty; their
+    // answers are `quote.retry-discipline`'s to judge (a 404 is neither retried nor
+    // turned into an error), this check judges what they do to the quotes after them.
+    let client = w.client();
+    let tasks: Vec<_> = (0..UNKNOWN_QUOTES)
+        .map(|_| {
+            let (c, sku) = (client.clone(), new.clone());
+            tokio::spawn(async move { c.quote(&sku, 1).await })
+        })
+        .collect();
+    let mut not_found = 0;
+    for task in tasks {
+        let t = task
+            .await
+            .map_err(|e| Problem::Harness(format!("request task failed: {e}")))?;
+        if t.x.status == Some(404) {
+            not_found += 1;
+        }
+    }
+    story.say(format!("{not_found} of them were answered 404."));
+    let before = w.pricing.price_calls().len();
+    story.say(format!("Pricing received {before} call(s) for those quotes; now every known product is quoted once."));
+    for sku in &w.skus[..w.skus.len() - 1] {
+        let t = w.quote(sku, 1).await;
+        let found = judge_quote(&t, sku, 1, &w.pricing);
+        if t.x.status != Some(200) || !found.is_empty() {
+            story.say(t.to_string());
+            broken.push(format!(
+                "Pricing is healthy, so a quote for a product it knows must be priced (200), whatever 404s came before: {t}"
+            ));
+            broken.extend(found);
+            break;
+        }
+    }
+    broken.dedup();
+    Ok(verdict(story, broken))
 }
 
 /// During an outage the calls pricing receives stop growing with the quotes the service

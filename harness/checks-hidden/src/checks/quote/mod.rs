@@ -52,6 +52,16 @@ pub fn checks() -> Vec<Check> {
             run: |env| Box::pin(async move { settle(flaws::circuit_breaker(env).await) }),
         },
         Check {
+            id: "quote.unknown-skus-are-not-an-outage",
+            flaw: None,
+            visibility: Visibility::Hidden,
+            points: 1,
+            description: "20 quotes arrive for a product pricing does not know yet (it answers 404, as the brief says for new products); then every known product is still priced (200): a pricing 404 is an answer, not pricing failing, and must not open a circuit breaker.",
+            run: |env| {
+                Box::pin(async move { settle(flaws::unknown_skus_are_not_an_outage(env).await) })
+            },
+        },
+        Check {
             id: "quote.product-page-isolated",
             flaw: Some("shared-lock-across-call"),
             visibility: Visibility::Hidden,

@@ -3,6 +3,7 @@
 
 use crate::checks::checkout::world::{CheckoutWorld, with_field};
 use crate::checks::{CheckEnv, CheckResult, Evidence, kit_canary, verdict};
+use crate::fakes::payment_provider::MAX_KEY_CHARS;
 
 /// Units of every product the contract checks stock.
 const STOCK: i64 = 50;
@@ -71,6 +72,34 @@ pub async fn happy_path(env: CheckEnv) -> CheckResult {
             "Shipping-rates was never asked for the cart's {weight} g to {}: {asked:?}.",
             cart.shipping_address.country
         ));
+    }
+
+    // The longest key the brief allows: whatever key the service sends the provider
+    // must fit the provider's own 255 characters.
+    let mut long = w.new_key();
+    long.extend(std::iter::repeat_n(
+        'k',
+        255usize.saturating_sub(long.len()),
+    ));
+    let cart = w.cart(&[(&skus[2], 1)]);
+    let x = w.checkout(&long, &cart).await;
+    story.exchange(&x);
+    if x.status != Some(201) {
+        broken.push(format!(
+            "A valid checkout under a 255-character Idempotency-Key (the longest the brief allows) must be answered 201: {x}"
+        ));
+        let longest = w
+            .provider
+            .calls()
+            .iter()
+            .filter_map(|c| c.idempotency_key.as_ref().map(|k| k.chars().count()))
+            .max()
+            .unwrap_or(0);
+        if longest > MAX_KEY_CHARS {
+            story.say(format!(
+                "The service sent the provider an Idempotency-Key of {longest} characters; the provider refuses keys over {MAX_KEY_CHARS}."
+            ));
+        }
     }
     broken.extend(w.judge()?);
     Ok(verdict(story, broken))

@@ -22,7 +22,7 @@ pub fn checks() -> Vec<Check> {
             flaw: None,
             visibility: Visibility::Public,
             points: 1,
-            description: "A two-line cart is answered 201 with the paid order at catalogue prices plus the shipping rate; GET /orders/{id} shows it and unknown ids give 404; the card is charged once for the total; a retry with the same key and cart answers 200 with the same order; stock and orders reconcile.",
+            description: "A two-line cart is answered 201 with the paid order at catalogue prices plus the shipping rate; GET /orders/{id} shows it and unknown ids give 404; the card is charged once for the total; a retry with the same key and cart answers 200 with the same order; a cart under a 255-character key (the longest allowed) goes through; stock and orders reconcile.",
             run: |env| Box::pin(async move { settle(contract::happy_path(env).await) }),
         },
         Check {
