@@ -10,8 +10,10 @@ use crate::checks::checkout::world::{BUDGET_ALLOWED, CheckoutWorld, Scope};
 use crate::checks::http::post_then_hang_up;
 use crate::checks::write_lock::{Answered, answer_under_write_lock};
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
-use crate::fakes::ProviderFault;
+use crate::fakes::{ProviderFault, ShippingFault};
 
+/// Retries a client makes after an answered error before the check stops waiting.
+const ATTEMPTS_AFTER_ERROR: usize = 8;
 /// How long the harness holds the write lock once the provider has answered.
 const LOCK_HOLD: Duration = Duration::from_millis(1200);
 
@@ -80,7 +82,7 @@ pub async fn in_flight(env: CheckEnv) -> CheckResult {
 /// A key whose first request is at the provider: another cart under it gets `409` or
 /// `422` (never an order of its own nor the first one's); and a client that gives up
 /// mid-request leaves a key a retry can complete within the time the brief allows a
-/// request that died, charged once.
+/// request that died, charged once; a request answered with an error is not in flight.
 pub async fn key_in_flight(env: CheckEnv) -> CheckResult {
     let mut w = CheckoutWorld::start(env).await?;
     let mut story = Evidence::new();
@@ -173,7 +175,41 @@ pub async fn key_in_flight(env: CheckEnv) -> CheckResult {
             "After its client gave up mid-request, the key must let a retry complete the checkout within 5 s (the brief: \"a request that died may keep its key answering 409 for at most those 5 s\"): {x}"
         ));
     }
-    broken.extend(w.judge_keys(Scope::Charges, &[&key, &key2])?);
+
+    // 3. A request answered with an error is over, whatever the service kept for it:
+    // a provider 500 (nothing charged) and a shipping-rates 503, each answered.
+    let mut keys = vec![key, key2];
+    for (n, what) in [(1, "the payment provider answers 500 (nothing charged)"), (2, "shipping-rates answers 503")] {
+        let cart = w.cart(&[(&skus[1], n)]);
+        let key = w.new_key();
+        story.say(format!(
+            "3.{n} Checkout {key} while {what}; then it is healthy again and the client retries at once."
+        ));
+        if n == 1 {
+            w.provider.fail_next(ProviderFault::ServerError);
+        } else {
+            w.shipping.set_standing(Some(ShippingFault::Status(503)));
+        }
+        let x = w.checkout(&key, &cart).await;
+        story.exchange(&x);
+        w.provider.heal();
+        w.shipping.heal();
+        let retry = w.checkout(&key, &cart).await;
+        story.exchange(&retry);
+        if x.status.is_some_and(|s| s >= 400) && retry.status == Some(409) {
+            broken.push(format!(
+                "Once the service has answered a request, also with an error, a retry of it gets no 409 (the brief): it answered {} when {what}, then refused the retry as in flight: {retry}",
+                x.status.unwrap_or_default()
+            ));
+        }
+        if !retry.is_success() {
+            w.checkout_until_done(&key, &cart, ATTEMPTS_AFTER_ERROR, &mut story)
+                .await;
+        }
+        keys.push(key);
+    }
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    broken.extend(w.judge_keys(Scope::Charges, &keys)?);
     Ok(verdict(story, broken))
 }
 

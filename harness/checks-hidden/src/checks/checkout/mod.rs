@@ -109,7 +109,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("replay-not-guarded"),
             visibility: Visibility::Hidden,
             points: 2,
-            description: "While a checkout's charge is at the provider, another cart under its key gets 409 or 422 (never an order); a client that gives up mid-request leaves a key a retry completes within 5 s; each key charged once with one paid order.",
+            description: "While a checkout's charge is at the provider, another cart under its key gets 409 or 422 (never an order); a client that gives up mid-request leaves a key a retry completes within 5 s; a checkout answered with an error (a provider 500, a shipping-rates 503) is not in flight, so its retry gets no 409; each key charged once with one paid order.",
             run: |env| Box::pin(async move { settle(in_flight::key_in_flight(env).await) }),
         },
         Check {
