@@ -57,6 +57,14 @@ pub enum ShippingFault {
     Truncated,
     /// Close the connection without answering.
     Reset,
+    /// Answer `200` with well-formed JSON that is not a rate anyone may charge: this
+    /// amount (negative, say) in this currency.
+    NotARate {
+        /// The amount, in the currency's minor unit.
+        amount: i64,
+        /// The currency code.
+        currency: &'static str,
+    },
 }
 
 /// One call the shipping-rates service received.
@@ -285,7 +293,13 @@ async fn rates(
             "unsupported_destination",
         ));
     };
-    let body = json!({ "service": "ground", "amount": amount, "currency": "usd" }).to_string();
+    let body = match fault {
+        Some(ShippingFault::NotARate { amount, currency }) => {
+            json!({ "service": "ground", "amount": amount, "currency": currency })
+        }
+        _ => json!({ "service": "ground", "amount": amount, "currency": "usd" }),
+    }
+    .to_string();
     let json_type = [(header::CONTENT_TYPE, "application/json")];
     match fault {
         Some(ShippingFault::Truncated) => {

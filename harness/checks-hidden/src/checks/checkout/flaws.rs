@@ -758,7 +758,8 @@ pub async fn shipping_hangs(env: CheckEnv) -> CheckResult {
 }
 
 /// Shipping-rates fails in each way it has failed in production — 500, 503, an HTML
-/// page, truncated JSON, a reset connection — for as long as each checkout lasts: each
+/// page, truncated JSON, a reset connection, well-formed JSON that is not a rate (a
+/// negative amount, another currency) — for as long as each checkout lasts: each
 /// is answered 502/503/504 with a JSON error within the budget, charges nothing and
 /// reserves nothing, and completes with the same key once shipping-rates is back.
 pub async fn shipping_fails(env: CheckEnv) -> CheckResult {
@@ -772,6 +773,20 @@ pub async fn shipping_fails(env: CheckEnv) -> CheckResult {
         (ShippingFault::Garbage, "answers 200 with an HTML page"),
         (ShippingFault::Truncated, "answers 200 with truncated JSON"),
         (ShippingFault::Reset, "resets the connection"),
+        (
+            ShippingFault::NotARate {
+                amount: -500,
+                currency: "usd",
+            },
+            "answers 200 with a rate of -500 cents",
+        ),
+        (
+            ShippingFault::NotARate {
+                amount: 699,
+                currency: "eur",
+            },
+            "answers 200 with a rate in euros",
+        ),
     ];
     let mut carts = Vec::new();
     for (n, (fault, what)) in (1..).zip(faults) {

@@ -179,7 +179,10 @@ pub async fn key_in_flight(env: CheckEnv) -> CheckResult {
     // 3. A request answered with an error is over, whatever the service kept for it:
     // a provider 500 (nothing charged) and a shipping-rates 503, each answered.
     let mut keys = vec![key, key2];
-    for (n, what) in [(1, "the payment provider answers 500 (nothing charged)"), (2, "shipping-rates answers 503")] {
+    for (n, what) in [
+        (1, "the payment provider answers 500 (nothing charged)"),
+        (2, "shipping-rates answers 503"),
+    ] {
         let cart = w.cart(&[(&skus[1], n)]);
         let key = w.new_key();
         story.say(format!(
