@@ -14,6 +14,8 @@ use crate::fakes::{PricingFault, PricingService};
 const UNKNOWN_QUOTES: usize = 20;
 /// A request failed fast if it was answered within this.
 const FAIL_FAST_LIMIT: Duration = Duration::from_millis(500);
+/// Quotes that must all be priced after the first one after recovery.
+const STAY_RECOVERED: usize = 10;
 /// The brief: quotes succeed again within 10 s of pricing recovering.
 const RECOVERY_BUDGET: Duration = Duration::from_secs(10);
 /// What the check allows for it.
@@ -411,6 +413,22 @@ pub async fn circuit_breaker(env: CheckEnv) -> CheckResult {
         Some((after, t)) => {
             story.say(format!("First price after {} ms: {t}", after.as_millis()));
             broken.extend(judge_quote(&t, &sku, 1, &w.pricing));
+            // Recovered means quotes succeed again, not one: a breaker that re-opens on
+            // the failures it recorded while open lets a probe through and then fails
+            // quotes again for as long as traffic keeps coming.
+            for _ in 0..STAY_RECOVERED {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let t = w.quote(&sku, 1).await;
+                let found = judge_quote(&t, &sku, 1, &w.pricing);
+                if t.x.status != Some(200) || !found.is_empty() {
+                    story.say(t.to_string());
+                    broken.push(format!(
+                        "Once pricing is healthy and a quote was priced again, the quotes after it must be priced too ({STAY_RECOVERED} more, 100 ms apart): {t}"
+                    ));
+                    broken.extend(found);
+                    break;
+                }
+            }
         }
         None => broken.push(format!(
             "Quotes must succeed again within {} s of pricing recovering; none did within {} s.",
