@@ -9,7 +9,12 @@ use crate::checks::charge::world::{
 };
 use crate::checks::http::Exchange;
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
-use crate::fakes::ProviderFault;
+use crate::fakes::{LockHolder, ProviderFault};
+use crate::service::RunningService;
+
+/// How long the harness holds the write lock while duplicates reach their first write:
+/// far above a request's way to it, far below the busy timeout (5 s by default).
+const GATE_HOLD: Duration = Duration::from_millis(1000);
 
 /// Duplicates with one key arrive while the first request's provider call is in
 /// flight: once held before the provider charges, once after it charged but before it
@@ -55,7 +60,64 @@ pub async fn two_instances(env: CheckEnv) -> CheckResult {
             .await?;
         broken.extend(judge_burst(&w, &body, &answers, &mut story)?);
     }
+    broken.extend(both_at_their_first_write(&mut w, &second, &mut story).await?);
     Ok(verdict(story, broken))
+}
+
+/// Duplicates at both instances at once, each stopped at its first write: the harness
+/// holds the database's write lock while they arrive, so each can read that the key is
+/// unused and neither can write; then it lets go. A lookup and a claim that are not one
+/// atomic step (a unique key, or one `IMMEDIATE` transaction) both pass, and each
+/// instance charges. Waiting [`GATE_HOLD`] can only miss a request that has not reached
+/// its write yet, never fail a right one: the verdict rests on the provider's charges.
+async fn both_at_their_first_write(
+    w: &mut ChargeWorld,
+    second: &RunningService,
+    story: &mut Evidence,
+) -> Result<Vec<String>, Problem> {
+    let customer = w.new_customer();
+    let key = w.new_key();
+    let body = w.body_for(&customer);
+    let db = w.svc.db().to_path_buf();
+    let lock = tokio::task::spawn_blocking(move || LockHolder::take(&db, Duration::from_secs(2)))
+        .await
+        .map_err(|e| Problem::Harness(format!("lock task failed: {e}")))?
+        .map_err(|e| Problem::Harness(format!("taking the database's write lock: {e}")))?
+        .ok_or_else(|| {
+            Problem::Harness(
+                "the database's write lock stayed taken with no request in flight".into(),
+            )
+        })?;
+    story.say(format!(
+        "The harness holds the database's write lock; instance 1 and instance 2 each get {} with Idempotency-Key {key}, and after {} ms the lock is let go.",
+        body.json(),
+        GATE_HOLD.as_millis()
+    ));
+    let tasks: Vec<_> = [w.svc.url(), second.url()]
+        .into_iter()
+        .map(|url| {
+            let (client, k, b) = (w.client(), key.clone(), body.json());
+            tokio::spawn(async move { client.post_charge(&url, Some(&k), &b).await })
+        })
+        .collect();
+    tokio::time::sleep(GATE_HOLD).await;
+    tokio::task::spawn_blocking(move || lock.release())
+        .await
+        .map_err(|e| Problem::Harness(format!("lock task failed: {e}")))?
+        .map_err(|e| Problem::Harness(format!("releasing the write lock: {e}")))?;
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(
+            task.await
+                .map_err(|e| Problem::Harness(format!("request task failed: {e}")))?,
+        );
+    }
+    for x in &answers {
+        story.exchange(x);
+    }
+    // Both may be refused (a short busy timeout answers 503): what must not happen is a
+    // second charge.
+    judge_one_key(w, &body, &answers, story)
 }
 
 fn judge_burst(

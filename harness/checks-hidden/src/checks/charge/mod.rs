@@ -26,7 +26,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("check-then-act"),
             visibility: Visibility::Hidden,
             points: 2,
-            description: "Two service instances on one database: instance 1 gets a request whose charge call the provider holds (before, then in a second round after, it charges), instance 2 gets two duplicates meanwhile. Each time: one charge, one succeeded row, the same charge in every 2xx.",
+            description: "Two service instances on one database: instance 1 gets a request whose charge call the provider holds (before, then in a second round after, it charges), instance 2 gets two duplicates meanwhile; then one request at each instance while the harness holds the database's write lock, so both read the key unused before either can write. Each time: one charge, one succeeded row, the same charge in every 2xx.",
             run: |env| Box::pin(async move { settle(flaws::two_instances(env).await) }),
         },
         Check {

@@ -296,23 +296,34 @@ pub async fn key_reused_with_other_cart(env: CheckEnv) -> CheckResult {
         story.say("A plain checkout failed.");
         return Err(Problem::Service(story));
     }
-    let mut other = cart.clone();
-    other.lines[0].quantity = 4;
-    other.lines.push(Line {
+    // Every part of the body counts: the cart, the card, the address.
+    let mut other_cart = cart.clone();
+    other_cart.lines[0].quantity = 4;
+    other_cart.lines.push(Line {
         sku: skus[1].clone(),
         quantity: 1,
     });
-    let reused = w.client().checkout(&w.svc.url(), &key, &other.json()).await;
-    w.record(&key, None, &other.value(), &reused);
-    story.exchange(&reused);
-    if reused.status != Some(422) || !reused.is_json_error() {
-        broken.push(format!(
-            "The key of order {} was reused with another cart and answered {}; the brief requires 422 with a JSON error.",
-            first.str_field("id").unwrap_or("?"),
-            reused
-                .status
-                .map_or("nothing".to_owned(), |s| s.to_string())
-        ));
+    let mut other_card = cart.clone();
+    other_card.payment_method = "pm_card_mastercard".to_owned();
+    let mut other_address = cart.clone();
+    other_address.shipping_address.line1 = format!("{} (back door)", cart.shipping_address.line1);
+    for (what, other) in [
+        ("another cart", other_cart),
+        ("another payment method", other_card),
+        ("another shipping address", other_address),
+    ] {
+        let reused = w.client().checkout(&w.svc.url(), &key, &other.json()).await;
+        w.record(&key, None, &other.value(), &reused);
+        story.exchange(&reused);
+        if reused.status != Some(422) || !reused.is_json_error() {
+            broken.push(format!(
+                "The key of order {} was reused with {what} and answered {}; the brief requires 422 with a JSON error.",
+                first.str_field("id").unwrap_or("?"),
+                reused
+                    .status
+                    .map_or("nothing".to_owned(), |s| s.to_string())
+            ));
+        }
     }
     let replay = w.checkout(&key, &cart).await;
     story.exchange(&replay);

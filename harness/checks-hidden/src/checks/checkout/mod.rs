@@ -43,7 +43,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("replay-not-guarded"),
             visibility: Visibility::Hidden,
             points: 1,
-            description: "A key that placed an order is reused with another cart: 422 with a JSON error and nothing charged or changed; the original cart still replays its order with 200.",
+            description: "A key that placed an order is reused with another cart, another payment method and another shipping address: 422 with a JSON error each time and nothing charged or changed; the original cart still replays its order with 200.",
             run: |env| {
                 Box::pin(async move { settle(flaws::key_reused_with_other_cart(env).await) })
             },
