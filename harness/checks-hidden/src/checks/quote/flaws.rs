@@ -323,6 +323,18 @@ pub async fn unknown_skus_are_not_an_outage(env: CheckEnv) -> CheckResult {
     story.say(format!("{not_found} of them were answered 404."));
     let before = w.pricing.price_calls().len();
     story.say(format!("Pricing received {before} call(s) for those quotes; now every known product is quoted once."));
+    // The fault must have happened: only pricing can say a catalogue product is unknown.
+    let asked = w
+        .pricing
+        .price_calls()
+        .iter()
+        .filter(|c| c.sku.as_deref() == Some(new.as_str()))
+        .count();
+    if asked == 0 {
+        broken.push(format!(
+            "None of the {UNKNOWN_QUOTES} quotes for {new}, a catalogue product, asked pricing for its price: only pricing can say it does not know a product."
+        ));
+    }
     for sku in &w.skus[..w.skus.len() - 1] {
         let t = w.quote(sku, 1).await;
         let found = judge_quote(&t, sku, 1, &w.pricing);
