@@ -11,18 +11,28 @@ use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, Test
 
 use crate::checks::{CheckResult, Evidence, Problem, verdict};
 
+/// A failing input the search found and shrank.
+#[derive(Debug, Clone)]
+pub struct Found<V> {
+    /// The smallest failing input the search reached.
+    pub input: V,
+    /// The invariants the search's last failing case broke, joined: what a replay that
+    /// passes cannot show, so the evidence keeps it.
+    pub broke: String,
+}
+
 /// Searches for an input that breaks the property and shrinks it.
 ///
 /// `case(n, input)` runs the n-th case (shrink steps included) and returns the broken
-/// invariants, empty when it holds. Returns the minimal failing input, or `None` when
-/// all `cases` held.
+/// invariants, empty when it holds. Returns the minimal failing input with what it broke,
+/// or `None` when all `cases` held.
 pub async fn search<S, F, Fut>(
     strategy: S,
     cases: u32,
     max_shrink_iters: u32,
     seed: [u8; 32],
     case: F,
-) -> Result<Option<S::Value>, Problem>
+) -> Result<Option<Found<S::Value>>, Problem>
 where
     S: Strategy + Send + 'static,
     S::Value: Send + 'static,
@@ -58,18 +68,23 @@ where
         Err(TestError::Abort(reason)) => {
             Err(Problem::Harness(format!("property run aborted: {reason}")))
         }
-        Err(TestError::Fail(_, minimal)) => Ok(Some(minimal)),
+        Err(TestError::Fail(broke, input)) => Ok(Some(Found {
+            input,
+            broke: broke.message().to_owned(),
+        })),
     }
 }
 
 /// The verdict on a shrunk failing input. `story` already describes the input; the
 /// replay command follows, then the input replayed once more (`replayed`: what broke and
 /// the exchanges). An input that failed during the search but holds when replayed fails
-/// too: the result depends on timing, which a fix must not.
+/// too: the result depends on timing, which a fix must not. Then the evidence says what
+/// the search saw broken (`searched`), since the replay cannot show it.
 pub fn shrunk_verdict(
     mut story: Evidence,
     what: &str,
     replay: &str,
+    searched: &str,
     replayed: Result<(Vec<String>, Evidence), Problem>,
 ) -> CheckResult {
     story.say(format!("Replay: {replay}"));
@@ -80,7 +95,7 @@ pub fn shrunk_verdict(
             }
             if broken.is_empty() {
                 vec![format!(
-                    "The shrunk {what} failed during the search but passed when replayed: the fix is timing-dependent."
+                    "The shrunk {what} failed during the search but passed when replayed: the fix is timing-dependent. During the search it broke: {searched}"
                 )]
             } else {
                 broken

@@ -20,7 +20,7 @@ use crate::checks::charge::world::{
     CRASH_RECOVERY, ChargeBody, ChargeWorld, HeldOrAnswered, HoldPoint, judge_one_key,
 };
 use crate::checks::http::Exchange;
-use crate::checks::property::{search, shrunk_verdict};
+use crate::checks::property::{Found, search, shrunk_verdict};
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, Verdict};
 use crate::fakes::ProviderFault;
 use crate::seed::SeedRng;
@@ -202,7 +202,10 @@ pub async fn histories(env: CheckEnv) -> CheckResult {
             ));
             Ok(Verdict::Pass(story))
         }
-        Some(minimal) => {
+        Some(Found {
+            input: minimal,
+            broke,
+        }) => {
             // Replay the shrunk history once more to tell its story in full.
             let mut w = world.lock().await;
             let mut story = Evidence::new();
@@ -219,6 +222,7 @@ pub async fn histories(env: CheckEnv) -> CheckResult {
                 story,
                 "history",
                 &replay,
+                &broke,
                 run_history(&mut w, "replay", &minimal).await,
             )
         }

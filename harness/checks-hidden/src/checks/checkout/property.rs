@@ -12,7 +12,7 @@ use crate::checks::checkout::carts::{
     Breaker, breakers, refused_cleanly, stock_near_cap, stock_pricey,
 };
 use crate::checks::checkout::world::{CheckoutWorld, Scope};
-use crate::checks::property::{search, shrunk_verdict};
+use crate::checks::property::{Found, search, shrunk_verdict};
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, Verdict};
 use crate::seed::SeedRng;
 
@@ -79,7 +79,11 @@ pub async fn random_carts(env: CheckEnv) -> CheckResult {
         },
     )
     .await?;
-    let Some(minimal) = found else {
+    let Some(Found {
+        input: minimal,
+        broke,
+    }) = found
+    else {
         let mut story = Evidence::new();
         story.say(format!(
             "{CASES} random carts (valid, bad quantities, unknown SKUs, broken rules): every valid one paid at the right price, every bad one refused with nothing left behind."
@@ -100,6 +104,7 @@ pub async fn random_carts(env: CheckEnv) -> CheckResult {
         story,
         "cart",
         &replay,
+        &broke,
         run_case(w, skus, &rules, &minimal).await,
     )
 }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use tokio::sync::Mutex;
 
-use crate::checks::property::{search, shrunk_verdict};
+use crate::checks::property::{Found, search, shrunk_verdict};
 use crate::checks::transfer::flaws::finding;
 use crate::checks::transfer::world::{
     Target, TransferBody, TransferWorld, burst_held, judge_statuses,
@@ -179,7 +179,10 @@ pub async fn histories(env: CheckEnv) -> CheckResult {
             ));
             Ok(Verdict::Pass(story))
         }
-        Some(minimal) => {
+        Some(Found {
+            input: minimal,
+            broke,
+        }) => {
             let mut s = shared.lock().await;
             let mut story = Evidence::new();
             story.say(format!(
@@ -193,6 +196,7 @@ pub async fn histories(env: CheckEnv) -> CheckResult {
                 story,
                 "history",
                 &replay,
+                &broke,
                 run_history(&mut s, &minimal).await,
             )
         }

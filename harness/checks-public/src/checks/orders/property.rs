@@ -10,7 +10,7 @@ use tokio::sync::Mutex;
 
 use crate::checks::orders::dataset::{Dataset, Line, Order, Product, timestamp};
 use crate::checks::orders::world::{OrdersWorld, judge_walk};
-use crate::checks::property::{search, shrunk_verdict};
+use crate::checks::property::{Found, search, shrunk_verdict};
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, Verdict};
 use crate::seed::SeedRng;
 
@@ -82,7 +82,10 @@ pub async fn equivalence(env: CheckEnv, cases: u32) -> CheckResult {
             ));
             Ok(Verdict::Pass(story))
         }
-        Some(minimal) => {
+        Some(Found {
+            input: minimal,
+            broke,
+        }) => {
             let mut w = world.lock().await;
             let mut story = Evidence::new();
             story.say(format!(
@@ -103,7 +106,13 @@ pub async fn equivalence(env: CheckEnv, cases: u32) -> CheckResult {
                     o.lines
                 ));
             }
-            shrunk_verdict(story, "dataset", &replay, run_case(&mut w, &minimal).await)
+            shrunk_verdict(
+                story,
+                "dataset",
+                &replay,
+                &broke,
+                run_case(&mut w, &minimal).await,
+            )
         }
     }
 }

@@ -160,6 +160,13 @@ impl Client {
     }
 }
 
+/// Whether a quote came later than [`QUOTE_LIMIT`] (or not at all): the one rule a loaded
+/// machine can break for a right fix, so callers that judge on one sample can tell it
+/// from the others.
+pub fn is_late(t: &Timed) -> bool {
+    t.took > QUOTE_LIMIT
+}
+
 /// Judges a quote against the brief: answered within the limit, and either a 200
 /// carrying exactly a price pricing served for that SKU and quantity while the request
 /// was in flight (never a remembered or made-up one), or a 502/503/504 with a JSON
