@@ -8,7 +8,8 @@ use harness::grade::DEFAULT_SEED;
 use harness::report::{BuildStatus, CheckStatus};
 
 use common::{
-    corpus, exercises_under_test, grade_exercise, not_passed, patched_submission, repo_root,
+    CorpusEntry, corpus, exercises_under_test, grade_exercise, not_passed, patched_submission,
+    repo_root,
 };
 
 /// Checks whose evidence (not verdict) varies between runs: which statement a
@@ -82,27 +83,52 @@ async fn pristine_exercises_fail_every_flaw_check_and_pass_the_contract() {
     }
 }
 
-/// Exercises graded at once: a grade mostly waits (on held calls, timeouts, restarts),
+/// Entries graded at once: a grade mostly waits (on held calls, timeouts, restarts),
 /// so three streams keep two cores busy without crowding the budgets the checks judge
 /// (those decide on the fastest of several trials, which load cannot make faster).
-const CONCURRENT_EXERCISES: usize = 3;
+const STREAMS: usize = 3;
 
 // More workers than streams: a judge's SQLite read blocks its worker for a moment, and
 // must not hold up another stream's clock.
 #[tokio::test(flavor = "multi_thread", worker_threads = 6)]
 async fn corpus_references_pass_and_decoys_fail_exactly_their_checks() {
-    let streams = std::sync::Arc::new(tokio::sync::Semaphore::new(CONCURRENT_EXERCISES));
-    let mut tasks = Vec::new();
-    for exercise in exercises_under_test() {
-        let streams = std::sync::Arc::clone(&streams);
-        tasks.push(tokio::spawn(async move {
-            let _stream = streams.acquire_owned().await;
-            grade_corpus(exercise.id).await
+    // One queue of entries, not one stream per exercise: checkout's corpus alone is a
+    // third of the work, and entries of one exercise are independent grades (as a
+    // batch's are). Round-robin over the exercises so each stream sees a mix.
+    let mut per_exercise: Vec<std::collections::VecDeque<(&'static str, CorpusEntry)>> =
+        exercises_under_test()
+            .into_iter()
+            .map(|exercise| {
+                let entries = corpus(exercise.id);
+                check_corpus_size(exercise.id, &entries);
+                entries.into_iter().map(|e| (exercise.id, e)).collect()
+            })
+            .collect();
+    let mut queue = std::collections::VecDeque::new();
+    while per_exercise.iter().any(|q| !q.is_empty()) {
+        for q in &mut per_exercise {
+            queue.extend(q.pop_front());
+        }
+    }
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+    let mut streams = Vec::new();
+    for _ in 0..STREAMS {
+        let queue = std::sync::Arc::clone(&queue);
+        streams.push(tokio::spawn(async move {
+            let mut mismatches = Vec::new();
+            loop {
+                let next = queue.lock().expect("corpus queue").pop_front();
+                let Some((exercise, entry)) = next else {
+                    break;
+                };
+                mismatches.extend(grade_entry(exercise, &entry).await);
+            }
+            mismatches
         }));
     }
     let mut mismatches = Vec::new();
-    for task in tasks {
-        mismatches.extend(task.await.expect("a corpus task panicked"));
+    for stream in streams {
+        mismatches.extend(stream.await.expect("a corpus stream panicked"));
     }
     assert!(
         mismatches.is_empty(),
@@ -111,10 +137,8 @@ async fn corpus_references_pass_and_decoys_fail_exactly_their_checks() {
     );
 }
 
-/// Grades every corpus entry of `exercise`; returns each mismatch in words.
-async fn grade_corpus(exercise: &'static str) -> Vec<String> {
-    let mut mismatches = Vec::new();
-    let entries = corpus(exercise);
+/// The corpus of `exercise` holds at least two references and four decoys.
+fn check_corpus_size(exercise: &str, entries: &[CorpusEntry]) {
     let references = entries
         .iter()
         .filter(|e| e.name.starts_with("reference-"))
@@ -131,43 +155,52 @@ async fn grade_corpus(exercise: &'static str) -> Vec<String> {
         decoys >= 4,
         "{exercise}: the corpus needs at least four decoys, has {decoys}"
     );
-    for entry in &entries {
-        let submission = patched_submission(exercise, entry);
-        let report = grade_exercise(&submission, exercise, DEFAULT_SEED).await;
-        let ex = &report.exercises[0];
-        if ex.build.status != BuildStatus::Ok {
-            mismatches.push(format!(
-                "{exercise}/{}: build failed:\n{}",
-                entry.name,
-                ex.build.log.as_deref().unwrap_or("")
-            ));
-            continue;
-        }
-        let mut failed = not_passed(&report);
-        failed.retain(|c| !entry.may_fail.contains(c));
-        failed.sort();
-        let mut expected = entry.fails.clone();
-        expected.sort();
-        if failed != expected {
-            let evidence: Vec<String> = ex
-                .checks
-                .iter()
-                .filter(|c| c.status != CheckStatus::Pass && !expected.contains(&c.id))
-                .map(|c| {
-                    format!(
-                        "  {} ({:?}):\n    {}",
-                        c.id,
-                        c.status,
-                        c.evidence.join("\n    ")
-                    )
-                })
-                .collect();
-            mismatches.push(format!(
-                "{exercise}/{}: expected to fail {expected:?}, failed {failed:?}\n{}",
-                entry.name,
-                evidence.join("\n")
-            ));
-        }
+}
+
+/// Grades one corpus entry of `exercise`; returns its mismatch in words, if any. Prints
+/// the entry's build and check times (shown with `--nocapture`).
+async fn grade_entry(exercise: &'static str, entry: &CorpusEntry) -> Option<String> {
+    let started = std::time::Instant::now();
+    let submission = patched_submission(exercise, entry);
+    let report = grade_exercise(&submission, exercise, DEFAULT_SEED).await;
+    let ex = &report.exercises[0];
+    eprintln!(
+        "corpus {exercise}/{}: build {:.1} s, grade {:.1} s in all",
+        entry.name,
+        ex.build.duration_ms as f64 / 1000.0,
+        started.elapsed().as_secs_f64()
+    );
+    if ex.build.status != BuildStatus::Ok {
+        return Some(format!(
+            "{exercise}/{}: build failed:\n{}",
+            entry.name,
+            ex.build.log.as_deref().unwrap_or("")
+        ));
     }
-    mismatches
+    let mut failed = not_passed(&report);
+    failed.retain(|c| !entry.may_fail.contains(c));
+    failed.sort();
+    let mut expected = entry.fails.clone();
+    expected.sort();
+    if failed == expected {
+        return None;
+    }
+    let evidence: Vec<String> = ex
+        .checks
+        .iter()
+        .filter(|c| c.status != CheckStatus::Pass && !expected.contains(&c.id))
+        .map(|c| {
+            format!(
+                "  {} ({:?}):\n    {}",
+                c.id,
+                c.status,
+                c.evidence.join("\n    ")
+            )
+        })
+        .collect();
+    Some(format!(
+        "{exercise}/{}: expected to fail {expected:?}, failed {failed:?}\n{}",
+        entry.name,
+        evidence.join("\n")
+    ))
 }
