@@ -37,6 +37,43 @@ pub const KIT_CRATES: &[&str] = &[
     "harness/checks-tool",
 ];
 
+/// Core's files that only some exercises compile (behind their features, see
+/// `harness/core/Cargo.toml`): a kit carries one only when an exercise it holds needs it.
+/// Besides these, each exercise's live wiring is `harness/core/src/live/<id>.rs`.
+pub const CORE_FILES_BY_EXERCISE: &[(&str, &[&str])] = &[
+    (
+        "harness/core/src/fakes/payment_provider.rs",
+        &["charge", "checkout"],
+    ),
+    ("harness/core/src/fakes/pricing_service.rs", &["quote"]),
+    ("harness/core/src/fakes/risk_service.rs", &["transfer"]),
+    ("harness/core/src/fakes/shipping_rates.rs", &["checkout"]),
+    (
+        "harness/core/src/fakes/write_faults.rs",
+        &["transfer", "checkout"],
+    ),
+    ("harness/core/src/live/db.rs", &["transfer", "checkout"]),
+];
+
+/// Whether a kit holding `ids` needs core's file `path` (workspace-relative).
+fn core_file_needed(path: &Path, ids: &[&str]) -> bool {
+    if let Some((_, owners)) = CORE_FILES_BY_EXERCISE
+        .iter()
+        .find(|(file, _)| path == Path::new(file))
+    {
+        return owners.iter().any(|o| ids.contains(o));
+    }
+    match path.file_stem().and_then(|s| s.to_str()) {
+        Some(stem)
+            if path.parent() == Some(Path::new("harness/core/src/live"))
+                && crate::catalog::find(stem).is_some() =>
+        {
+            ids.contains(&stem)
+        }
+        _ => true,
+    }
+}
+
 /// Relative path in the kit → contents.
 pub type KitFiles = BTreeMap<PathBuf, Vec<u8>>;
 
@@ -112,10 +149,11 @@ pub fn kit_files(
             read(&format!("{krate}/Cargo.toml"))?,
         );
         add_tree(root, &dir.join("src"), &mut files, &|p| {
-            p.strip_prefix(public_checks)
-                .ok()
-                .and_then(|rest| rest.components().next())
-                .is_none_or(|first| ids.iter().any(|id| first.as_os_str() == *id))
+            core_file_needed(p, &ids)
+                && p.strip_prefix(public_checks)
+                    .ok()
+                    .and_then(|rest| rest.components().next())
+                    .is_none_or(|first| ids.iter().any(|id| first.as_os_str() == *id))
         })?;
     }
     let tool = "harness/checks-tool/Cargo.toml";
@@ -135,22 +173,28 @@ pub fn kit_files(
     );
     let manifest = toml::to_string(&manifest).map_err(|e| PackError::Manifest(e.to_string()))?;
     files.insert(tool.into(), manifest.into_bytes());
-    // The public checks as a member of the kit's workspace build only the kit's
-    // exercises by default too (a plain `cargo build` builds every member).
-    let public = "harness/checks-public/Cargo.toml";
-    let mut manifest: toml::Table = String::from_utf8_lossy(&read(public)?)
-        .parse()
-        .map_err(|e| PackError::Manifest(format!("{public}: {e}")))?;
-    manifest
-        .get_mut("features")
-        .and_then(toml::Value::as_table_mut)
-        .ok_or_else(|| PackError::Manifest(format!("{public}: no [features]")))?
-        .insert(
-            "default".into(),
-            toml::Value::Array(ids.iter().map(|id| toml::Value::from(*id)).collect()),
-        );
-    let manifest = toml::to_string(&manifest).map_err(|e| PackError::Manifest(e.to_string()))?;
-    files.insert(public.into(), manifest.into_bytes());
+    // The public checks and core, as members of the kit's workspace, build only the
+    // kit's exercises by default too (a plain `cargo build` builds every member, and
+    // core's other exercises' files are not in the kit).
+    for krate in [
+        "harness/checks-public/Cargo.toml",
+        "harness/core/Cargo.toml",
+    ] {
+        let mut manifest: toml::Table = String::from_utf8_lossy(&read(krate)?)
+            .parse()
+            .map_err(|e| PackError::Manifest(format!("{krate}: {e}")))?;
+        manifest
+            .get_mut("features")
+            .and_then(toml::Value::as_table_mut)
+            .ok_or_else(|| PackError::Manifest(format!("{krate}: no [features]")))?
+            .insert(
+                "default".into(),
+                toml::Value::Array(ids.iter().map(|id| toml::Value::from(*id)).collect()),
+            );
+        let manifest =
+            toml::to_string(&manifest).map_err(|e| PackError::Manifest(e.to_string()))?;
+        files.insert(krate.into(), manifest.into_bytes());
+    }
     files.insert("docs/review-notes.md".into(), read("docs/review-notes.md")?);
     files.insert(".gitignore".into(), b"/target\n".to_vec());
     files.insert(
@@ -402,4 +446,59 @@ fn candidate_readme(exercises: &[Exercise], minutes: u32, boxes: &[u32]) -> Stri
          exercises/`), or a git repository.\n",
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("the harness lives in the workspace")
+            .to_path_buf()
+    }
+
+    #[test]
+    fn every_exercise_only_file_of_core_exists() {
+        for (file, owners) in CORE_FILES_BY_EXERCISE {
+            assert!(root().join(file).is_file(), "{file} is listed but absent");
+            for o in *owners {
+                assert!(crate::catalog::find(o).is_some(), "{file}: no exercise {o}");
+            }
+        }
+        for e in crate::catalog::all() {
+            let live = root().join(format!("harness/core/src/live/{}.rs", e.id));
+            assert!(live.is_file(), "{} has no live wiring", e.id);
+        }
+    }
+
+    #[test]
+    fn a_kit_carries_only_its_own_exercises_fakes_and_live_wiring() {
+        for e in crate::catalog::all() {
+            let files = kit_files(&root(), &[e], None).unwrap();
+            for other in crate::catalog::all().iter().filter(|o| o.id != e.id) {
+                let live = PathBuf::from(format!("harness/core/src/live/{}.rs", other.id));
+                assert!(
+                    !files.contains_key(&live),
+                    "{}'s kit carries {live:?}",
+                    e.id
+                );
+            }
+            for (file, owners) in CORE_FILES_BY_EXERCISE {
+                assert_eq!(
+                    files.contains_key(Path::new(file)),
+                    owners.contains(&e.id),
+                    "{}'s kit and {file}",
+                    e.id
+                );
+            }
+            let core =
+                String::from_utf8_lossy(&files[Path::new("harness/core/Cargo.toml")]).into_owned();
+            assert!(
+                core.contains(&format!("default = [\"{}\"]", e.id)),
+                "{core}"
+            );
+        }
+    }
 }
