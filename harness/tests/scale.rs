@@ -43,7 +43,9 @@ async fn orders_page_latency_at_100_and_100000_orders() {
         .unwrap()
         {
             Build::Ok { binary, .. } => binary,
-            Build::Failed { log } => panic!("{name} does not build:\n{log}"),
+            Build::Failed { log } | Build::TimedOut { log } => {
+                panic!("{name} does not build:\n{log}")
+            }
         };
         let mut row = format!("  {name:<32}");
         for orders in [100u64, 100_000] {

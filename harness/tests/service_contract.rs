@@ -14,7 +14,9 @@ async fn pristine_charge_binary(out: &std::path::Path) -> std::path::PathBuf {
     let exercise = catalog::find("charge").unwrap();
     match build_exercise(&ws, &ws.root, &exercise, out).await.unwrap() {
         Build::Ok { binary, .. } => binary,
-        Build::Failed { log } => panic!("pristine charge does not build:\n{log}"),
+        Build::Failed { log } | Build::TimedOut { log } => {
+            panic!("pristine charge does not build:\n{log}")
+        }
     }
 }
 

@@ -170,6 +170,14 @@ fn select_exercises(ids: &[String]) -> Result<Vec<Exercise>, GradeError> {
         .collect()
 }
 
+/// Whether two paths name the same directory.
+fn same_tree(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
 async fn grade_exercise(
     ws: &Workspace,
     opts: &GradeOptions,
@@ -179,7 +187,31 @@ async fn grade_exercise(
 ) -> Result<ExerciseReport, GradeError> {
     let started = Instant::now();
     let dir = scratch.join(exercise.id);
-    let build = staging::build_exercise(ws, &opts.submission, exercise, &dir.join("bin")).await?;
+    let mut build =
+        staging::build_exercise(ws, &opts.submission, exercise, &dir.join("bin")).await?;
+    if matches!(build, Build::TimedOut { .. }) {
+        // A first build compiles every dependency as well, which a slow or busy machine
+        // may not finish in the limit: the grader's environment, not the fix. The
+        // grader's own copy has the same dependencies; once it builds, so do they, and
+        // the fix gets the limit for itself. If the grader's copy cannot build in time
+        // either, the machine cannot grade. (In a kit the two are the same tree: the
+        // second try goes on from the dependencies the first one compiled.)
+        if !same_tree(&ws.root, &opts.submission) {
+            match staging::build_exercise(ws, &ws.root, exercise, &dir.join("pristine")).await? {
+                Build::Ok { .. } => {}
+                Build::Failed { log } | Build::TimedOut { log } => {
+                    return Err(GradeError::Pristine(
+                        exercise.id.to_owned(),
+                        format!(
+                            "{} (after the submission's own build ran out of time: this machine is too slow or too busy to grade)",
+                            log.lines().next().unwrap_or("no log")
+                        ),
+                    ));
+                }
+            }
+        }
+        build = staging::build_exercise(ws, &opts.submission, exercise, &dir.join("bin")).await?;
+    }
     let build_ms = started.elapsed().as_millis() as u64;
     let checks: Vec<_> = (opts.registry)(*exercise)
         .into_iter()
@@ -194,7 +226,7 @@ async fn grade_exercise(
     {
         match staging::build_exercise(ws, &ws.root, exercise, &dir.join("pristine")).await? {
             Build::Ok { binary, .. } => Some(binary),
-            Build::Failed { log } => {
+            Build::Failed { log } | Build::TimedOut { log } => {
                 let first = log
                     .lines()
                     .find(|l| l.starts_with("error"))
@@ -215,7 +247,7 @@ async fn grade_exercise(
             },
             Some(binary),
         ),
-        Build::Failed { log } => (
+        Build::Failed { log } | Build::TimedOut { log } => (
             BuildReport {
                 status: BuildStatus::Failed,
                 log: Some(log),

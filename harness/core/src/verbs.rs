@@ -235,6 +235,12 @@ pub async fn serve(ws: &Workspace, exercise: String, submission: PathBuf) -> Exi
     .await
     {
         Ok(crate::staging::Build::Ok { binary, .. }) => binary,
+        Ok(crate::staging::Build::TimedOut { log }) => {
+            eprintln!(
+                "error: {exercise} did not build in time ({log}); a first build compiles every dependency, and what it compiled is kept: run the command again"
+            );
+            return exit_code(exit::NOT_GRADED);
+        }
         Ok(crate::staging::Build::Failed { log }) => {
             eprintln!("error: {exercise} does not build:\n{log}");
             return ExitCode::from(1);

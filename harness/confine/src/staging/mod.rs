@@ -113,6 +113,12 @@ pub enum Build {
         /// The compiler's errors, or why the submission was refused.
         log: String,
     },
+    /// The build was killed at the time limit. On a cold cache that may be the
+    /// dependencies' build on a slow machine, so callers decide whose fault it is.
+    TimedOut {
+        /// What was said, and the limit.
+        log: String,
+    },
 }
 
 /// Stages `exercise` from `submission` and builds it; the binary lands in `out_dir`.
@@ -228,7 +234,7 @@ pub async fn build_exercise(
                     nix::sys::signal::Signal::SIGKILL,
                 );
             }
-            return Ok(Build::Failed {
+            return Ok(Build::TimedOut {
                 log: format!("build did not finish within {}s", BUILD_TIMEOUT.as_secs()),
             });
         }
