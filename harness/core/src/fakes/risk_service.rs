@@ -3,15 +3,16 @@
 //! `POST /v1/assessments` with `{"from_account", "to_account", "amount"}` answers
 //! `{"decision": "approve"}`, or `decline` for accounts a check marked. Checks hold
 //! assessments at a [`Gate`] to force transfers to interleave between the service's
-//! balance check and its writes, and inject 500s, latency and hangs.
+//! balance check and its writes, and inject 5xx, latency, hangs, answers that carry
+//! no decision (an HTML page, a decision the brief does not name) and resets.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Extension, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -20,7 +21,7 @@ use serde_json::json;
 
 use super::gate::Gate;
 use super::plan::FaultPlan;
-use super::server::FakeServer;
+use super::server::{DropConnection, FakeServer};
 
 /// A fault the risk service applies to one assessment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -32,6 +33,14 @@ pub enum RiskFault {
     ServerError,
     /// Answer normally after this extra delay.
     Latency(Duration),
+    /// Answer 503 with a JSON error: overloaded or in maintenance.
+    Unavailable,
+    /// Answer 200 with an HTML page (a proxy's error page): no decision at all.
+    Garbage,
+    /// Answer 200 with well-formed JSON carrying a decision the brief does not name.
+    UnknownDecision,
+    /// Drop the connection without answering.
+    Reset,
 }
 
 /// One assessment the risk service received.
@@ -146,7 +155,11 @@ struct AssessParams {
     amount: i64,
 }
 
-async fn assess(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+async fn assess(
+    State(shared): State<Arc<Shared>>,
+    Extension(drop_connection): Extension<DropConnection>,
+    body: Bytes,
+) -> Response {
     let params: Option<AssessParams> = serde_json::from_slice(&body).ok();
     let at_ms = shared.started.elapsed().as_millis();
     let (index, fault, declined) = shared.with(|b| {
@@ -180,6 +193,33 @@ async fn assess(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
                 Json(json!({ "error": "internal" })),
             )
                 .into_response();
+        }
+        Some(RiskFault::Unavailable) => {
+            outcome("503");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "error": "unavailable" })),
+            )
+                .into_response();
+        }
+        Some(RiskFault::Garbage) => {
+            outcome("garbage");
+            return (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "text/html")],
+                "<html><body>Bad Gateway</body></html>",
+            )
+                .into_response();
+        }
+        Some(RiskFault::UnknownDecision) => {
+            outcome("unknown decision");
+            return Json(json!({ "decision": "review", "reason": "manual review queue" }))
+                .into_response();
+        }
+        Some(RiskFault::Reset) => {
+            outcome("reset");
+            drop_connection.now();
+            return std::future::pending().await;
         }
         Some(RiskFault::Latency(delay)) => tokio::time::sleep(delay).await,
         Some(RiskFault::Hold) => shared.gate.hold().await,

@@ -199,7 +199,8 @@ pub async fn insufficient_funds(env: CheckEnv) -> CheckResult {
     Ok(verdict(story, broken))
 }
 
-/// A declined assessment and a failing risk service both refuse the transfer cleanly.
+/// A declined assessment and a risk service that gives no usable answer (5xx, an answer
+/// that is not a decision, a dropped connection) all refuse the transfer cleanly.
 pub async fn risk_decline_and_outage(env: CheckEnv) -> CheckResult {
     let mut w = TransferWorld::start(env).await?;
     let mut story = Evidence::new();
@@ -226,6 +227,44 @@ pub async fn risk_decline_and_outage(env: CheckEnv) -> CheckResult {
         );
     }
     w.risk.set_standing(None);
+    // The brief's whole vocabulary of a risk service that gives no usable answer: not
+    // only a 500, but a 503, a page that is not JSON, a decision it does not name, a
+    // connection dropped without an answer. Each is a refusal with nothing moved.
+    for (n, (fault, outcome, what)) in [
+        (RiskFault::Unavailable, "503", "answers 503"),
+        (
+            RiskFault::Garbage,
+            "garbage",
+            "answers 200 with an HTML page",
+        ),
+        (
+            RiskFault::UnknownDecision,
+            "unknown decision",
+            "answers 200 with the decision \"review\", which the brief does not name",
+        ),
+        (
+            RiskFault::Reset,
+            "reset",
+            "drops the connection without answering",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        w.risk.fail_next(fault);
+        let body = w.body(&a, &b, 810 + n as i64);
+        let x = w.transfer(&body).await;
+        story.say(format!("The risk service {what}: {x}"));
+        if !w.risk.calls().iter().any(|c| c.outcome == outcome) {
+            broken.push(format!(
+                "The service must ask the risk service before moving money; it never did while the risk service {what}: {x}"
+            ));
+        } else if !matches!(x.status, Some(502..=504)) || !x.is_json_error() {
+            broken.push(format!(
+                "When the risk service {what}, there is no decision: the transfer must get 502, 503 or 504 with a JSON error, and nothing moves: {x}"
+            ));
+        }
+    }
     let body = w.body(&a, &b, 900);
     let healed = w.transfer(&body).await;
     story.exchange(&healed);
