@@ -351,3 +351,32 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// A build that runs out of time on a cold cache is first blamed on nobody: the grader
+/// builds its own copy (the same dependencies). When that cannot build in time either,
+/// the machine cannot grade: exit 2 and one line, never a candidate's failed build.
+#[test]
+fn a_machine_too_slow_to_build_in_time_is_exit_2_not_a_failed_build() {
+    let root = harness::staging::Workspace::grader().root;
+    let sub = tempfile::tempdir().unwrap();
+    copy_dir(
+        &root.join("exercises/orders"),
+        &sub.path().join("exercises/orders"),
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let report_path = sub.path().join("report.json");
+    let out = harness()
+        .args(["grade", "--exercise", "orders", "--format", "json", "--out"])
+        .arg(&report_path)
+        .arg(sub.path())
+        // A cold cache and one second: no build of the dependencies can finish.
+        .env("HARNESS_CACHE_DIR", cache.path())
+        .env(harness::staging::BUILD_TIMEOUT_VAR, "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("too slow or too busy to grade"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(!report_path.exists(), "a report was written: {stderr}");
+}
