@@ -268,7 +268,9 @@ pub fn audit(files: &KitFiles, secrets: &[String]) -> Vec<String> {
     let mut hits = Vec::new();
     for (path, bytes) in files {
         let name = path.display().to_string();
-        if path.file_name().is_some_and(|f| f == "flaws.toml")
+        if path
+            .file_name()
+            .is_some_and(|f| f == "flaws.toml" || f == "followups.toml")
             || path.starts_with("tests")
             || path.starts_with("harness/tests")
             || path.starts_with("harness/checks-hidden")

@@ -140,3 +140,44 @@ fn every_exercise_has_a_brief_a_true_flaw_list_and_a_corpus() {
         );
     }
 }
+
+/// Every planted flaw has a follow-up question for when the fix holds and one for when
+/// it does not, every question names a real flaw, and each exercise has general ones.
+#[test]
+fn every_flaw_has_follow_up_questions_both_ways() {
+    use harness::report::followups::{When, load};
+    let root = harness::staging::Workspace::grader().root;
+    for exercise in catalog::all() {
+        let dir = root.join(exercise.dir());
+        let list: FlawList =
+            toml::from_str(&std::fs::read_to_string(dir.join("flaws.toml")).unwrap()).unwrap();
+        let bank =
+            load(&dir.join("followups.toml")).unwrap_or_else(|e| panic!("{}: {e}", exercise.id));
+        let ids: BTreeSet<&str> = list.flaw.iter().map(|f| f.id.as_str()).collect();
+        for q in &bank {
+            if let Some(flaw) = &q.flaw {
+                assert!(
+                    ids.contains(flaw.as_str()),
+                    "{}: followups.toml names no flaw `{flaw}`",
+                    exercise.id
+                );
+            }
+            assert!(!q.ask.trim().is_empty() && !q.strong.trim().is_empty());
+        }
+        for id in &ids {
+            for when in [When::Fixed, When::Missed] {
+                assert!(
+                    bank.iter()
+                        .any(|q| q.flaw.as_deref() == Some(*id) && q.when == Some(when)),
+                    "{}: no {when:?} follow-up question for `{id}`",
+                    exercise.id
+                );
+            }
+        }
+        assert!(
+            bank.iter().filter(|q| q.flaw.is_none()).count() >= 2,
+            "{}: fewer than two general follow-up questions",
+            exercise.id
+        );
+    }
+}

@@ -217,6 +217,7 @@ fn report_with(built: bool, statuses: &[harness::report::CheckStatus]) -> harnes
                 duration_ms: 1,
             },
             flaws: FlawVerdict::of(&checks),
+            followups: Vec::new(),
             checks,
             points: 0,
             max_points: 0,

@@ -1,5 +1,5 @@
 //! Report formats against their contracts: the JSON report against its shipped JSON
-//! Schema (`docs/schema/report-v3.schema.json`), JUnit with the build as a test case,
+//! Schema (`docs/schema/report-v4.schema.json`), JUnit with the build as a test case,
 //! and the GitHub Classroom result — from real grades (a cheap check; a build failure)
 //! and from hand-made reports with every optional field set.
 //!
@@ -150,7 +150,7 @@ fn repo_root() -> PathBuf {
 }
 
 fn schema() -> Value {
-    let path = repo_root().join("docs/schema/report-v3.schema.json");
+    let path = repo_root().join("docs/schema/report-v4.schema.json");
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
@@ -305,6 +305,21 @@ fn full_report() -> Report {
         points: checks.iter().map(|c| c.points).sum(),
         max_points: checks.iter().map(|c| c.max_points).sum(),
         flaws: FlawVerdict::of(&checks),
+        followups: vec![
+            harness::report::followups::FollowUp {
+                flaw: Some("retry-double-charge".to_owned()),
+                fixed: Some(false),
+                ask: "The provider charged, then the answer was lost: what does the retry do?"
+                    .to_owned(),
+                strong: "The provider key, and where it comes from.".to_owned(),
+            },
+            harness::report::followups::FollowUp {
+                flaw: None,
+                fixed: None,
+                ask: "What would you alert on?".to_owned(),
+                strong: "Charges per key above one.".to_owned(),
+            },
+        ],
         checks,
         review: Some(review.clone()),
     };

@@ -377,6 +377,7 @@ fn hostile_report() -> Report {
                 max_points: 6,
                 review: Some(review),
                 flaws: Vec::new(),
+                followups: Vec::new(),
             },
             ExerciseReport {
                 id: "orders".to_owned(),
@@ -390,6 +391,7 @@ fn hostile_report() -> Report {
                 max_points: 0,
                 review: None,
                 flaws: Vec::new(),
+                followups: Vec::new(),
             },
         ],
     }

@@ -75,6 +75,9 @@ pub enum GradeError {
     /// The grader's own copy of an exercise did not build (an environment fault).
     #[error("the grader's own {0} exercise does not build: {1}")]
     Pristine(String, String),
+    /// The grader's own bank of follow-up questions could not be read.
+    #[error("follow-up questions: {0}")]
+    FollowUps(String),
     /// A temp directory could not be created.
     #[error("temporary directory: {0}")]
     TempDir(std::io::Error),
@@ -330,12 +333,17 @@ async fn grade_exercise(
         &opts.submission.join(exercise.dir()),
         &ws.root.join(exercise.dir()).join("flaws.toml"),
     );
+    let bank_path = ws.root.join(exercise.dir()).join("followups.toml");
+    let bank = crate::report::followups::load(&bank_path)
+        .map_err(|e| GradeError::FollowUps(e.to_string()))?;
+    let flaws = FlawVerdict::of(&results);
     Ok(ExerciseReport {
         id: exercise.id.to_owned(),
         build: build_report,
         points: results.iter().map(|c| c.points).sum(),
         max_points: results.iter().map(|c| c.max_points).sum(),
-        flaws: FlawVerdict::of(&results),
+        followups: crate::report::followups::pick(&bank, &flaws),
+        flaws,
         checks: results,
         review,
     })

@@ -113,6 +113,7 @@ pub fn render(report: &Report, timings: bool) -> String {
         if let Some(review) = &ex.review {
             render_review(&mut out, &ex.id, review);
         }
+        render_followups(&mut out, &ex.followups);
         for c in ex
             .checks
             .iter()
@@ -156,6 +157,33 @@ fn render_flaws(out: &mut String, flaws: &[super::FlawVerdict]) {
             .collect::<Vec<_>>()
             .join(" · ")
     );
+}
+
+/// The questions for the interview that follows, each with why it was picked and what
+/// a strong answer mentions.
+fn render_followups(out: &mut String, followups: &[crate::report::followups::FollowUp]) {
+    if followups.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "**Follow-up questions** — for the interviewer, picked by what the checks found:\n"
+    );
+    for (n, f) in followups.iter().enumerate() {
+        let why = match (&f.flaw, f.fixed) {
+            (Some(flaw), Some(true)) => format!("`{flaw}` holds: past the fix"),
+            (Some(flaw), _) => format!("`{flaw}` missed: toward the failure"),
+            (None, _) => "general".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "{}. ({why}) {}\n   — a strong answer mentions: {}",
+            n + 1,
+            escape_line(&f.ask),
+            escape_line(&f.strong)
+        );
+    }
+    let _ = writeln!(out);
 }
 
 /// The review-notes part: each planted flaw found or missed, in the candidate's words;

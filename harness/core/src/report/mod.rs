@@ -1,11 +1,12 @@
 //! Reports: derived from check results and nothing else.
 //!
 //! [`Report`] is the versioned JSON machine contract (its JSON Schema is
-//! `docs/schema/report-v3.schema.json`); [`markdown`] renders it for an interviewer,
+//! `docs/schema/report-v4.schema.json`); [`markdown`] renders it for an interviewer,
 //! [`junit`] for CI systems and [`classroom`] for GitHub Classroom's autograding
 //! reporter. The other formats are views of the JSON report and never change it.
 
 pub mod classroom;
+pub mod followups;
 pub mod junit;
 pub mod markdown;
 
@@ -14,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::checks::Visibility;
 
 /// Schema id of the JSON report; bump on any incompatible change.
-pub const SCHEMA: &str = "harness.report/v3";
+pub const SCHEMA: &str = "harness.report/v4";
 
 /// A whole grade.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -89,6 +90,9 @@ pub struct ExerciseReport {
     /// Per planted flaw, whether the fix holds: every check targeting it passed.
     #[serde(default)]
     pub flaws: Vec<FlawVerdict>,
+    /// Questions for the interview that follows, picked by the flaws' verdicts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub followups: Vec<followups::FollowUp>,
 }
 
 /// Whether one planted flaw is fixed, from the checks that target it.

@@ -1,0 +1,195 @@
+//! Follow-up questions for the interview after a take-home: a bank per exercise
+//! (`exercises/<id>/followups.toml`, grading material that no kit carries) and the pick
+//! for one grade, keyed to what the checks found. A flaw the fix holds gets the harder
+//! question that probes past the fix; a flaw it misses gets the question that leads to
+//! it; every submission gets the exercise's general questions.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::FlawVerdict;
+
+/// Why a bank could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FollowUpError {
+    /// The file exists but could not be read.
+    #[error("{0}: {1}")]
+    Io(PathBuf, std::io::Error),
+    /// The file is not a bank of questions.
+    #[error("{0}: {1}")]
+    Format(PathBuf, String),
+}
+
+/// When a flaw's question is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum When {
+    /// Every check of the flaw passed: probe past the fix.
+    Fixed,
+    /// A check of the flaw failed: lead the candidate to the failure.
+    Missed,
+}
+
+/// One question of a bank.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Question {
+    /// The planted flaw it is about; none for a question every submission gets.
+    #[serde(default)]
+    pub flaw: Option<String>,
+    /// When to ask it (with `flaw` only).
+    #[serde(default)]
+    pub when: Option<When>,
+    /// The question, as the interviewer says it.
+    pub ask: String,
+    /// What a strong answer mentions.
+    pub strong: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Bank {
+    #[serde(default)]
+    question: Vec<Question>,
+}
+
+/// A question picked for one grade.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowUp {
+    /// The planted flaw it is about, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flaw: Option<String>,
+    /// Whether that flaw's checks held (the reason it was picked), with `flaw` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed: Option<bool>,
+    /// The question.
+    pub ask: String,
+    /// What a strong answer mentions.
+    pub strong: String,
+}
+
+/// General questions picked per grade, at most.
+const GENERAL: usize = 2;
+
+/// The bank at `path`; empty when there is none (a kit, or an exercise without one).
+pub fn load(path: &Path) -> Result<Vec<Question>, FollowUpError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(FollowUpError::Io(path.to_path_buf(), e)),
+    };
+    let bank: Bank = toml::from_str(&text)
+        .map_err(|e| FollowUpError::Format(path.to_path_buf(), e.to_string()))?;
+    for q in &bank.question {
+        if q.flaw.is_some() != q.when.is_some() {
+            return Err(FollowUpError::Format(
+                path.to_path_buf(),
+                format!("`flaw` and `when` go together: {:?}", q.ask),
+            ));
+        }
+    }
+    Ok(bank.question)
+}
+
+/// The questions for a grade whose flaws came out as `flaws`: per flaw, in the report's
+/// order, its first question for that outcome; then the first general ones.
+pub fn pick(bank: &[Question], flaws: &[FlawVerdict]) -> Vec<FollowUp> {
+    let mut out = Vec::new();
+    for v in flaws {
+        let when = if v.fixed { When::Fixed } else { When::Missed };
+        if let Some(q) = bank
+            .iter()
+            .find(|q| q.flaw.as_deref() == Some(v.flaw.as_str()) && q.when == Some(when))
+        {
+            out.push(FollowUp {
+                flaw: Some(v.flaw.clone()),
+                fixed: Some(v.fixed),
+                ask: q.ask.clone(),
+                strong: q.strong.clone(),
+            });
+        }
+    }
+    out.extend(
+        bank.iter()
+            .filter(|q| q.flaw.is_none())
+            .take(GENERAL)
+            .map(|q| FollowUp {
+                flaw: None,
+                fixed: None,
+                ask: q.ask.clone(),
+                strong: q.strong.clone(),
+            }),
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(flaw: &str, fixed: bool) -> FlawVerdict {
+        FlawVerdict {
+            flaw: flaw.to_owned(),
+            fixed,
+            checks_passed: usize::from(fixed),
+            checks: 1,
+            points: 0,
+            max_points: 1,
+        }
+    }
+
+    fn q(flaw: Option<&str>, when: Option<When>, ask: &str) -> Question {
+        Question {
+            flaw: flaw.map(str::to_owned),
+            when,
+            ask: ask.to_owned(),
+            strong: format!("strong {ask}"),
+        }
+    }
+
+    #[test]
+    fn a_fixed_flaw_gets_its_fixed_question_and_a_missed_one_its_missed_question() {
+        let bank = vec![
+            q(Some("a"), Some(When::Missed), "a missed"),
+            q(Some("a"), Some(When::Fixed), "a fixed"),
+            q(Some("b"), Some(When::Fixed), "b fixed"),
+            q(Some("b"), Some(When::Missed), "b missed"),
+            q(Some("b"), Some(When::Missed), "b missed, second"),
+            q(None, None, "general 1"),
+            q(None, None, "general 2"),
+            q(None, None, "general 3"),
+        ];
+        let picked = pick(&bank, &[verdict("a", true), verdict("b", false)]);
+        let asks: Vec<&str> = picked.iter().map(|f| f.ask.as_str()).collect();
+        assert_eq!(asks, ["a fixed", "b missed", "general 1", "general 2"]);
+        assert_eq!(picked[0].fixed, Some(true));
+        assert_eq!(picked[1].flaw.as_deref(), Some("b"));
+        assert_eq!(picked[2].flaw, None);
+    }
+
+    #[test]
+    fn a_flaw_without_a_question_for_its_outcome_is_skipped() {
+        let bank = vec![q(Some("a"), Some(When::Missed), "a missed")];
+        assert!(pick(&bank, &[verdict("a", true)]).is_empty());
+    }
+
+    #[test]
+    fn a_missing_bank_is_empty_and_a_half_keyed_question_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(load(&dir.path().join("none.toml")).unwrap().is_empty());
+        let path = dir.path().join("followups.toml");
+        std::fs::write(
+            &path,
+            "[[question]]\nflaw = \"a\"\nask = \"?\"\nstrong = \"!\"\n",
+        )
+        .unwrap();
+        assert!(matches!(load(&path), Err(FollowUpError::Format(..))));
+        std::fs::write(
+            &path,
+            "[[question]]\nask = \"?\"\nstrong = \"!\"\nextra = 1\n",
+        )
+        .unwrap();
+        assert!(matches!(load(&path), Err(FollowUpError::Format(..))));
+    }
+}
