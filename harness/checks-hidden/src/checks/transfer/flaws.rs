@@ -10,13 +10,14 @@
 
 use std::time::Duration;
 
+use crate::checks::http::Exchange;
 use crate::checks::transfer::contract::accounts;
 use crate::checks::transfer::world::{
     LockHolder, Target, TransferBody, TransferWorld, burst_held, join, join_all, judge_statuses,
     spawn_all,
 };
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
-use crate::fakes::write_faults::FaultError;
+use crate::fakes::write_faults::{FaultError, Tally};
 use crate::fakes::{WriteFault, WriteFaults};
 
 /// Failure points tried beyond the writes an unarmed transfer makes, for fixes whose
@@ -42,15 +43,13 @@ pub async fn every_write_aborted(env: CheckEnv) -> CheckResult {
     };
     let mut broken = Vec::new();
     for k in 1..=writes + EXTRA_POINTS {
-        if let Err(bypass) = finding(faults.arm(k, WriteFault::Abort))? {
-            broken.push(bypass);
-            break;
-        }
-        let amount = 100 + w.rng().below(900) as i64;
-        let body = w.body(&a, &b, amount);
-        let x = w.transfer(&body).await;
-        let tally = finding(faults.tally())?;
-        faults.disarm().map_err(harness)?;
+        let (x, tally) = match transfer_failing_from_write(&mut w, &faults, &a, &b, k).await? {
+            Ok(answered) => answered,
+            Err(bypass) => {
+                broken.push(bypass);
+                break;
+            }
+        };
         story.say(format!(
             "Write {k} of the next transfer fails (aborted by a trigger): {x}"
         ));
@@ -97,15 +96,13 @@ pub async fn failed_write_pages_on_call(env: CheckEnv) -> CheckResult {
     };
     let mut broken = Vec::new();
     for k in 1..=writes {
-        if let Err(bypass) = finding(faults.arm(k, WriteFault::Abort))? {
-            broken.push(bypass);
-            break;
-        }
-        let amount = 100 + w.rng().below(900) as i64;
-        let body = w.body(&a, &b, amount);
-        let x = w.transfer(&body).await;
-        let tally = finding(faults.tally())?;
-        faults.disarm().map_err(harness)?;
+        let (x, tally) = match transfer_failing_from_write(&mut w, &faults, &a, &b, k).await? {
+            Ok(answered) => answered,
+            Err(bypass) => {
+                broken.push(bypass);
+                break;
+            }
+        };
         story.say(format!(
             "Write {k} of the next transfer and every write after it fail (aborted by a trigger, as on a full disk): {x}"
         ));
@@ -447,6 +444,27 @@ async fn still_works(
         story.exchange(&x);
         vec![format!("The next plain transfer failed: {x}")]
     }
+}
+
+/// Arms the row writes of the next transfer to fail from the `k`-th on (as a full disk
+/// would), sends one transfer from `a` to `b` and disarms. The answer, with what the
+/// triggers then count (or the bypass they found); `Err` when arming already found one.
+async fn transfer_failing_from_write(
+    w: &mut TransferWorld,
+    faults: &WriteFaults,
+    a: &str,
+    b: &str,
+    k: u64,
+) -> Result<Result<(Exchange, Result<Tally, String>), String>, Problem> {
+    if let Err(bypass) = finding(faults.arm(k, WriteFault::Abort))? {
+        return Ok(Err(bypass));
+    }
+    let amount = 100 + w.rng().below(900) as i64;
+    let body = w.body(a, b, amount);
+    let x = w.transfer(&body).await;
+    let tally = finding(faults.tally())?;
+    faults.disarm().map_err(harness)?;
+    Ok(Ok((x, tally)))
 }
 
 fn harness(e: rusqlite::Error) -> Problem {
