@@ -69,8 +69,11 @@ pub struct FollowUp {
     pub strong: String,
 }
 
-/// General questions picked per grade, at most.
-const GENERAL: usize = 2;
+/// Questions about flaws picked per exercise, at most: a debrief has room for a few,
+/// so the flaws with the most points at stake come first, missed ones before fixed.
+const ABOUT_FLAWS: usize = 3;
+/// General questions picked per exercise, at most.
+const GENERAL: usize = 1;
 
 /// The bank at `path`; empty when there is none (a kit, or an exercise without one).
 pub fn load(path: &Path) -> Result<Vec<Question>, FollowUpError> {
@@ -92,11 +95,18 @@ pub fn load(path: &Path) -> Result<Vec<Question>, FollowUpError> {
     Ok(bank.question)
 }
 
-/// The questions for a grade whose flaws came out as `flaws`: per flaw, in the report's
-/// order, its first question for that outcome; then the first general ones.
+/// The questions for a grade whose flaws came out as `flaws`: for the [`ABOUT_FLAWS`]
+/// flaws that matter most (missed before fixed, then by points at stake, then in the
+/// report's order), each one's first question for its outcome; then the first
+/// [`GENERAL`] general ones.
 pub fn pick(bank: &[Question], flaws: &[FlawVerdict]) -> Vec<FollowUp> {
+    let mut ranked: Vec<&FlawVerdict> = flaws.iter().collect();
+    ranked.sort_by_key(|v| (v.fixed, std::cmp::Reverse(v.max_points)));
     let mut out = Vec::new();
-    for v in flaws {
+    for v in ranked {
+        if out.len() == ABOUT_FLAWS {
+            break;
+        }
         let when = if v.fixed { When::Fixed } else { When::Missed };
         if let Some(q) = bank
             .iter()
@@ -162,10 +172,26 @@ mod tests {
         ];
         let picked = pick(&bank, &[verdict("a", true), verdict("b", false)]);
         let asks: Vec<&str> = picked.iter().map(|f| f.ask.as_str()).collect();
-        assert_eq!(asks, ["a fixed", "b missed", "general 1", "general 2"]);
-        assert_eq!(picked[0].fixed, Some(true));
-        assert_eq!(picked[1].flaw.as_deref(), Some("b"));
+        // The missed flaw first, then the fixed one, then one general question.
+        assert_eq!(asks, ["b missed", "a fixed", "general 1"]);
+        assert_eq!(picked[0].fixed, Some(false));
+        assert_eq!(picked[1].flaw.as_deref(), Some("a"));
         assert_eq!(picked[2].flaw, None);
+    }
+
+    #[test]
+    fn at_most_three_flaws_are_asked_about_the_most_points_first() {
+        let mut bank = Vec::new();
+        let mut flaws = Vec::new();
+        for (n, points) in [1, 5, 2, 4].into_iter().enumerate() {
+            let id = format!("f{n}");
+            bank.push(q(Some(&id), Some(When::Missed), &format!("{id} missed")));
+            let mut v = verdict(&id, false);
+            v.max_points = points;
+            flaws.push(v);
+        }
+        let asks: Vec<String> = pick(&bank, &flaws).into_iter().map(|f| f.ask).collect();
+        assert_eq!(asks, ["f1 missed", "f3 missed", "f2 missed"]);
     }
 
     #[test]

@@ -120,7 +120,7 @@ pub fn render(report: &Report, timings: bool) -> String {
             .filter(|c| matches!(c.status, CheckStatus::Fail | CheckStatus::Error))
         {
             let _ = writeln!(out, "### {} `{}`\n", status_label(c.status), c.id);
-            let _ = writeln!(out, "_{}_\n", c.description);
+            let _ = writeln!(out, "_{}_\n", first_sentence(&c.description));
             render_check_evidence(&mut out, &c.evidence);
             let _ = writeln!(out);
         }
@@ -261,6 +261,26 @@ fn render_review(out: &mut String, exercise: &str, review: &crate::review::Revie
             );
         }
         let _ = writeln!(out);
+    }
+}
+
+/// Longest description a failed check's section shows: its first sentence, which says
+/// what the check does; the rest is in the JSON report and `harness list`.
+const DESCRIPTION_SHOWN: usize = 200;
+
+/// The first sentence of `text` (to its first `. `), cut at [`DESCRIPTION_SHOWN`]
+/// characters on a space, with `…` where anything was left out.
+fn first_sentence(text: &str) -> String {
+    let end = text.find(". ").map_or(text.len(), |i| i + 1);
+    let sentence = &text[..end];
+    let cut_at = sentence
+        .char_indices()
+        .nth(DESCRIPTION_SHOWN)
+        .map(|(i, _)| sentence[..i].rfind(' ').unwrap_or(i));
+    match cut_at {
+        Some(i) => format!("{} …", &sentence[..i]),
+        None if end < text.len() => format!("{sentence} …"),
+        None => sentence.to_owned(),
     }
 }
 
@@ -455,6 +475,24 @@ fn status_label(status: CheckStatus) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_description_is_cut_to_its_first_sentence() {
+        assert_eq!(
+            first_sentence("Sends two requests. Then a third."),
+            "Sends two requests. …"
+        );
+        assert_eq!(
+            first_sentence("Seeded schedules: every quote in time"),
+            "Seeded schedules: every quote in time"
+        );
+        assert_eq!(first_sentence("One sentence only."), "One sentence only.");
+        let long = "word ".repeat(100);
+        let shown = first_sentence(&long);
+        assert!(shown.chars().count() <= DESCRIPTION_SHOWN + 2, "{shown}");
+        assert!(shown.ends_with(" …"), "{shown}");
+    }
+
     use super::*;
 
     #[test]

@@ -4,10 +4,10 @@
 //! Invariant: every quote is answered within the budget (with the machine margin) with
 //! pricing's correct price for that SKU and quantity or a 502/503/504 JSON error, and
 //! pricing never receives more than three calls per quote plus two probes. Every
-//! schedule holds a healthy stretch followed by a hang, so no seed can skip the incident
-//! every timeout must survive, or a chance to answer from a remembered price. A failing
-//! schedule is shrunk and replayed: any rule but timing broken once fails, while lateness
-//! must repeat in every replay, because a loaded machine makes answers late and nothing
+//! schedule holds a healthy stretch followed by a hang and a body that stalls, so no seed
+//! can skip the incidents every timeout must survive, or a chance to answer from a
+//! remembered price. The search shrinks on the rules load cannot break; lateness is
+//! judged apart, on replays, because a loaded machine makes answers late and nothing
 //! else.
 
 use std::fmt;
@@ -19,7 +19,7 @@ use tokio::sync::Mutex;
 
 use crate::checks::property::{Found, search, shrunk_verdict};
 use crate::checks::quote::world::{QuoteWorld, is_late, judge_quote};
-use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, Verdict};
+use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, Verdict, verdict};
 use crate::fakes::PricingFault;
 use crate::seed::SeedRng;
 
@@ -94,16 +94,18 @@ fn stretch_strategy() -> impl Strategy<Value = Stretch> {
 }
 
 /// Random stretches plus what every schedule carries, at a random position: a healthy
-/// stretch and then a hang, so no seed skips the incident every timeout must survive, and
-/// a service that answers from a remembered price has one to answer from.
+/// stretch, then a hang, then a body that stalls after its headers — the two incidents
+/// every timeout must survive, so no seed skips either, and a service that answers from a
+/// remembered price has one to answer from.
 fn schedule_strategy() -> impl Strategy<Value = Vec<Stretch>> {
     (
         proptest::collection::vec(stretch_strategy(), 1..=3),
         any::<prop::sample::Index>(),
         300u64..=600,
         300u64..=600,
+        300u64..=600,
     )
-        .prop_map(|(mut stretches, at, healthy_ms, hang_ms)| {
+        .prop_map(|(mut stretches, at, healthy_ms, hang_ms, stall_ms)| {
             let at = at.index(stretches.len() + 1);
             let incident = [
                 Stretch {
@@ -113,6 +115,10 @@ fn schedule_strategy() -> impl Strategy<Value = Vec<Stretch>> {
                 Stretch {
                     behaviour: Behaviour::Hang,
                     ms: hang_ms,
+                },
+                Stretch {
+                    behaviour: Behaviour::StallMidBody,
+                    ms: stall_ms,
                 },
             ];
             stretches.splice(at..at, incident);
@@ -132,36 +138,33 @@ struct Broken {
 }
 
 impl Broken {
-    fn is_empty(&self) -> bool {
-        self.late.is_empty() && self.wrong.is_empty()
-    }
-
     fn all(&self) -> Vec<String> {
         self.wrong.iter().chain(&self.late).cloned().collect()
     }
 }
 
-/// A schedule that failed during the search, and what it broke.
-type Failure = (Vec<Stretch>, Broken);
+/// A schedule that had late answers during the search, and those answers.
+type LateSchedule = (Vec<Stretch>, Vec<String>);
 
 /// Runs the property over seeded random schedules, each on a fresh service.
 ///
-/// A shrunk failing schedule is replayed to decide. A rule other than timing broken in a
-/// replay fails the check; so does one the search saw broken that no replay repeats (the
-/// fix is timing-dependent). Lateness is judged the way a budget is ([`REPLAYS`] trials):
-/// noise only ever adds time, so a schedule fails for lateness only when every replay
-/// has a late answer.
+/// The search hunts and shrinks on the rules a loaded machine cannot break (an honest
+/// price, the right status, polite calls): lateness there would let noise steer the
+/// shrinking away from a real fault. A shrunk schedule is replayed, and fails the check
+/// whether or not the replay repeats the fault (a fix whose honesty depends on timing is
+/// wrong). Lateness is judged apart, the way a budget is: the first schedule that had a
+/// late answer is replayed up to [`REPLAYS`] times, and fails only if every replay is
+/// late, since load only ever adds time.
 pub async fn fault_schedules(env: CheckEnv) -> CheckResult {
     let replay = env.replay.clone();
     let mut rng = SeedRng::new(env.seed);
     let env = Arc::new(env);
     let quotes_rng = Arc::new(Mutex::new(SeedRng::new(rng.next_u64())));
-    // What each failing case broke, by schedule: the search reports the minimal schedule
-    // but not how its rules split into late and wrong.
-    let failures: Arc<Mutex<Vec<Failure>>> = Arc::default();
+    // The first schedule that had a late answer, and those answers.
+    let first_late: Arc<Mutex<Option<LateSchedule>>> = Arc::default();
     let runner_env = Arc::clone(&env);
     let runner_rng = Arc::clone(&quotes_rng);
-    let runner_failures = Arc::clone(&failures);
+    let runner_late = Arc::clone(&first_late);
     let found = search(
         schedule_strategy(),
         CASES,
@@ -170,75 +173,73 @@ pub async fn fault_schedules(env: CheckEnv) -> CheckResult {
         move |case, schedule| {
             let env = Arc::clone(&runner_env);
             let rng = Arc::clone(&runner_rng);
-            let failures = Arc::clone(&runner_failures);
+            let first_late = Arc::clone(&runner_late);
             async move {
                 let seed = rng.lock().await.next_u64();
                 let (broken, _) =
                     run_schedule(&env, &format!("case-{case}"), seed, &schedule).await?;
-                if !broken.is_empty() {
-                    failures.lock().await.push((schedule, broken.clone()));
+                if !broken.late.is_empty() {
+                    first_late
+                        .lock()
+                        .await
+                        .get_or_insert((schedule, broken.late));
                 }
-                Ok(broken.all())
+                Ok(broken.wrong)
             }
         },
     )
     .await?;
-    let Some(Found {
+    if let Some(Found {
         input: minimal,
         broke,
     }) = found
-    else {
+    {
+        let mut story = Evidence::new();
+        story.say(format!(
+            "Shrunk failing schedule: {}; a quote every {} ms throughout.",
+            describe(&minimal),
+            QUOTE_EVERY.as_millis()
+        ));
+        let replayed = run_schedule(&env, "replay", 1, &minimal)
+            .await
+            .map(|(broken, answers)| (broken.wrong, answers));
+        return shrunk_verdict(story, "schedule", &replay, &broke, replayed);
+    }
+    let Some((schedule, late)) = first_late.lock().await.take() else {
         let mut story = Evidence::new();
         story.say(format!(
             "{CASES} random schedules of pricing incidents kept every quote in time, honest and polite."
         ));
         return Ok(Verdict::Pass(story));
     };
-    let searched = failures
-        .lock()
-        .await
-        .iter()
-        .rev()
-        .find(|(schedule, _)| *schedule == minimal)
-        .map(|(_, broken)| broken.clone());
     let mut story = Evidence::new();
     story.say(format!(
-        "Shrunk failing schedule: {}; a quote every {} ms throughout.",
-        minimal
-            .iter()
-            .map(Stretch::to_string)
-            .collect::<Vec<_>>()
-            .join(", then "),
+        "Every answer was honest and polite, but a schedule had late answers: {}; a quote every {} ms throughout.",
+        describe(&schedule),
         QUOTE_EVERY.as_millis()
     ));
-    story.say(format!("During the search it broke: {broke}"));
-    let mut first_late = None;
+    story.say(format!("During the search: {}", late.join(" ")));
+    let mut first = None;
     for trial in 1..=REPLAYS {
         let (broken, answers) =
-            match run_schedule(&env, &format!("replay-{trial}"), 1, &minimal).await {
-                Ok(outcome) => outcome,
-                Err(problem) => {
-                    return shrunk_verdict(story, "schedule", &replay, &broke, Err(problem));
-                }
-            };
-        match after_replay(searched.as_ref(), &broken, trial) {
+            run_schedule(&env, &format!("replay-{trial}"), 1, &schedule).await?;
+        match after_replay(&broken, trial) {
             Step::Fail => {
-                return shrunk_verdict(
-                    story,
-                    "schedule",
-                    &replay,
-                    &broke,
-                    Ok((broken.all(), answers)),
-                );
-            }
-            Step::TimingDependent => {
-                return shrunk_verdict(
-                    story,
-                    "schedule",
-                    &replay,
-                    &broke,
-                    Ok((Vec::new(), answers)),
-                );
+                let all_late = broken.wrong.is_empty();
+                let (broken, answers) = match first {
+                    Some(first) if all_late => first,
+                    _ => (broken, answers),
+                };
+                if all_late {
+                    story.say(format!(
+                        "Late in each of {REPLAYS} replays of the schedule; the first replay's answers:"
+                    ));
+                }
+                for line in answers.into_lines() {
+                    story.say(line);
+                }
+                story.say(format!("Replay: {replay}"));
+                return Ok(verdict(story, broken.all()));
             }
             Step::Pass => {
                 story.say(format!(
@@ -250,51 +251,41 @@ pub async fn fault_schedules(env: CheckEnv) -> CheckResult {
                 return Ok(Verdict::Pass(story));
             }
             Step::Again => {
-                first_late.get_or_insert((broken, answers));
+                first.get_or_insert((broken, answers));
             }
         }
     }
-    let Some((broken, answers)) = first_late else {
-        return Err(Problem::Harness("no replay of the schedule ran".to_owned()));
-    };
-    story.say(format!(
-        "Late in each of {REPLAYS} replays of the schedule; the first replay's answers:"
-    ));
-    shrunk_verdict(
-        story,
-        "schedule",
-        &replay,
-        &broke,
-        Ok((broken.all(), answers)),
-    )
+    Err(Problem::Harness(
+        "no replay of the late schedule decided".to_owned(),
+    ))
 }
 
-/// What a replay of the shrunk schedule decides.
+/// A schedule in words.
+fn describe(schedule: &[Stretch]) -> String {
+    schedule
+        .iter()
+        .map(Stretch::to_string)
+        .collect::<Vec<_>>()
+        .join(", then ")
+}
+
+/// What a replay of a schedule that had late answers decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
-    /// A rule broken in the replay fails the check: any rule but lateness at once,
-    /// lateness once every replay has been late.
+    /// A rule other than lateness broken in the replay, or late in every replay.
     Fail,
-    /// The replay held, but the search saw a rule other than lateness broken (or its
-    /// record of the schedule is missing): the fix is timing-dependent.
-    TimingDependent,
-    /// The replay held and the search saw only late answers: noise, not the fix.
+    /// Every quote of the replay in time: the search's lateness was noise.
     Pass,
     /// Late again: replay once more.
     Again,
 }
 
-/// Decides after replay number `trial` (from 1) of the shrunk schedule, given what the
-/// search saw that schedule break (`searched`) and what the replay broke.
-fn after_replay(searched: Option<&Broken>, replayed: &Broken, trial: u32) -> Step {
+/// Decides after replay number `trial` (from 1) of a schedule that had late answers.
+fn after_replay(replayed: &Broken, trial: u32) -> Step {
     if !replayed.wrong.is_empty() {
         Step::Fail
     } else if replayed.late.is_empty() {
-        if searched.is_some_and(|b| b.wrong.is_empty()) {
-            Step::Pass
-        } else {
-            Step::TimingDependent
-        }
+        Step::Pass
     } else if trial >= REPLAYS {
         Step::Fail
     } else {
@@ -382,51 +373,23 @@ mod tests {
     #[test]
     fn a_wrong_answer_in_any_replay_fails_at_once() {
         for trial in 1..=REPLAYS {
-            assert_eq!(
-                after_replay(Some(&broken(1, 0)), &broken(0, 1), trial),
-                Step::Fail
-            );
-            assert_eq!(after_replay(None, &broken(2, 1), trial), Step::Fail);
+            assert_eq!(after_replay(&broken(0, 1), trial), Step::Fail);
+            assert_eq!(after_replay(&broken(2, 1), trial), Step::Fail);
         }
     }
 
     #[test]
     fn lateness_fails_only_when_every_replay_is_late() {
         for trial in 1..REPLAYS {
-            assert_eq!(
-                after_replay(Some(&broken(1, 0)), &broken(1, 0), trial),
-                Step::Again
-            );
+            assert_eq!(after_replay(&broken(1, 0), trial), Step::Again);
         }
-        assert_eq!(
-            after_replay(Some(&broken(1, 0)), &broken(1, 0), REPLAYS),
-            Step::Fail
-        );
+        assert_eq!(after_replay(&broken(1, 0), REPLAYS), Step::Fail);
     }
 
     #[test]
     fn lateness_that_does_not_repeat_is_noise() {
-        assert_eq!(
-            after_replay(Some(&broken(3, 0)), &broken(0, 0), 1),
-            Step::Pass
-        );
-        assert_eq!(
-            after_replay(Some(&broken(1, 0)), &broken(0, 0), 2),
-            Step::Pass
-        );
-    }
-
-    #[test]
-    fn a_wrong_answer_that_does_not_repeat_is_a_timing_dependent_fix() {
-        assert_eq!(
-            after_replay(Some(&broken(0, 1)), &broken(0, 0), 1),
-            Step::TimingDependent
-        );
-        assert_eq!(
-            after_replay(Some(&broken(2, 1)), &broken(0, 0), 2),
-            Step::TimingDependent
-        );
-        // Without the search's record the replay cannot tell noise from a fault.
-        assert_eq!(after_replay(None, &broken(0, 0), 1), Step::TimingDependent);
+        for trial in 1..=REPLAYS {
+            assert_eq!(after_replay(&broken(0, 0), trial), Step::Pass);
+        }
     }
 }
