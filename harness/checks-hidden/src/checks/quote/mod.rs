@@ -82,7 +82,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("no-timeout"),
             visibility: Visibility::Hidden,
             points: 3,
-            description: "Seeded random schedules of pricing behaviour over time (healthy, slow, hanging, stalling mid-body, failing, rate-limiting, garbage, resets, flapping; every schedule holds a hang and a stalled body), with quotes arriving throughout: every quote is answered in time with pricing's correct price or a JSON error, and pricing never receives more than 3 calls per quote plus a probe. Failing schedules are shrunk and replayed.",
+            description: "Random pricing incidents over time, quotes throughout: each quote answered in time with pricing's own price or a JSON error, at most 3 pricing calls per quote. Seeded schedules of healthy, slow, hanging, stalling mid-body, failing, rate-limiting, garbage, reset and flapping stretches, each with a hang and a stalled body; failing schedules are shrunk and replayed, late answers judged on up to 3 replays.",
             run: |env| Box::pin(async move { settle(property::fault_schedules(env).await) }),
         },
         crate::checks::upgrade::production::registration("quote.upgrade-from-production", |env| {
