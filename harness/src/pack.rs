@@ -270,7 +270,7 @@ pub fn audit(files: &KitFiles, secrets: &[String]) -> Vec<String> {
         let name = path.display().to_string();
         if path
             .file_name()
-            .is_some_and(|f| f == "flaws.toml" || f == "followups.toml")
+            .is_some_and(|f| f == "flaws.toml" || f == "followups.toml" || f == "requirements.toml")
             || path.starts_with("tests")
             || path.starts_with("harness/tests")
             || path.starts_with("harness/checks-hidden")

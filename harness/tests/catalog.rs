@@ -181,3 +181,46 @@ fn every_flaw_has_follow_up_questions_both_ways() {
         );
     }
 }
+
+/// Every standing requirement is the brief's own sentence, and the requirements an
+/// exercise lists are exactly those its world judges on every check's history: a
+/// requirement with no judge would be reported as never judged, and a judge with no
+/// requirement would find what no report shows.
+#[test]
+fn standing_requirements_are_the_briefs_words_and_each_has_its_judge() {
+    let root = harness::staging::Workspace::grader().root;
+    let plain = |s: &str| {
+        s.replace("**", "")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    for exercise in catalog::all() {
+        let dir = root.join(exercise.dir());
+        let listed = harness::report::requirements::load(&dir.join("requirements.toml"))
+            .unwrap_or_else(|e| panic!("{}: {e}", exercise.id));
+        let brief = plain(&std::fs::read_to_string(dir.join("BRIEF.md")).unwrap());
+        for r in &listed {
+            assert!(
+                brief.contains(&plain(&r.text)),
+                "{}: requirement `{}` is not the brief's own words: {:?}",
+                exercise.id,
+                r.id,
+                r.text
+            );
+            assert!(
+                r.points > 0,
+                "{}: `{}` carries no points",
+                exercise.id,
+                r.id
+            );
+        }
+        let ids: BTreeSet<&str> = listed.iter().map(|r| r.id.as_str()).collect();
+        let judged: BTreeSet<&str> = checks_public::standing(exercise).iter().copied().collect();
+        assert_eq!(
+            ids, judged,
+            "{}: requirements.toml vs the world's judges",
+            exercise.id
+        );
+    }
+}

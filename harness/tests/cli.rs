@@ -197,6 +197,7 @@ fn report_with(built: bool, statuses: &[harness::report::CheckStatus]) -> harnes
             max_points: 1,
             duration_ms: 1,
             description: String::new(),
+            requirement: false,
             evidence: Vec::new(),
         })
         .collect();

@@ -1,5 +1,5 @@
 //! Report formats against their contracts: the JSON report against its shipped JSON
-//! Schema (`docs/schema/report-v4.schema.json`), JUnit with the build as a test case,
+//! Schema (`docs/schema/report-v5.schema.json`), JUnit with the build as a test case,
 //! and the GitHub Classroom result — from real grades (a cheap check; a build failure)
 //! and from hand-made reports with every optional field set.
 //!
@@ -150,7 +150,7 @@ fn repo_root() -> PathBuf {
 }
 
 fn schema() -> Value {
-    let path = repo_root().join("docs/schema/report-v4.schema.json");
+    let path = repo_root().join("docs/schema/report-v5.schema.json");
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
@@ -227,6 +227,7 @@ fn check(id: &str, flaw: Option<&str>, status: CheckStatus, points: u32) -> Chec
         max_points: points,
         duration_ms: 1_234,
         description: format!("{id}: what must hold"),
+        requirement: false,
         evidence: vec![
             format!("✗ {id} broke <here> & \"there\""),
             "POST /charges → 500".to_owned(),

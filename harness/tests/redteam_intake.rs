@@ -323,6 +323,7 @@ fn hostile_report() -> Report {
         max_points: 3,
         duration_ms: 1,
         description: "Three requests with one key.".to_owned(),
+        requirement: false,
         evidence: evidence.clone(),
     };
     let mut review = harness::review::ReviewReport {

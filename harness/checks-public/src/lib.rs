@@ -60,3 +60,36 @@ exercise_checks!(
     quote = "quote",
     checkout = "checkout"
 );
+
+/// The standing requirements `exercise`'s world judges on every check's history when
+/// the check ends (ids of its `requirements.toml`; none for an exercise whose
+/// requirements are all judged by its checks alone, or that this build leaves out).
+pub fn standing(exercise: Exercise) -> &'static [&'static str] {
+    match exercise.key {
+        Key::Charge => standing_charge(),
+        Key::Transfer => standing_transfer(),
+        Key::Checkout => standing_checkout(),
+        Key::Orders | Key::Quote => &[],
+    }
+}
+
+macro_rules! exercise_standing {
+    ($($fn_name:ident = $name:ident, $feature:literal),*) => {$(
+        #[cfg(feature = $feature)]
+        fn $fn_name() -> &'static [&'static str] {
+            checks::$name::world::STANDING
+        }
+        #[cfg(not(feature = $feature))]
+        fn $fn_name() -> &'static [&'static str] {
+            &[]
+        }
+    )*};
+}
+exercise_standing!(
+    standing_charge = charge,
+    "charge",
+    standing_transfer = transfer,
+    "transfer",
+    standing_checkout = checkout,
+    "checkout"
+);

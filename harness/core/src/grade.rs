@@ -78,6 +78,9 @@ pub enum GradeError {
     /// The grader's own bank of follow-up questions could not be read.
     #[error("follow-up questions: {0}")]
     FollowUps(String),
+    /// The grader's own list of a brief's standing requirements could not be read.
+    #[error("requirements: {0}")]
+    Requirements(String),
     /// A temp directory could not be created.
     #[error("temporary directory: {0}")]
     TempDir(std::io::Error),
@@ -263,9 +266,19 @@ async fn grade_exercise(
 
     // One confinement for every service of this grade, from the grader's own tree.
     let policy = std::sync::Arc::new(crate::sandbox::Policy::service(&ws.root));
+    // The standing requirements are judged on every check's history, so only a grade
+    // that runs every check can say whether they hold.
+    let requirements = if opts.checks.is_empty() && opts.visibility.is_none() {
+        crate::report::requirements::load(&ws.root.join(exercise.dir()).join("requirements.toml"))
+            .map_err(|e| GradeError::Requirements(e.to_string()))?
+    } else {
+        Vec::new()
+    };
+    let mut histories = Vec::new();
     let mut results = Vec::new();
     for check in checks {
         let started = Instant::now();
+        let journal = crate::checks::Journal::default();
         let (status, evidence) = match &binary {
             None => (
                 CheckStatus::Skipped,
@@ -280,6 +293,7 @@ async fn grade_exercise(
                     seed: crate::seed::for_check(opts.seed, check.id),
                     pristine: pristine.clone(),
                     policy: policy.clone(),
+                    journal: journal.clone(),
                     replay: replay_command(
                         opts.source.as_deref(),
                         &opts.submission,
@@ -324,10 +338,35 @@ async fn grade_exercise(
             max_points: check.points,
             duration_ms: started.elapsed().as_millis() as u64,
             description: check.description.to_owned(),
+            requirement: false,
             evidence,
         };
         progress.checked(&report);
         results.push(report);
+        // A check that ran out of time is aborted, not finished: its worlds may not
+        // have judged their history yet, and a half-judged history proves nothing.
+        if status != CheckStatus::Error {
+            histories.push((check.id.to_owned(), journal.take()));
+        }
+    }
+    if binary.is_some() {
+        for row in crate::report::requirements::judge(exercise.id, &requirements, &histories) {
+            progress.checked(&row);
+            results.push(row);
+        }
+    } else {
+        results.extend(requirements.iter().map(|r| CheckReport {
+            id: crate::report::requirements::row_id(exercise.id, &r.id),
+            flaw: None,
+            visibility: crate::checks::Visibility::Hidden,
+            status: CheckStatus::Skipped,
+            points: 0,
+            max_points: r.points,
+            duration_ms: 0,
+            description: r.text.clone(),
+            requirement: true,
+            evidence: vec!["Not judged: the service did not build.".to_owned()],
+        }));
     }
     let review = crate::review::grade(
         &opts.submission.join(exercise.dir()),

@@ -6,6 +6,7 @@
 
 pub mod evidence;
 pub mod http;
+pub mod journal;
 pub mod property;
 
 use std::future::Future;
@@ -15,6 +16,7 @@ use std::pin::Pin;
 use serde::Serialize;
 
 pub use evidence::Evidence;
+pub use journal::Journal;
 
 /// Who may run a check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -53,6 +55,8 @@ pub struct CheckEnv {
     pub pristine: Option<PathBuf>,
     /// The confinement every service of this check runs under, from the grade.
     pub policy: std::sync::Arc<crate::sandbox::Policy>,
+    /// Where the check's worlds file their standing judges' findings when they end.
+    pub journal: Journal,
 }
 
 /// Every check of one exercise, in report order (contract checks first). The checks

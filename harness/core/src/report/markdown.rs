@@ -96,9 +96,11 @@ pub fn render(report: &Report, timings: bool) -> String {
                 out,
                 "| `{}` | {} | {} | {} | {}/{} |",
                 c.id,
-                c.flaw
-                    .as_deref()
-                    .map_or("contract".to_owned(), |f| format!("flaw `{f}`")),
+                match c.flaw.as_deref() {
+                    _ if c.requirement => "requirement of the brief".to_owned(),
+                    Some(f) => format!("flaw `{f}`"),
+                    None => "contract".to_owned(),
+                },
                 match c.visibility {
                     Visibility::Public => "public",
                     Visibility::Hidden => "hidden",
@@ -120,7 +122,11 @@ pub fn render(report: &Report, timings: bool) -> String {
             .filter(|c| matches!(c.status, CheckStatus::Fail | CheckStatus::Error))
         {
             let _ = writeln!(out, "### {} `{}`\n", status_label(c.status), c.id);
-            let _ = writeln!(out, "_{}_\n", first_sentence(&c.description));
+            if c.requirement {
+                let _ = writeln!(out, "_The brief: {}_\n", first_sentence(&c.description));
+            } else {
+                let _ = writeln!(out, "_{}_\n", first_sentence(&c.description));
+            }
             render_check_evidence(&mut out, &c.evidence);
             let _ = writeln!(out);
         }

@@ -1,7 +1,7 @@
 //! Reports: derived from check results and nothing else.
 //!
 //! [`Report`] is the versioned JSON machine contract (its JSON Schema is
-//! `docs/schema/report-v4.schema.json`); [`markdown`] renders it for an interviewer,
+//! `docs/schema/report-v5.schema.json`); [`markdown`] renders it for an interviewer,
 //! [`junit`] for CI systems and [`classroom`] for GitHub Classroom's autograding
 //! reporter. The other formats are views of the JSON report and never change it.
 
@@ -9,13 +9,14 @@ pub mod classroom;
 pub mod followups;
 pub mod junit;
 pub mod markdown;
+pub mod requirements;
 
 use serde::{Deserialize, Serialize};
 
 use crate::checks::Visibility;
 
 /// Schema id of the JSON report; bump on any incompatible change.
-pub const SCHEMA: &str = "harness.report/v4";
+pub const SCHEMA: &str = "harness.report/v5";
 
 /// A whole grade.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -179,6 +180,10 @@ pub struct CheckReport {
     pub duration_ms: u64,
     /// What the check does and what must hold.
     pub description: String,
+    /// This row is a standing requirement of the brief judged on the history of every
+    /// check ([`requirements`]), not a check of its own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub requirement: bool,
     /// The story: what was sent, what came back, what ground truth holds. Whole here;
     /// in the JSON a line over [`crate::checks::evidence::MAX_LINE_CHARS`] is cut in
     /// `evidence` and kept whole in `full_evidence` ([`evidence_json`]).
@@ -342,6 +347,7 @@ mod tests {
             max_points: 2,
             duration_ms: 1,
             description: "At most 3 attempts per quote.".to_owned(),
+            requirement: false,
             evidence,
         }
     }

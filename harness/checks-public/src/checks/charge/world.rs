@@ -56,6 +56,7 @@ pub struct ChargeWorld {
     http: reqwest::Client,
     rng: SeedRng,
     instances: usize,
+    sent: crate::checks::journal::Sent,
 }
 
 impl ChargeWorld {
@@ -75,6 +76,7 @@ impl ChargeWorld {
             http,
             rng,
             instances: 1,
+            sent: Default::default(),
         })
     }
 
@@ -120,6 +122,7 @@ impl ChargeWorld {
     pub fn client(&self) -> Client {
         Client {
             http: self.http.clone(),
+            sent: self.sent.clone(),
         }
     }
 
@@ -339,11 +342,13 @@ impl ChargeWorld {
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
+    sent: crate::checks::journal::Sent,
 }
 
 impl Client {
     /// `POST /charges` with a raw body.
     pub async fn post_charge(&self, base: &str, key: Option<&str>, body: &str) -> Exchange {
+        self.file(key, body);
         let mut headers = vec![("content-type", "application/json")];
         if let Some(key) = key {
             headers.push(("Idempotency-Key", key));
@@ -361,6 +366,11 @@ impl Client {
 
     /// `POST /charges` with explicit headers and body (for malformed requests).
     pub async fn post_raw(&self, base: &str, headers: &[(&str, &str)], body: &str) -> Exchange {
+        let key = headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("idempotency-key"))
+            .map(|(_, value)| *value);
+        self.file(key, body);
         send(
             &self.http,
             reqwest::Method::POST,
@@ -375,6 +385,13 @@ impl Client {
     /// A GET request.
     pub async fn get(&self, base: &str, path: &str) -> Exchange {
         send(&self.http, reqwest::Method::GET, base, path, &[], None).await
+    }
+
+    /// Files a request before it is sent, so the standing judges know every key a
+    /// customer was charged under, also for a request whose answer never came. A
+    /// request sent without this client (a raw socket) must be filed by hand.
+    pub fn file(&self, key: Option<&str>, body: &str) {
+        self.sent.file(key, body);
     }
 }
 
@@ -416,6 +433,135 @@ fn read_db_charges(db: &std::path::Path, customer: &str) -> rusqlite::Result<Vec
         })
     })?;
     rows.collect()
+}
+
+/// "A customer must never be charged twice for one `Idempotency-Key`."
+pub const NEVER_CHARGED_TWICE: &str = "never-charged-twice";
+/// "every provider charge must match exactly one of our charges"
+pub const PROVIDER_CHARGES_IN_TABLE: &str = "provider-charges-in-table";
+/// Every standing requirement this world judges when its check ends.
+pub const STANDING: &[&str] = &[NEVER_CHARGED_TWICE, PROVIDER_CHARGES_IN_TABLE];
+
+/// The requirements that hold on any history, whatever became of each request: from
+/// every `(key, body)` sent, the provider's charges and the `charges` rows of each
+/// customer sent. A customer is charged at most once per key it was sent under (a
+/// request without a key counts as a key of its own, so no reading of a refused
+/// request can make a right fix fail); every provider charge of such a customer is
+/// found in the table — by its provider id, or else by amount and currency on a row
+/// not yet settled, as finance matches a cut-off request — and every `succeeded` row
+/// names a charge the provider made, no two rows the same one.
+pub fn judge_standing(
+    sent: &[(Option<String>, String)],
+    charges: &[crate::fakes::ProviderCharge],
+    rows: &std::collections::BTreeMap<String, Vec<DbCharge>>,
+) -> Vec<(&'static str, Vec<String>)> {
+    use std::collections::BTreeMap;
+    let keys = crate::checks::journal::charges_allowed(sent);
+    let mut twice = Vec::new();
+    let mut unmatched = Vec::new();
+    for (customer, (with_key, allowed)) in &keys {
+        let charged: Vec<&crate::fakes::ProviderCharge> =
+            charges.iter().filter(|c| &c.customer == customer).collect();
+        let allowed = *allowed;
+        if charged.len() > allowed {
+            twice.push(format!(
+                "{customer} was charged {} times ({}) but was sent under {} idempotency key(s) ({}).",
+                charged.len(),
+                charged
+                    .iter()
+                    .map(|c| format!("{} for {} {}", c.id, c.amount, c.currency))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                allowed,
+                with_key.join(", ")
+            ));
+        }
+        let mut pool: Vec<&DbCharge> = rows
+            .get(customer)
+            .map_or(Vec::new(), |r| r.iter().collect());
+        let mut left = Vec::new();
+        for c in &charged {
+            match pool
+                .iter()
+                .position(|r| r.provider_charge_id.as_deref() == Some(&c.id))
+            {
+                Some(i) => {
+                    pool.remove(i);
+                }
+                None => left.push(*c),
+            }
+        }
+        for c in left {
+            match pool.iter().position(|r| {
+                r.provider_charge_id.is_none() && r.amount == c.amount && r.currency == c.currency
+            }) {
+                Some(i) => {
+                    pool.remove(i);
+                }
+                None => unmatched.push(format!(
+                    "Provider charge {} ({} {} for {customer}) matches no row of `charges`: finance cannot find it.",
+                    c.id, c.amount, c.currency
+                )),
+            }
+        }
+        let mut claimed: BTreeMap<&str, usize> = BTreeMap::new();
+        for r in rows.get(customer).into_iter().flatten() {
+            if r.status != "succeeded" {
+                continue;
+            }
+            match r.provider_charge_id.as_deref() {
+                Some(id) if charged.iter().any(|c| c.id == id) => {
+                    *claimed.entry(id).or_default() += 1;
+                }
+                other => unmatched.push(format!(
+                    "Row {} of `charges` ({customer}) is `succeeded` with provider charge {other:?}, which the provider never made for this customer.",
+                    r.id
+                )),
+            }
+        }
+        for (id, n) in claimed {
+            if n > 1 {
+                unmatched.push(format!(
+                    "{n} `succeeded` rows of `charges` ({customer}) name the one provider charge {id}."
+                ));
+            }
+        }
+    }
+    vec![
+        (NEVER_CHARGED_TWICE, twice),
+        (PROVIDER_CHARGES_IN_TABLE, unmatched),
+    ]
+}
+
+/// The `customer_id` of a request body, when it has one.
+fn customer_of(body: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(body).ok()?;
+    Some(value.get("customer_id")?.as_str()?.to_owned())
+}
+
+impl Drop for ChargeWorld {
+    /// Holds this check's history to the standing requirements, whatever the check
+    /// was about. A database the harness cannot read is the check's own failure to
+    /// report, not a finding.
+    fn drop(&mut self) {
+        let sent = self.sent.all();
+        if sent.is_empty() {
+            return;
+        }
+        let mut rows = std::collections::BTreeMap::new();
+        for customer in sent.iter().filter_map(|(_, body)| customer_of(body)) {
+            if rows.contains_key(&customer) {
+                continue;
+            }
+            let Ok(found) = read_db_charges(self.svc.db(), &customer) else {
+                return;
+            };
+            rows.insert(customer, found);
+        }
+        for (requirement, broken) in judge_standing(&sent, &self.provider.charges(), &rows) {
+            self.env.journal.judged(requirement, broken);
+        }
+    }
 }
 
 /// Compares what the client saw for one idempotency key with ground truth — the

@@ -174,6 +174,7 @@ pub struct CheckoutWorld {
     catalogue: BTreeMap<String, Product>,
     keys: BTreeMap<String, KeyRecord>,
     counter: u64,
+    sent: crate::checks::journal::Sent,
 }
 
 impl CheckoutWorld {
@@ -197,6 +198,7 @@ impl CheckoutWorld {
             catalogue: BTreeMap::new(),
             keys: BTreeMap::new(),
             counter: 0,
+            sent: Default::default(),
         })
     }
 
@@ -358,6 +360,7 @@ impl CheckoutWorld {
     pub fn client(&self) -> Client {
         Client {
             http: self.http.clone(),
+            sent: self.sent.clone(),
         }
     }
 
@@ -665,22 +668,107 @@ impl CheckoutWorld {
     }
 }
 
-/// Every unit of stock the harness put in is on the shelf or held by a live order.
-fn judge_stock(w: &CheckoutWorld, shop: &Shop, broken: &mut Vec<String>) {
+/// "A customer is charged at most once per `Idempotency-Key`."
+pub const CHARGED_AT_MOST_ONCE: &str = "charged-at-most-once";
+/// "At all times, `products.stock` plus the stock held by orders equals what the
+/// inventory system put in."
+pub const STOCK_ACCOUNTED: &str = "stock-accounted";
+/// "Every provider charge belongs to exactly one order; finance must find it."
+pub const CHARGE_HAS_ORDER: &str = "charge-has-order";
+/// Every standing requirement this world judges when its check ends.
+pub const STANDING: &[&str] = &[CHARGED_AT_MOST_ONCE, STOCK_ACCOUNTED, CHARGE_HAS_ORDER];
+
+/// The requirements that hold on any history, whatever became of each request: from
+/// every `(key, body)` sent, the products the harness stocked, the database and the
+/// provider's charges. A customer is charged at most once per key it was sent under;
+/// every unit put in is on the shelf or held by an order that is not `failed` or
+/// `cancelled`; every provider charge belongs to one order — the order naming it, or
+/// else a live order of its customer that names no charge yet (a cut-off request, which
+/// finance matches by customer) — and no two orders name the same charge.
+pub fn judge_standing(
+    sent: &[(Option<String>, String)],
+    catalogue: &BTreeMap<String, Product>,
+    shop: &Shop,
+    charges: &[ProviderCharge],
+) -> Vec<(&'static str, Vec<String>)> {
+    let mut twice = Vec::new();
+    for (customer, (keys, allowed)) in crate::checks::journal::charges_allowed(sent) {
+        let charged: Vec<&ProviderCharge> =
+            charges.iter().filter(|c| c.customer == customer).collect();
+        if charged.len() > allowed {
+            twice.push(format!(
+                "{customer} was charged {} times ({}) but was sent under {allowed} idempotency key(s) ({}).",
+                charged.len(),
+                charged
+                    .iter()
+                    .map(|c| format!("{} for {}", c.id, c.amount))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                keys.join(", ")
+            ));
+        }
+    }
+
+    let stock = stock_unaccounted(catalogue, shop);
+
+    let mut orphans = Vec::new();
+    let mut named: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for o in shop.orders.values() {
+        if let Some(charge) = o.provider_charge_id.as_deref() {
+            named.entry(charge).or_default().push(o.id.as_str());
+        }
+    }
+    let mut unclaimed: Vec<&DbOrder> = shop
+        .orders
+        .values()
+        .filter(|o| o.is_live() && o.provider_charge_id.is_none())
+        .collect();
+    for c in charges {
+        match named.get(c.id.as_str()) {
+            Some(orders) if orders.len() > 1 => orphans.push(format!(
+                "Provider charge {} ({} for {}) is named by {} orders ({}); it belongs to exactly one.",
+                c.id,
+                c.amount,
+                c.customer,
+                orders.len(),
+                orders.join(", ")
+            )),
+            Some(_) => {}
+            None => match unclaimed.iter().position(|o| o.customer_id == c.customer) {
+                Some(i) => {
+                    unclaimed.remove(i);
+                }
+                None => orphans.push(format!(
+                    "Provider charge {} ({} for {}) belongs to no order: no order names it and no live order of that customer waits for a charge.",
+                    c.id, c.amount, c.customer
+                )),
+            },
+        }
+    }
+    vec![
+        (CHARGED_AT_MOST_ONCE, twice),
+        (STOCK_ACCOUNTED, stock),
+        (CHARGE_HAS_ORDER, orphans),
+    ]
+}
+
+/// Every unit put in is on the shelf or held by a live order: what is not, per SKU.
+fn stock_unaccounted(catalogue: &BTreeMap<String, Product>, shop: &Shop) -> Vec<String> {
+    let mut stock = Vec::new();
     let mut held: BTreeMap<&str, i64> = BTreeMap::new();
     for order in shop.orders.values().filter(|o| o.is_live()) {
         for (sku, quantity, _) in &order.lines {
             *held.entry(sku.as_str()).or_default() += quantity;
         }
     }
-    for p in w.catalogue.values() {
+    for p in catalogue.values() {
         let Some(shelf) = shop.stock.get(&p.sku).copied() else {
-            broken.push(format!("{} is missing from the `products` table.", p.sku));
+            stock.push(format!("{} is missing from the `products` table.", p.sku));
             continue;
         };
         let by_orders = held.get(p.sku.as_str()).copied().unwrap_or(0);
         if shelf + by_orders != p.stock {
-            broken.push(format!(
+            stock.push(format!(
                 "{}: {shelf} on the shelf + {by_orders} held by live orders ≠ the {} units put in: stock was {}.",
                 p.sku,
                 p.stock,
@@ -691,7 +779,34 @@ fn judge_stock(w: &CheckoutWorld, shop: &Shop, broken: &mut Vec<String>) {
                 }
             ));
         }
-        if shelf < 0 {
+    }
+    stock
+}
+
+impl Drop for CheckoutWorld {
+    /// Holds this check's history to the standing requirements, whatever the check
+    /// was about. A world that stocked nothing and sent nothing has nothing to judge;
+    /// a database the harness cannot read is the check's own failure to report.
+    fn drop(&mut self) {
+        let sent = self.sent.all();
+        if sent.is_empty() && self.catalogue.is_empty() {
+            return;
+        }
+        let Ok(shop) = self.shop() else { return };
+        let charges = self.provider.charges();
+        for (requirement, broken) in judge_standing(&sent, &self.catalogue, &shop, &charges) {
+            self.env.journal.judged(requirement, broken);
+        }
+    }
+}
+
+/// Every unit of stock the harness put in is on the shelf or held by a live order.
+fn judge_stock(w: &CheckoutWorld, shop: &Shop, broken: &mut Vec<String>) {
+    broken.extend(stock_unaccounted(&w.catalogue, shop));
+    for p in w.catalogue.values() {
+        if let Some(shelf) = shop.stock.get(&p.sku).copied()
+            && shelf < 0
+        {
             broken.push(format!("{} was oversold: stock {shelf}.", p.sku));
         }
     }
@@ -947,11 +1062,13 @@ fn statuses(record: &KeyRecord) -> String {
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
+    sent: crate::checks::journal::Sent,
 }
 
 impl Client {
     /// `POST /checkout` with an idempotency key and a raw body.
     pub async fn checkout(&self, base: &str, key: &str, body: &str) -> Exchange {
+        self.file(Some(key), body);
         send(
             &self.http,
             reqwest::Method::POST,
@@ -974,6 +1091,7 @@ impl Client {
         body: &str,
         timeout: Duration,
     ) -> Exchange {
+        self.file(Some(key), body);
         send_within(
             &self.http,
             reqwest::Method::POST,
@@ -991,6 +1109,11 @@ impl Client {
 
     /// `POST /checkout` with exactly these headers (for requests missing the key).
     pub async fn post_with(&self, base: &str, headers: &[(&str, &str)], body: &str) -> Exchange {
+        let key = headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("idempotency-key"))
+            .map(|(_, value)| *value);
+        self.file(key, body);
         send(
             &self.http,
             reqwest::Method::POST,
@@ -1005,6 +1128,13 @@ impl Client {
     /// A GET request.
     pub async fn get(&self, base: &str, path: &str) -> Exchange {
         send(&self.http, reqwest::Method::GET, base, path, &[], None).await
+    }
+
+    /// Files a checkout before it is sent, so the standing judges know every key a
+    /// customer was sent under, also for a request whose answer never came. A request
+    /// sent without this client (a raw socket) must be filed by hand.
+    pub fn file(&self, key: Option<&str>, body: &str) {
+        self.sent.file(key, body);
     }
 }
 

@@ -401,6 +401,47 @@ fn judge(
         });
     }
 
+    // The standing requirements, then the balances the model expects; money
+    // conserved (the balances summed) last, after the accounts it sums.
+    let (conserved, standing): (Vec<_>, Vec<_>) = judge_standing(opened, db)
+        .into_iter()
+        .partition(|(requirement, _)| *requirement == MONEY_CONSERVED);
+    broken.extend(standing.into_iter().flat_map(|(_, lines)| lines));
+    for (account, opening) in opened {
+        let Some(balance) = db.balances.get(account).copied() else {
+            continue;
+        };
+        let want = expected.get(account).copied().unwrap_or(*opening as i128);
+        if balance as i128 != want {
+            broken.push(format!(
+                "Account {account} has balance {balance}; the transfers the service accepted leave it at {want}."
+            ));
+        }
+    }
+    broken.extend(conserved.into_iter().flat_map(|(_, lines)| lines));
+    broken
+}
+
+/// The brief's standing requirement that the audit reconciles: "every account's
+/// balance must equal the sum of its ledger entries, and every transfer must have
+/// exactly its two entries".
+pub const RECONCILES: &str = "audit-reconciles";
+/// "An account never goes below zero".
+pub const NEVER_BELOW_ZERO: &str = "never-below-zero";
+/// "money is never created or destroyed".
+pub const MONEY_CONSERVED: &str = "money-conserved";
+/// Every standing requirement this world judges when its check ends.
+pub const STANDING: &[&str] = &[RECONCILES, NEVER_BELOW_ZERO, MONEY_CONSERVED];
+
+/// The requirements that hold on any history, whatever the requests were and whatever
+/// became of them: judged from the accounts the harness opened and the database alone,
+/// so every check's history can be held to them. Each requirement with what broke it.
+pub fn judge_standing(
+    opened: &BTreeMap<String, i64>,
+    db: &Ledger,
+) -> Vec<(&'static str, Vec<String>)> {
+    let mut reconciles = Vec::new();
+    let mut below_zero = Vec::new();
     // Each transfer is whole: exactly a debit and a credit of its amount.
     for (id, t) in &db.transfers {
         let mut entries = t.entries.clone();
@@ -411,42 +452,33 @@ fn judge(
         ];
         want.sort();
         if entries != want {
-            broken.push(format!(
+            reconciles.push(format!(
                 "Transfer {id} ({} from {} to {}) has ledger entries {:?}; it needs exactly a debit of -{} on {} and a credit of {} on {}.",
                 t.amount, t.from_account, t.to_account, entries, t.amount, t.from_account, t.amount, t.to_account
             ));
         }
     }
     for (entry, transfer) in &db.orphan_entries {
-        broken.push(format!(
+        reconciles.push(format!(
             "Ledger entry {entry} names transfer {transfer}, which is not in the `transfers` table."
         ));
     }
-
-    // Balances: reconcile with the ledger, with the model, never negative, money conserved.
-    for (account, opening) in opened {
-        let balance = db.balances.get(account).copied();
-        let entries = db.entry_sums.get(account).copied().unwrap_or(0);
-        let Some(balance) = balance else {
-            broken.push(format!(
+    for account in opened.keys() {
+        let Some(balance) = db.balances.get(account).copied() else {
+            reconciles.push(format!(
                 "Account {account} is missing from the `accounts` table."
             ));
             continue;
         };
+        let entries = db.entry_sums.get(account).copied().unwrap_or(0);
         if balance != entries {
-            broken.push(format!(
+            reconciles.push(format!(
                 "Account {account} has balance {balance} but its ledger entries sum to {entries}: the audit does not reconcile."
             ));
         }
         if balance < 0 {
-            broken.push(format!(
+            below_zero.push(format!(
                 "Account {account} is overdrawn: balance {balance}."
-            ));
-        }
-        let want = expected.get(account).copied().unwrap_or(*opening as i128);
-        if balance as i128 != want {
-            broken.push(format!(
-                "Account {account} has balance {balance}; the transfers the service accepted leave it at {want}."
             ));
         }
     }
@@ -456,13 +488,38 @@ fn judge(
         .filter_map(|a| db.balances.get(a))
         .map(|b| *b as i128)
         .sum();
-    if total_now != total_opened {
-        broken.push(format!(
+    let conserved = if total_now != total_opened {
+        vec![format!(
             "Money was {} by transfers: the accounts held {total_opened} in total and now hold {total_now}.",
-            if total_now > total_opened { "created" } else { "destroyed" }
-        ));
+            if total_now > total_opened {
+                "created"
+            } else {
+                "destroyed"
+            }
+        )]
+    } else {
+        Vec::new()
+    };
+    vec![
+        (RECONCILES, reconciles),
+        (NEVER_BELOW_ZERO, below_zero),
+        (MONEY_CONSERVED, conserved),
+    ]
+}
+
+impl Drop for TransferWorld {
+    /// Holds this check's history to the standing requirements, whatever the check
+    /// was about. A world that opened no account has nothing to judge; a database the
+    /// harness cannot read is the check's own failure to report, not a finding.
+    fn drop(&mut self) {
+        if self.opened.is_empty() {
+            return;
+        }
+        let Ok(ledger) = self.ledger() else { return };
+        for (requirement, broken) in judge_standing(&self.opened, &ledger) {
+            self.env.journal.judged(requirement, broken);
+        }
     }
-    broken
 }
 
 /// A base URL a request can be spawned against.

@@ -1,0 +1,115 @@
+//! The journal: what the standing judges found in one check's history.
+//!
+//! A check is written around one scenario, but a fix can break a requirement of the
+//! brief in any scenario — next to the flaw a check aims at rather than at it. So every
+//! world, when its check ends, holds what the fakes and the database recorded to the
+//! brief's standing requirements (money conserved, one charge per key, stock accounted
+//! for) and files the result here, whatever the check itself was about. The grade then
+//! judges each requirement over every history ([`crate::report::requirements`]).
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// One standing requirement judged on one history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judged {
+    /// The requirement's id in the exercise's `requirements.toml`.
+    pub requirement: &'static str,
+    /// What broke it, in plain words; empty when the history kept it.
+    pub broken: Vec<String>,
+}
+
+/// The judgements filed during one check, shared by the check's worlds and the grade.
+#[derive(Debug, Clone, Default)]
+pub struct Journal(Arc<Mutex<Vec<Judged>>>);
+
+impl Journal {
+    /// Files one requirement's judgement of this history.
+    pub fn judged(&self, requirement: &'static str, broken: Vec<String>) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Judged {
+                requirement,
+                broken,
+            });
+    }
+
+    /// Everything filed so far, leaving the journal empty.
+    pub fn take(&self) -> Vec<Judged> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// Every request a world's clients sent that can charge a customer, as
+/// `(Idempotency-Key, body)`, filed before it is sent so a request whose answer never
+/// came is known too. The standing judges count a customer's charges against it.
+#[derive(Debug, Clone, Default)]
+pub struct Sent(Arc<Mutex<Vec<(Option<String>, String)>>>);
+
+impl Sent {
+    /// Files one request about to be sent.
+    pub fn file(&self, key: Option<&str>, body: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((key.map(str::to_owned), body.to_owned()));
+    }
+
+    /// Everything filed so far.
+    pub fn all(&self) -> Vec<(Option<String>, String)> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Per customer (the body's `customer_id`), how many charges its requests allow: one
+/// per distinct key it was sent under, and one for each request sent without a key —
+/// so no reading of a refused request can make a right fix look like it charged twice.
+pub fn charges_allowed(
+    sent: &[(Option<String>, String)],
+) -> std::collections::BTreeMap<String, (Vec<String>, usize)> {
+    let mut allowed: std::collections::BTreeMap<String, (Vec<String>, usize)> =
+        std::collections::BTreeMap::new();
+    for (key, body) in sent {
+        let Some(customer) = serde_json::from_str::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| Some(v.get("customer_id")?.as_str()?.to_owned()))
+        else {
+            continue;
+        };
+        let (keys, count) = allowed.entry(customer).or_default();
+        match key {
+            Some(key) if keys.contains(key) => {}
+            Some(key) => {
+                keys.push(key.clone());
+                *count += 1;
+            }
+            None => *count += 1,
+        }
+    }
+    allowed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_distinct_key_and_each_keyless_request_allows_one_charge() {
+        let body = |c: &str| format!(r#"{{"customer_id":"{c}","amount":1}}"#);
+        let sent = vec![
+            (Some("k1".to_owned()), body("a")),
+            (Some("k1".to_owned()), body("a")),
+            (Some("k2".to_owned()), body("a")),
+            (None, body("a")),
+            (Some("k1".to_owned()), body("b")),
+            (Some("k9".to_owned()), "not json".to_owned()),
+        ];
+        let allowed = charges_allowed(&sent);
+        assert_eq!(allowed["a"], (vec!["k1".to_owned(), "k2".to_owned()], 3));
+        assert_eq!(allowed["b"], (vec!["k1".to_owned()], 1));
+        assert_eq!(allowed.len(), 2);
+    }
+}
