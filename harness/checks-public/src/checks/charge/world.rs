@@ -705,3 +705,133 @@ fn list(items: impl Iterator<Item = String>) -> String {
         format!(": {}.", items.join("; "))
     }
 }
+
+/// The standing judges on synthetic histories, each the history a kind of wrong fix
+/// leaves: judged without a service, since the judge is the product.
+#[cfg(test)]
+mod standing_tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::fakes::ProviderCharge;
+
+    fn sent(key: &str, customer: &str) -> (Option<String>, String) {
+        (
+            Some(key.to_owned()),
+            format!(r#"{{"customer_id":"{customer}","amount":500,"currency":"usd"}}"#),
+        )
+    }
+
+    fn charge(id: &str, customer: &str) -> ProviderCharge {
+        ProviderCharge {
+            id: id.to_owned(),
+            customer: customer.to_owned(),
+            amount: 500,
+            currency: "usd".to_owned(),
+            idempotency_key: None,
+        }
+    }
+
+    fn row(id: &str, status: &str, provider: Option<&str>) -> DbCharge {
+        DbCharge {
+            id: id.to_owned(),
+            idempotency_key: "k1".to_owned(),
+            amount: 500,
+            currency: "usd".to_owned(),
+            status: status.to_owned(),
+            provider_charge_id: provider.map(str::to_owned),
+        }
+    }
+
+    fn broken(
+        sent: &[(Option<String>, String)],
+        charges: &[ProviderCharge],
+        rows: &[(&str, Vec<DbCharge>)],
+    ) -> BTreeMap<&'static str, Vec<String>> {
+        let rows = rows
+            .iter()
+            .map(|(c, r)| ((*c).to_owned(), r.clone()))
+            .collect();
+        judge_standing(sent, charges, &rows).into_iter().collect()
+    }
+
+    #[test]
+    fn a_retried_key_charged_once_and_recorded_breaks_nothing() {
+        let b = broken(
+            &[sent("k1", "cus_a"), sent("k1", "cus_a")],
+            &[charge("pch_1", "cus_a")],
+            &[("cus_a", vec![row("ch_1", "succeeded", Some("pch_1"))])],
+        );
+        assert!(b.values().all(Vec::is_empty), "{b:?}");
+    }
+
+    #[test]
+    fn a_duplicate_charged_again_breaks_never_charged_twice() {
+        // Two instances each charged the retry under a fresh provider key.
+        let b = broken(
+            &[sent("k1", "cus_a"), sent("k1", "cus_a")],
+            &[charge("pch_1", "cus_a"), charge("pch_2", "cus_a")],
+            &[(
+                "cus_a",
+                vec![
+                    row("ch_1", "succeeded", Some("pch_1")),
+                    row("ch_2", "succeeded", Some("pch_2")),
+                ],
+            )],
+        );
+        assert_eq!(b[NEVER_CHARGED_TWICE].len(), 1, "{b:?}");
+        assert!(b[NEVER_CHARGED_TWICE][0].contains("charged 2 times"));
+        // Two keys for one customer allow two charges.
+        let b = broken(
+            &[sent("k1", "cus_a"), sent("k2", "cus_a")],
+            &[charge("pch_1", "cus_a"), charge("pch_2", "cus_a")],
+            &[],
+        );
+        assert!(b[NEVER_CHARGED_TWICE].is_empty(), "{b:?}");
+    }
+
+    #[test]
+    fn a_charge_made_before_its_row_is_lost_when_the_request_dies() {
+        // Charge first, insert after: killed in between, the charge has no row.
+        let b = broken(
+            &[sent("k1", "cus_a")],
+            &[charge("pch_1", "cus_a")],
+            &[("cus_a", vec![])],
+        );
+        assert!(
+            b[PROVIDER_CHARGES_IN_TABLE][0].contains("matches no row"),
+            "{b:?}"
+        );
+        // A pending row written before the call is what finance matches it by.
+        let b = broken(
+            &[sent("k1", "cus_a")],
+            &[charge("pch_1", "cus_a")],
+            &[("cus_a", vec![row("ch_1", "pending", None)])],
+        );
+        assert!(b[PROVIDER_CHARGES_IN_TABLE].is_empty(), "{b:?}");
+    }
+
+    #[test]
+    fn a_succeeded_row_must_name_a_charge_the_provider_made_and_only_once() {
+        let b = broken(
+            &[sent("k1", "cus_a")],
+            &[charge("pch_1", "cus_a")],
+            &[(
+                "cus_a",
+                vec![
+                    row("ch_1", "succeeded", Some("pch_1")),
+                    row("ch_2", "succeeded", Some("pch_1")),
+                    row("ch_3", "succeeded", Some("pch_9")),
+                ],
+            )],
+        );
+        let lines = &b[PROVIDER_CHARGES_IN_TABLE];
+        assert!(lines.iter().any(|l| l.contains("never made")), "{lines:?}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("name the one provider charge pch_1")),
+            "{lines:?}"
+        );
+    }
+}

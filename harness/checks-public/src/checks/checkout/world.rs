@@ -1277,3 +1277,144 @@ fn read_shop(db: &std::path::Path) -> rusqlite::Result<Shop> {
     }
     Ok(shop)
 }
+
+/// The standing judges on synthetic shops, each the state a kind of wrong fix leaves:
+/// judged without a service, since the judge is the product.
+#[cfg(test)]
+mod standing_tests {
+    use super::*;
+
+    fn catalogue() -> BTreeMap<String, Product> {
+        BTreeMap::from([(
+            "SKU-1".to_owned(),
+            Product {
+                sku: "SKU-1".to_owned(),
+                price: 1000,
+                weight_grams: 100,
+                stock: 5,
+            },
+        )])
+    }
+
+    fn order(id: &str, status: &str, charge: Option<&str>, quantity: i64) -> DbOrder {
+        DbOrder {
+            id: id.to_owned(),
+            key: format!("key-{id}"),
+            customer_id: "cus_a".to_owned(),
+            status: status.to_owned(),
+            subtotal: 1000 * quantity,
+            shipping: 500,
+            total: 1000 * quantity + 500,
+            provider_charge_id: charge.map(str::to_owned),
+            lines: vec![("SKU-1".to_owned(), quantity, 1000)],
+        }
+    }
+
+    fn shop(shelf: i64, orders: Vec<DbOrder>) -> Shop {
+        Shop {
+            stock: BTreeMap::from([("SKU-1".to_owned(), shelf)]),
+            orders: orders.into_iter().map(|o| (o.id.clone(), o)).collect(),
+            orphan_lines: Vec::new(),
+        }
+    }
+
+    fn charge(id: &str) -> ProviderCharge {
+        ProviderCharge {
+            id: id.to_owned(),
+            customer: "cus_a".to_owned(),
+            amount: 2500,
+            currency: "usd".to_owned(),
+            idempotency_key: None,
+        }
+    }
+
+    fn sent(key: &str) -> (Option<String>, String) {
+        (
+            Some(key.to_owned()),
+            r#"{"customer_id":"cus_a"}"#.to_owned(),
+        )
+    }
+
+    fn broken(
+        sent: &[(Option<String>, String)],
+        shop: &Shop,
+        charges: &[ProviderCharge],
+    ) -> BTreeMap<&'static str, Vec<String>> {
+        judge_standing(sent, &catalogue(), shop, charges)
+            .into_iter()
+            .collect()
+    }
+
+    #[test]
+    fn a_paid_order_holding_its_stock_keeps_every_standing_requirement() {
+        let b = broken(
+            &[sent("k1"), sent("k1")],
+            &shop(3, vec![order("o1", "paid", Some("pch_1"), 2)]),
+            &[charge("pch_1")],
+        );
+        assert_eq!(b.len(), STANDING.len());
+        assert!(b.values().all(Vec::is_empty), "{b:?}");
+    }
+
+    #[test]
+    fn a_failed_order_that_kept_its_stock_loses_it() {
+        // Marked failed after a decline without giving its units back.
+        let b = broken(
+            &[sent("k1")],
+            &shop(3, vec![order("o1", "failed", None, 2)]),
+            &[],
+        );
+        assert!(b[STOCK_ACCOUNTED][0].contains("lost"), "{b:?}");
+    }
+
+    #[test]
+    fn a_charge_with_no_order_or_two_orders_is_broken() {
+        // Charged, then the order insert failed and nothing was kept.
+        let b = broken(&[sent("k1")], &shop(5, vec![]), &[charge("pch_1")]);
+        assert!(
+            b[CHARGE_HAS_ORDER][0].contains("belongs to no order"),
+            "{b:?}"
+        );
+        // A cut-off request's pending order is where finance finds the charge.
+        let b = broken(
+            &[sent("k1")],
+            &shop(3, vec![order("o1", "pending", None, 2)]),
+            &[charge("pch_1")],
+        );
+        assert!(b[CHARGE_HAS_ORDER].is_empty(), "{b:?}");
+        let b = broken(
+            &[sent("k1")],
+            &shop(
+                1,
+                vec![
+                    order("o1", "paid", Some("pch_1"), 2),
+                    order("o2", "paid", Some("pch_1"), 2),
+                ],
+            ),
+            &[charge("pch_1")],
+        );
+        assert!(
+            b[CHARGE_HAS_ORDER][0].contains("named by 2 orders"),
+            "{b:?}"
+        );
+    }
+
+    #[test]
+    fn one_key_charged_twice_is_broken() {
+        let b = broken(
+            &[sent("k1"), sent("k1")],
+            &shop(
+                1,
+                vec![
+                    order("o1", "paid", Some("pch_1"), 2),
+                    order("o2", "paid", Some("pch_2"), 2),
+                ],
+            ),
+            &[charge("pch_1"), charge("pch_2")],
+        );
+        assert!(
+            b[CHARGED_AT_MOST_ONCE][0].contains("charged 2 times"),
+            "{b:?}"
+        );
+    }
+}

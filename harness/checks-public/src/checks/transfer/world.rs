@@ -926,3 +926,61 @@ mod judge_tests {
         assert!(says(&broken, "leave it at 70"), "{broken:?}");
     }
 }
+
+/// The standing judge on synthetic ledgers: what it holds every history to, with no
+/// request's fate needed.
+#[cfg(test)]
+mod standing_tests {
+    use super::*;
+
+    fn opened() -> BTreeMap<String, i64> {
+        BTreeMap::from([("acc_a".to_owned(), 100), ("acc_b".to_owned(), 0)])
+    }
+
+    fn ledger(a: i64, b: i64) -> Ledger {
+        let balances = BTreeMap::from([("acc_a".to_owned(), a), ("acc_b".to_owned(), b)]);
+        Ledger {
+            entry_sums: balances.clone(),
+            balances,
+            ..Ledger::default()
+        }
+    }
+
+    fn broken(db: &Ledger) -> BTreeMap<&'static str, Vec<String>> {
+        judge_standing(&opened(), db).into_iter().collect()
+    }
+
+    #[test]
+    fn an_untouched_ledger_keeps_every_standing_requirement() {
+        let b = broken(&ledger(100, 0));
+        assert_eq!(b.len(), STANDING.len());
+        assert!(b.values().all(Vec::is_empty), "{b:?}");
+    }
+
+    #[test]
+    fn each_requirement_is_broken_by_its_own_kind_of_history() {
+        // Debit written, credit lost: the audit does not reconcile, money destroyed.
+        let mut half = ledger(70, 0);
+        half.entry_sums.insert("acc_a".to_owned(), 100);
+        let b = broken(&half);
+        assert!(
+            !b[RECONCILES].is_empty() && !b[MONEY_CONSERVED].is_empty(),
+            "{b:?}"
+        );
+        assert!(b[NEVER_BELOW_ZERO].is_empty());
+        // Two instances each spent the same 100: overdrawn, still conserved.
+        let b = broken(&ledger(-40, 140));
+        assert!(
+            b[NEVER_BELOW_ZERO][0].contains("overdrawn: balance -40"),
+            "{b:?}"
+        );
+        assert!(
+            b[RECONCILES].is_empty() && b[MONEY_CONSERVED].is_empty(),
+            "{b:?}"
+        );
+        // An entry naming a transfer that was rolled back.
+        let mut orphan = ledger(100, 0);
+        orphan.orphan_entries.push((7, "tr_gone".to_owned()));
+        assert!(broken(&orphan)[RECONCILES][0].contains("tr_gone"));
+    }
+}
