@@ -69,7 +69,8 @@ pub fn standing(exercise: Exercise) -> &'static [&'static str] {
         Key::Charge => standing_charge(),
         Key::Transfer => standing_transfer(),
         Key::Checkout => standing_checkout(),
-        Key::Orders | Key::Quote => &[],
+        Key::Quote => standing_quote(),
+        Key::Orders => &[],
     }
 }
 

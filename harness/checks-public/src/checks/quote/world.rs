@@ -53,7 +53,12 @@ pub struct QuoteWorld {
     pub skus: Vec<String>,
     http: reqwest::Client,
     rng: SeedRng,
+    journal: crate::checks::Journal,
+    quotes: Quotes,
 }
+
+/// Every quote any client of a world sent, with its SKU, quantity and what came back.
+type Quotes = std::sync::Arc<std::sync::Mutex<Vec<(String, u32, Timed)>>>;
 
 impl QuoteWorld {
     /// Starts a healthy pricing service and one service instance whose catalogue holds
@@ -99,6 +104,8 @@ impl QuoteWorld {
             skus,
             http,
             rng,
+            journal: env.journal.clone(),
+            quotes: Quotes::default(),
         })
     }
 
@@ -112,6 +119,7 @@ impl QuoteWorld {
         Client {
             http: self.http.clone(),
             base: self.svc.url(),
+            quotes: self.quotes.clone(),
         }
     }
 
@@ -131,12 +139,18 @@ impl QuoteWorld {
 pub struct Client {
     http: reqwest::Client,
     base: String,
+    quotes: Quotes,
 }
 
 impl Client {
     /// `GET /quotes/{sku}?qty={qty}`, timed.
     pub async fn quote(&self, sku: &str, qty: u32) -> Timed {
-        self.get(&format!("/quotes/{sku}?qty={qty}")).await
+        let t = self.get(&format!("/quotes/{sku}?qty={qty}")).await;
+        self.quotes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((sku.to_owned(), qty, t.clone()));
+        t
     }
 
     /// A GET request, timed; gives up after [`GIVE_UP`].
@@ -182,35 +196,77 @@ pub fn judge_quote(t: &Timed, sku: &str, qty: u32, pricing: &PricingService) -> 
         return broken;
     }
     match t.x.status {
-        Some(200) => {
-            let from = t.sent.saturating_duration_since(pricing.started()).as_millis();
-            let until = from + t.took.as_millis() + 1;
-            let served: Vec<i64> = pricing
-                .price_calls()
-                .iter()
-                .filter(|c| c.sku.as_deref() == Some(sku) && c.qty == Some(qty))
-                .filter(|c| c.at_ms + 1 >= from && c.ended_ms.is_some_and(|e| e <= until))
-                .filter_map(|c| c.served_price)
-                .collect();
-            let unit = t.x.i64_field("unit_price");
-            let honest = unit.is_some_and(|u| served.contains(&u))
-                && t.x.str_field("sku") == Some(sku)
-                && t.x.i64_field("qty") == Some(i64::from(qty))
-                && t.x.i64_field("total") == unit.map(|u| u * i64::from(qty))
-                && t.x.str_field("currency") == Some("EUR");
-            if !honest {
-                broken.push(format!(
-                    "A 200 must carry the price pricing gave for this request ({sku} × {qty}; unit prices served meanwhile: {}), with the total: {t}",
-                    prices_in_brief(&served, unit)
-                ));
-            }
-        }
+        Some(200) => broken.extend(dishonest(t, sku, qty, &pricing.price_calls(), pricing.started())),
         Some(502..=504) if t.x.is_json_error() => {}
         _ => broken.push(format!(
             "When pricing cannot price a quote, the answer must be 502, 503 or 504 with a JSON error: {t}"
         )),
     }
     broken
+}
+
+/// "A `200` from `/quotes` carries exactly the price pricing gave us for that request
+/// (that SKU and quantity): never a made-up, default or previously cached price."
+pub const HONEST_PRICE: &str = "honest-price";
+/// Every standing requirement this world judges when its check ends.
+pub const STANDING: &[&str] = &[HONEST_PRICE];
+
+/// What is wrong with a `200` quote's price: it must be a unit price pricing served
+/// for that SKU and quantity while the request was in flight, with its total. Pure:
+/// from the answer and pricing's call log (`started` is when the log's clock began).
+pub fn dishonest(
+    t: &Timed,
+    sku: &str,
+    qty: u32,
+    calls: &[crate::fakes::PricingCall],
+    started: Instant,
+) -> Option<String> {
+    if t.x.status != Some(200) {
+        return None;
+    }
+    let from = t.sent.saturating_duration_since(started).as_millis();
+    let until = from + t.took.as_millis() + 1;
+    let served: Vec<i64> = calls
+        .iter()
+        .filter(|c| c.sku.as_deref() == Some(sku) && c.qty == Some(qty))
+        .filter(|c| c.at_ms + 1 >= from && c.ended_ms.is_some_and(|e| e <= until))
+        .filter_map(|c| c.served_price)
+        .collect();
+    let unit = t.x.i64_field("unit_price");
+    let honest = unit.is_some_and(|u| served.contains(&u))
+        && t.x.str_field("sku") == Some(sku)
+        && t.x.i64_field("qty") == Some(i64::from(qty))
+        && t.x.i64_field("total") == unit.map(|u| u * i64::from(qty))
+        && t.x.str_field("currency") == Some("EUR");
+    (!honest).then(|| {
+        format!(
+            "A 200 must carry the price pricing gave for this request ({sku} × {qty}; unit prices served meanwhile: {}), with the total: {t}",
+            prices_in_brief(&served, unit)
+        )
+    })
+}
+
+impl Drop for QuoteWorld {
+    /// Holds every quote this world's clients sent to the standing requirement,
+    /// whatever the check was about: a world that sent none has nothing to judge.
+    fn drop(&mut self) {
+        let quotes = std::mem::take(
+            &mut *self
+                .quotes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if quotes.is_empty() {
+            return;
+        }
+        let calls = self.pricing.price_calls();
+        let started = self.pricing.started();
+        let broken = quotes
+            .iter()
+            .filter_map(|(sku, qty, t)| dishonest(t, sku, *qty, &calls, started))
+            .collect();
+        self.journal.judged(HONEST_PRICE, broken);
+    }
 }
 
 /// Unit prices listed one by one up to this many; beyond it, how many and the first.
@@ -268,4 +324,68 @@ fn write_products(db: &std::path::Path, skus: &[String]) -> rusqlite::Result<()>
         )?;
     }
     tx.commit()
+}
+
+/// The standing judge on synthetic call logs: a price is honest only when pricing
+/// served it, for that SKU and quantity, while the quote was in flight.
+#[cfg(test)]
+mod standing_tests {
+    use super::*;
+    use crate::fakes::PricingCall;
+
+    fn call(at_ms: u128, ended_ms: u128, qty: u32, price: i64) -> PricingCall {
+        PricingCall {
+            at_ms,
+            path: "/v1/prices/SKU-1".to_owned(),
+            sku: Some("SKU-1".to_owned()),
+            qty: Some(qty),
+            fault: None,
+            status: Some(200),
+            ended_ms: Some(ended_ms),
+            served_price: Some(price),
+        }
+    }
+
+    /// A quote sent 100 ms after pricing started that took 50 ms, answered `unit`.
+    fn quote(started: Instant, unit: i64, qty: i64) -> Timed {
+        Timed {
+            x: Exchange {
+                request_line: "GET /quotes/SKU-1?qty=2".to_owned(),
+                shown_headers: Vec::new(),
+                body_sent: None,
+                status: Some(200),
+                body: Some(serde_json::json!({
+                    "sku": "SKU-1", "qty": qty, "unit_price": unit,
+                    "total": unit * qty, "currency": "EUR"
+                })),
+                raw_body: None,
+                json_content_type: true,
+                error: None,
+                body_cut: false,
+            },
+            took: Duration::from_millis(50),
+            sent: started + Duration::from_millis(100),
+        }
+    }
+
+    #[test]
+    fn a_price_served_during_the_request_is_honest() {
+        let started = Instant::now();
+        let calls = [call(110, 130, 2, 1234)];
+        assert_eq!(dishonest(&quote(started, 1234, 2), "SKU-1", 2, &calls, started), None);
+    }
+
+    #[test]
+    fn a_cached_a_made_up_or_another_quantitys_price_is_not() {
+        let started = Instant::now();
+        // Served before this request began: a remembered price.
+        let earlier = [call(10, 20, 2, 1234)];
+        assert!(dishonest(&quote(started, 1234, 2), "SKU-1", 2, &earlier, started).is_some());
+        // Served for another quantity.
+        let other = [call(110, 130, 3, 1234)];
+        assert!(dishonest(&quote(started, 1234, 2), "SKU-1", 2, &other, started).is_some());
+        // Never served at all.
+        let served = [call(110, 130, 2, 1234)];
+        assert!(dishonest(&quote(started, 999, 2), "SKU-1", 2, &served, started).is_some());
+    }
 }
