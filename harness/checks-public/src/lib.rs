@@ -92,5 +92,7 @@ exercise_standing!(
     standing_transfer = transfer,
     "transfer",
     standing_checkout = checkout,
-    "checkout"
+    "checkout",
+    standing_quote = quote,
+    "quote"
 );

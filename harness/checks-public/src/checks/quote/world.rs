@@ -372,7 +372,10 @@ mod standing_tests {
     fn a_price_served_during_the_request_is_honest() {
         let started = Instant::now();
         let calls = [call(110, 130, 2, 1234)];
-        assert_eq!(dishonest(&quote(started, 1234, 2), "SKU-1", 2, &calls, started), None);
+        assert_eq!(
+            dishonest(&quote(started, 1234, 2), "SKU-1", 2, &calls, started),
+            None
+        );
     }
 
     #[test]

@@ -79,6 +79,29 @@ pub struct Ledger {
     pub orphan_entries: Vec<(i64, String)>,
 }
 
+/// Every transfer any client of a world sent, with what became of it: filed as
+/// unknown before it is sent and settled when its answer comes, so a judge at any
+/// moment — also when the check ends with requests still in flight — knows every
+/// request that may have moved money.
+type Fates = std::sync::Arc<std::sync::Mutex<Vec<(TransferBody, Fate)>>>;
+
+fn lock(fates: &Fates) -> std::sync::MutexGuard<'_, Vec<(TransferBody, Fate)>> {
+    fates
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Fate {
+    /// What an exchange says became of its request.
+    fn of(x: &Exchange) -> Fate {
+        match (x.is_success(), x.status) {
+            (true, _) => Fate::Accepted(x.str_field("id").unwrap_or_default().to_owned()),
+            (false, Some(_)) => Fate::Refused,
+            (false, None) => Fate::Unknown,
+        }
+    }
+}
+
 /// What became of a request the harness sent.
 #[derive(Debug, Clone)]
 enum Fate {
@@ -103,7 +126,7 @@ pub struct TransferWorld {
     instances: usize,
     /// Opening balance of every account the harness opened.
     opened: BTreeMap<String, i64>,
-    sent: Vec<(TransferBody, Fate)>,
+    sent: Fates,
     references: u64,
 }
 
@@ -133,7 +156,7 @@ impl TransferWorld {
             rng,
             instances: 1,
             opened: BTreeMap::new(),
-            sent: Vec::new(),
+            sent: Fates::default(),
             references: 0,
         })
     }
@@ -205,30 +228,19 @@ impl TransferWorld {
     pub fn client(&self) -> Client {
         Client {
             http: self.http.clone(),
+            fates: self.sent.clone(),
         }
     }
 
-    /// `POST /transfers` to the first instance, recorded.
+    /// `POST /transfers` to the first instance (filed, as every client's request is).
     pub async fn transfer(&mut self, body: &TransferBody) -> Exchange {
-        let x = self.client().transfer(&self.svc.url(), body).await;
-        self.record(body, &x);
-        x
+        self.client().transfer(&self.svc.url(), body).await
     }
 
-    /// Files what became of a request the harness sent, for the judge.
-    pub fn record(&mut self, body: &TransferBody, x: &Exchange) {
-        let fate = match (x.is_success(), x.status) {
-            (true, _) => Fate::Accepted(x.str_field("id").unwrap_or_default().to_owned()),
-            (false, Some(_)) => Fate::Refused,
-            (false, None) => Fate::Unknown,
-        };
-        self.sent.push((body.clone(), fate));
-    }
-
-    /// Files a request whose client gave up before any answer: it may be applied whole
-    /// or not at all.
+    /// Files a request sent without this world's clients (a raw socket) whose client
+    /// gave up before any answer: it may be applied whole or not at all.
     pub fn record_unanswered(&mut self, body: &TransferBody) {
-        self.sent.push((body.clone(), Fate::Unknown));
+        lock(&self.sent).push((body.clone(), Fate::Unknown));
     }
 
     /// A GET request to the first instance.
@@ -279,8 +291,7 @@ impl TransferWorld {
             .filter(|(a, _)| in_scope(a))
             .map(|(a, b)| (a.clone(), *b))
             .collect();
-        let sent: Vec<(TransferBody, Fate)> = self
-            .sent
+        let sent: Vec<(TransferBody, Fate)> = lock(&self.sent)
             .iter()
             .filter(|(b, _)| in_scope(&b.from_account))
             .cloned()
@@ -302,7 +313,7 @@ impl TransferWorld {
     /// The balance the model expects for `account`, counting only accepted transfers.
     pub fn expected_balance(&self, account: &str) -> i64 {
         let mut balance = self.opened.get(account).copied().unwrap_or(0);
-        for (body, fate) in &self.sent {
+        for (body, fate) in lock(&self.sent).iter() {
             if matches!(fate, Fate::Accepted(_)) {
                 if body.from_account == account {
                     balance -= body.amount;
@@ -318,6 +329,24 @@ impl TransferWorld {
 
 /// Holds the database to the requests' fates and the ledger invariants.
 fn judge(
+    opened: &BTreeMap<String, i64>,
+    sent: &[(TransferBody, Fate)],
+    db: &Ledger,
+) -> Vec<String> {
+    let mut broken = judge_fates(opened, sent, db);
+    // Money conserved (the balances summed) last, after the accounts it sums.
+    let (conserved, standing): (Vec<_>, Vec<_>) = judge_standing(opened, db)
+        .into_iter()
+        .partition(|(requirement, _)| *requirement == MONEY_CONSERVED);
+    broken.extend(standing.into_iter().flat_map(|(_, lines)| lines));
+    broken.extend(conserved.into_iter().flat_map(|(_, lines)| lines));
+    broken
+}
+
+/// Holds the database to what became of every request: an accepted transfer stored
+/// once, as requested, and applied to the balances; a refused one absent; an
+/// unanswered one whole or absent; nothing stored that no request made.
+fn judge_fates(
     opened: &BTreeMap<String, i64>,
     sent: &[(TransferBody, Fate)],
     db: &Ledger,
@@ -401,12 +430,7 @@ fn judge(
         });
     }
 
-    // The standing requirements, then the balances the model expects; money
-    // conserved (the balances summed) last, after the accounts it sums.
-    let (conserved, standing): (Vec<_>, Vec<_>) = judge_standing(opened, db)
-        .into_iter()
-        .partition(|(requirement, _)| *requirement == MONEY_CONSERVED);
-    broken.extend(standing.into_iter().flat_map(|(_, lines)| lines));
+    // Balances: what the accepted transfers leave.
     for (account, opening) in opened {
         let Some(balance) = db.balances.get(account).copied() else {
             continue;
@@ -418,7 +442,6 @@ fn judge(
             ));
         }
     }
-    broken.extend(conserved.into_iter().flat_map(|(_, lines)| lines));
     broken
 }
 
@@ -430,8 +453,16 @@ pub const RECONCILES: &str = "audit-reconciles";
 pub const NEVER_BELOW_ZERO: &str = "never-below-zero";
 /// "money is never created or destroyed".
 pub const MONEY_CONSERVED: &str = "money-conserved";
+/// "A `201` means the transfer is durably recorded; any other answer means nothing was
+/// moved or recorded."
+pub const ANSWER_MEANS_OUTCOME: &str = "answer-means-outcome";
 /// Every standing requirement this world judges when its check ends.
-pub const STANDING: &[&str] = &[RECONCILES, NEVER_BELOW_ZERO, MONEY_CONSERVED];
+pub const STANDING: &[&str] = &[
+    RECONCILES,
+    NEVER_BELOW_ZERO,
+    MONEY_CONSERVED,
+    ANSWER_MEANS_OUTCOME,
+];
 
 /// The requirements that hold on any history, whatever the requests were and whatever
 /// became of them: judged from the accounts the harness opened and the database alone,
@@ -519,6 +550,11 @@ impl Drop for TransferWorld {
         for (requirement, broken) in judge_standing(&self.opened, &ledger) {
             self.env.journal.judged(requirement, broken);
         }
+        let sent = lock(&self.sent).clone();
+        self.env.journal.judged(
+            ANSWER_MEANS_OUTCOME,
+            judge_fates(&self.opened, &sent, &ledger),
+        );
     }
 }
 
@@ -593,7 +629,7 @@ pub async fn burst_held(
         lock.release()
             .map_err(|e| Problem::Harness(format!("could not release the write lock: {e}")))?;
     }
-    let answers = join_all(w, bodies, tasks).await?;
+    let answers = join_all(tasks).await?;
     for x in &answers {
         story.exchange(x);
     }
@@ -617,16 +653,13 @@ pub fn spawn_all(
         .collect()
 }
 
+/// Awaits every spawned request, in order (each already filed by its client).
 pub async fn join_all(
-    w: &mut TransferWorld,
-    bodies: &[TransferBody],
     tasks: Vec<tokio::task::JoinHandle<Exchange>>,
 ) -> Result<Vec<Exchange>, Problem> {
     let mut answers = Vec::new();
-    for (body, task) in bodies.iter().zip(tasks) {
-        let x = join(task).await?;
-        w.record(body, &x);
-        answers.push(x);
+    for task in tasks {
+        answers.push(join(task).await?);
     }
     Ok(answers)
 }
@@ -652,12 +685,22 @@ pub fn clean_refusal(x: &Exchange) -> bool {
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
+    fates: Fates,
 }
 
 impl Client {
-    /// `POST /transfers`.
+    /// `POST /transfers`, filed with the world: unknown until its answer settles it.
     pub async fn transfer(&self, base: &str, body: &TransferBody) -> Exchange {
-        self.post_raw(base, &body.json()).await
+        let index = {
+            let mut fates = lock(&self.fates);
+            fates.push((body.clone(), Fate::Unknown));
+            fates.len() - 1
+        };
+        let x = self.post_raw(base, &body.json()).await;
+        if let Some(filed) = lock(&self.fates).get_mut(index) {
+            filed.1 = Fate::of(&x);
+        }
+        x
     }
 
     /// `POST /transfers` with a raw body (for malformed requests).
@@ -953,7 +996,8 @@ mod standing_tests {
     #[test]
     fn an_untouched_ledger_keeps_every_standing_requirement() {
         let b = broken(&ledger(100, 0));
-        assert_eq!(b.len(), STANDING.len());
+        let judged: Vec<&str> = b.keys().copied().collect();
+        assert_eq!(judged, [RECONCILES, MONEY_CONSERVED, NEVER_BELOW_ZERO]);
         assert!(b.values().all(Vec::is_empty), "{b:?}");
     }
 
@@ -982,5 +1026,48 @@ mod standing_tests {
         let mut orphan = ledger(100, 0);
         orphan.orphan_entries.push((7, "tr_gone".to_owned()));
         assert!(broken(&orphan)[RECONCILES][0].contains("tr_gone"));
+    }
+
+    #[test]
+    fn the_answer_requirement_needs_every_request_and_its_fate() {
+        let t = TransferBody {
+            from_account: "acc_a".to_owned(),
+            to_account: "acc_b".to_owned(),
+            amount: 30,
+            reference: None,
+        };
+        let mut applied = ledger(70, 30);
+        applied.transfers.insert(
+            "tr_1".to_owned(),
+            DbTransfer {
+                from_account: t.from_account.clone(),
+                to_account: t.to_account.clone(),
+                amount: 30,
+                reference: None,
+                entries: vec![("acc_a".to_owned(), -30), ("acc_b".to_owned(), 30)],
+            },
+        );
+        // Still in flight when the check ended: whole or absent, both fine.
+        assert!(judge_fates(&opened(), &[(t.clone(), Fate::Unknown)], &applied).is_empty());
+        assert!(judge_fates(&opened(), &[(t.clone(), Fate::Unknown)], &ledger(100, 0)).is_empty());
+        // Answered 503 after its writes committed: the standing ledger rules all hold,
+        // only the answer's meaning is broken.
+        let refused = judge_fates(&opened(), &[(t.clone(), Fate::Refused)], &applied);
+        assert!(
+            refused.iter().any(|l| l.contains("answered with an error")),
+            "{refused:?}"
+        );
+        assert!(broken(&applied).values().all(Vec::is_empty));
+        // Answered 201 and never written.
+        let lost = judge_fates(
+            &opened(),
+            &[(t, Fate::Accepted("tr_1".into()))],
+            &ledger(100, 0),
+        );
+        assert!(
+            lost.iter()
+                .any(|l| l.contains("not in the `transfers` table")),
+            "{lost:?}"
+        );
     }
 }
