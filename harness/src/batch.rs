@@ -340,6 +340,12 @@ async fn grade_one(sub: &Submission, opts: &BatchOptions) -> Outcome {
     };
     let written = write_atomically(&dir.join("report.md"), &markdown::render(&report, true))
         .and_then(|()| write_atomically(&dir.join("report.xml"), &junit::render(&report)))
+        .and_then(|()| {
+            write_atomically(
+                &dir.join("report.html"),
+                &crate::report::html::render(&report),
+            )
+        })
         // The JSON goes last: its presence marks the submission done.
         .and_then(|()| write_atomically(&dir.join("report.json"), &report.to_json()));
     match written {
@@ -531,11 +537,79 @@ pub fn write_summary(all: &[Submission], out: &Path) -> Result<(), BatchError> {
         csv.push('\n');
         md.push('\n');
     }
+    write_atomically(&out.join("summary.html"), &summary_html(&columns, &rows))
+        .map_err(|e| BatchError::Output(out.into(), e))?;
     write_atomically(&out.join("summary.csv"), &csv)
         .map_err(|e| BatchError::Output(out.into(), e))?;
     write_atomically(&out.join("summary.md"), &md)
         .map_err(|e| BatchError::Output(out.into(), e))?;
     Ok(())
+}
+
+/// The summary as one self-contained page: a row per candidate linking their report,
+/// a column per exercise, review and planted flaw, each cell green when it earned every
+/// point, red when it earned none — the per-flaw overview across candidates.
+fn summary_html(columns: &[String], rows: &[Row]) -> String {
+    use crate::report::html::esc;
+    let mut page = String::from(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Batch summary</title><style>\
+         body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#202124}\
+         table{border-collapse:collapse}th,td{border:1px solid #dadce0;padding:4px 6px;text-align:left;vertical-align:top}\
+         th{background:#f1f3f4;font-weight:600}td.full{background:#e6f4ea}td.none{background:#fce8e6}td.part{background:#fef7e0}\
+         th.flaw{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap}\
+         </style></head><body><h1>Batch summary</h1>\n<table><tr><th>submission</th><th>status</th><th>points</th>",
+    );
+    for c in columns {
+        let _ = write!(page, "<th class=\"flaw\">{}</th>", esc(c));
+    }
+    page.push_str("</tr>\n");
+    for row in rows {
+        let name = if row.points.is_some() {
+            format!(
+                "<a href=\"{0}/report.html\">{1}</a>",
+                esc(&url_segment(&row.id)),
+                esc(&row.id)
+            )
+        } else {
+            esc(&row.id)
+        };
+        let _ = write!(
+            page,
+            "<tr><td>{name}</td><td>{}</td><td>{}</td>",
+            esc(&row.status),
+            row.points
+                .map_or("–".to_owned(), |(p, m)| format!("{p} / {m}"))
+        );
+        for c in columns {
+            match row.cells.get(c) {
+                Some((p, m)) => {
+                    let class = if p == m {
+                        "full"
+                    } else if *p == 0 {
+                        "none"
+                    } else {
+                        "part"
+                    };
+                    let _ = write!(page, "<td class=\"{class}\">{p}/{m}</td>");
+                }
+                None => page.push_str("<td>–</td>"),
+            }
+        }
+        page.push_str("</tr>\n");
+    }
+    page.push_str("</table></body></html>\n");
+    page
+}
+
+/// A submission id as a relative link's path segment: ids are sanitised file stems,
+/// so only characters a URL path treats specially need escaping.
+fn url_segment(id: &str) -> String {
+    id.chars()
+        .map(|c| match c {
+            'A'..='Z' | 'a'..='z' | '0'..='9' | '-' | '_' | '.' => c.to_string(),
+            c => c.to_string().bytes().map(|b| format!("%{b:02X}")).collect(),
+        })
+        .collect()
 }
 
 fn csv_field(s: &str) -> String {

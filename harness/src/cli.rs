@@ -190,6 +190,8 @@ enum Format {
     Markdown,
     /// JUnit XML for CI: a test case per check and per build.
     Junit,
+    /// One self-contained HTML page for an interviewer (no script, nothing fetched).
+    Html,
     /// The result JSON GitHub Classroom's autograding reporter reads (base64 it into
     /// `<RUNNER>_RESULTS`; see docs/pipelines.md).
     Classroom,
@@ -316,6 +318,7 @@ pub async fn main() -> ExitCode {
                 Format::Json => report.to_json(),
                 Format::Markdown => markdown::render(&report, true),
                 Format::Junit => junit::render(&report),
+                Format::Html => crate::report::html::render(&report),
                 Format::Classroom => classroom::render(&report),
             };
             match &out {

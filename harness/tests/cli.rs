@@ -1,5 +1,7 @@
 //! The `harness` command line as users meet it: exit codes and one-line errors.
 
+mod common;
+
 use std::process::Command;
 
 fn harness() -> Command {
@@ -159,7 +161,7 @@ fn a_batch_grades_each_submission_alone_resumes_and_shards() {
 
     let (code, stderr) = batch(&["--jobs", "2", "--resume"]);
     assert_eq!(code, Some(0), "{stderr}");
-    for file in ["report.json", "report.md", "report.xml"] {
+    for file in ["report.json", "report.md", "report.xml", "report.html"] {
         assert!(
             out.path().join("alice").join(file).is_file(),
             "{file}: {stderr}"
@@ -170,6 +172,38 @@ fn a_batch_grades_each_submission_alone_resumes_and_shards() {
     assert_eq!(lines.len(), 3, "{summary}");
     assert!(lines[1].starts_with("alice,graded,1,1"), "{summary}");
     assert!(lines[2].starts_with("bob,grading error: "), "{summary}");
+    // The page: each graded candidate links their report; one that was not, does not.
+    let page = std::fs::read_to_string(out.path().join("summary.html")).unwrap();
+    assert!(
+        page.contains("<a href=\"alice/report.html\">alice</a>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<tr><td>bob</td><td>grading error: "),
+        "{page}"
+    );
+    if let Some(browser) = common::browser::chromium() {
+        common::browser::assert_self_contained(&page);
+        let shots = tempfile::tempdir().unwrap();
+        for (page, words) in [
+            ("summary.html", ["Batch summary", "alice", "1 / 1"]),
+            (
+                "alice/report.html",
+                ["Grade report", "1 / 1 points", "charge.happy-path"],
+            ),
+        ] {
+            let shown = common::browser::render(
+                &browser,
+                &out.path().join(page),
+                &shots.path().join("shot.png"),
+            );
+            assert!(shown.console.is_empty(), "{page}: {:?}", shown.console);
+            for w in words {
+                assert!(shown.dom.contains(w), "{page} shows no {w:?}");
+            }
+            common::browser::assert_screenshot(&shown.screenshot);
+        }
+    }
 
     let (_, stderr) = batch(&["--resume"]);
     assert!(

@@ -27,8 +27,17 @@ const VARYING_EVIDENCE: &[&str] = &[
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pristine_exercises_fail_every_flaw_check_and_pass_the_contract() {
+    let mut whole: Option<harness::report::Report> = None;
     for exercise in exercises_under_test() {
         let report = grade_exercise(&repo_root(), exercise.id, DEFAULT_SEED).await;
+        match &mut whole {
+            None => whole = Some(report.clone()),
+            Some(w) => {
+                w.points += report.points;
+                w.max_points += report.max_points;
+                w.exercises.extend(report.exercises.iter().cloned());
+            }
+        }
         let ex = &report.exercises[0];
         assert_eq!(ex.build.status, BuildStatus::Ok, "{:?}", ex.build.log);
         for c in &ex.checks {
@@ -84,6 +93,48 @@ async fn pristine_exercises_fail_every_flaw_check_and_pass_the_contract() {
             insta::assert_snapshot!(format!("pristine_{}_report", exercise.id), markdown);
         });
     }
+    if let Some(whole) = whole {
+        pristine_html_in_a_browser(&whole);
+    }
+}
+
+/// The HTML report of the whole pristine grade, in a real browser: it renders with no
+/// console error, every exercise and every failed check is on the page with its
+/// verdict, and the requirement rows say what the brief requires.
+fn pristine_html_in_a_browser(report: &harness::report::Report) {
+    let html = harness::report::html::render(report);
+    common::browser::assert_self_contained(&html);
+    let Some(browser) = common::browser::chromium() else {
+        return;
+    };
+    let dir = repo_root().join("target/html-report");
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = dir.join("pristine.html");
+    std::fs::write(&page, &html).unwrap();
+    let shown = common::browser::render(&browser, &page, &dir.join("pristine.png"));
+    assert!(shown.console.is_empty(), "{:?}", shown.console);
+    assert!(
+        shown
+            .dom
+            .contains(&format!("{} / {} points", report.points, report.max_points)),
+        "the total"
+    );
+    for ex in &report.exercises {
+        assert!(
+            shown.dom.contains(&format!("id=\"ex-{}\"", ex.id)),
+            "{}",
+            ex.id
+        );
+        for c in ex.checks.iter().filter(|c| c.status == CheckStatus::Fail) {
+            assert!(
+                shown.dom.contains(&format!("id=\"check-{}\"", c.id)),
+                "no section for the failed {}",
+                c.id
+            );
+        }
+    }
+    assert!(shown.dom.contains("Requirements of the brief"));
+    common::browser::assert_screenshot(&shown.screenshot);
 }
 
 /// Entries graded at once: a grade mostly waits (on held calls, timeouts, restarts),

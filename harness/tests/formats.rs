@@ -7,6 +7,8 @@
 //! exactly the keywords the schema uses; any other keyword fails the test, so the
 //! schema can never rely on a keyword nobody checks (which would accept anything).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -290,6 +292,16 @@ fn full_report() -> Report {
             CheckStatus::Error,
             2,
         ),
+        CheckReport {
+            requirement: true,
+            description: "A customer must never be charged twice for one `Idempotency-Key`. (A requirement of the brief, judged on the history of every check this grade ran.)".to_owned(),
+            ..check(
+                "charge.requirement.never-charged-twice",
+                None,
+                CheckStatus::Fail,
+                2,
+            )
+        },
     ];
     let orders_checks = vec![
         check("orders.happy-path", None, CheckStatus::Skipped, 1),
@@ -700,10 +712,10 @@ fn junit_counts_builds_as_test_cases_and_escapes_logs() {
     let report = full_report();
     let xml = junit::render(&report);
     assert_well_formed(&xml);
-    // charge: 3 checks + build; orders: 2 skipped checks + failed build.
+    // charge: 3 checks, a requirement row + build; orders: 2 skipped checks + failed build.
     assert!(
         xml.contains(
-            "<testsuites name=\"harness\" tests=\"7\" failures=\"2\" errors=\"1\" skipped=\"2\">"
+            "<testsuites name=\"harness\" tests=\"8\" failures=\"3\" errors=\"1\" skipped=\"2\">"
         ),
         "{xml}"
     );
@@ -763,7 +775,8 @@ fn classroom_maps_statuses_and_points_as_the_reporter_reads_them() {
     assert_eq!(status("charge.property-histories"), "error");
     assert_eq!(status("orders.build"), "fail");
     assert_eq!(status("orders.happy-path"), "fail");
-    assert_eq!(result.tests.len(), 7);
+    assert_eq!(status("charge.requirement.never-charged-twice"), "fail");
+    assert_eq!(result.tests.len(), 8);
     let json = classroom::render(&report);
     let back: ClassroomResult = serde_json::from_str(&json).unwrap();
     assert_eq!(back, result);
@@ -801,7 +814,7 @@ fn classroom_output_fits_one_environment_variable() {
     let env_string = "HARNESS_RESULTS=".len() + json.len().div_ceil(3) * 4;
     assert!(env_string < 128 * 1024, "{env_string}");
     let result: ClassroomResult = serde_json::from_str(&json).unwrap();
-    assert_eq!(result.tests.len(), 2 + 5 + 120);
+    assert_eq!(result.tests.len(), 2 + 6 + 120);
     assert!(result.tests[1].message.contains("shortened"));
     assert!(!json.contains("\\u0000"), "control characters are dropped");
 }
@@ -861,4 +874,59 @@ fn check_text(text: &str) {
             .any(|c| (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r')),
         "control character in XML"
     );
+}
+
+// ------------------------------------------------------------------ html
+
+/// The hand-made report with every optional member, in a real browser: it renders with
+/// no console error, shows the verdicts, the requirement rows, the review and the
+/// follow-ups, and a candidate's text stays text.
+#[test]
+fn the_html_report_renders_in_a_real_browser_and_shows_the_verdicts() {
+    let report = full_report();
+    let html = harness::report::html::render(&report);
+    common::browser::assert_self_contained(&html);
+    assert!(!html.contains("<here>"), "evidence became markup");
+    let Some(browser) = common::browser::chromium() else {
+        return;
+    };
+    let dir = repo_root().join("target/html-report");
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = dir.join("full-report.html");
+    std::fs::write(&page, &html).unwrap();
+    let shown = common::browser::render(&browser, &page, &dir.join("full-report.png"));
+    assert!(shown.console.is_empty(), "{:?}", shown.console);
+    for words in [
+        format!("{} / {} points", report.points, report.max_points),
+        "Planted flaws fixed: 0 of 1".to_owned(),
+        "✗ not fixed".to_owned(),
+        "Requirements of the brief: 0 of 1 held on every history".to_owned(),
+        "A customer must never be charged twice".to_owned(),
+        "Review notes: 1 / 4 points".to_owned(),
+        "Refused: REVIEW.md is a link".to_owned(),
+        "The build failed: no check could run.".to_owned(),
+        "⚠ could not judge".to_owned(),
+        "A strong answer mentions:".to_owned(),
+        // Escaped in the file, text in the page: serialised back as entities.
+        "broke &lt;here&gt; &amp;".to_owned(),
+    ] {
+        assert!(shown.dom.contains(&words), "the page shows no {words:?}");
+    }
+    assert!(!shown.dom.contains("<here>"), "evidence became an element");
+    common::browser::assert_screenshot(&shown.screenshot);
+
+    // Review notes handed in and read: each planted flaw beside the candidate's words.
+    let mut read = report.clone();
+    for ex in &mut read.exercises {
+        if let Some(review) = &mut ex.review {
+            review.refused = None;
+        }
+    }
+    let page = dir.join("review-read.html");
+    std::fs::write(&page, harness::report::html::render(&read)).unwrap();
+    let shown = common::browser::render(&browser, &page, &dir.join("review-read.png"));
+    assert!(shown.console.is_empty(), "{:?}", shown.console);
+    for words in ["retries charge twice", "Findings outside the planted flaws"] {
+        assert!(shown.dom.contains(words), "the page shows no {words:?}");
+    }
 }

@@ -44,7 +44,10 @@ impl Journal {
 /// `(Idempotency-Key, body)`, filed before it is sent so a request whose answer never
 /// came is known too. The standing judges count a customer's charges against it.
 #[derive(Debug, Clone, Default)]
-pub struct Sent(Arc<Mutex<Vec<(Option<String>, String)>>>);
+pub struct Sent(Arc<Mutex<Vec<Filed>>>);
+
+/// One filed request: its `Idempotency-Key`, if any, and its body.
+pub type Filed = (Option<String>, String);
 
 impl Sent {
     /// Files one request about to be sent.
@@ -56,7 +59,7 @@ impl Sent {
     }
 
     /// Everything filed so far.
-    pub fn all(&self) -> Vec<(Option<String>, String)> {
+    pub fn all(&self) -> Vec<Filed> {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -67,9 +70,7 @@ impl Sent {
 /// Per customer (the body's `customer_id`), how many charges its requests allow: one
 /// per distinct key it was sent under, and one for each request sent without a key —
 /// so no reading of a refused request can make a right fix look like it charged twice.
-pub fn charges_allowed(
-    sent: &[(Option<String>, String)],
-) -> std::collections::BTreeMap<String, (Vec<String>, usize)> {
+pub fn charges_allowed(sent: &[Filed]) -> std::collections::BTreeMap<String, (Vec<String>, usize)> {
     let mut allowed: std::collections::BTreeMap<String, (Vec<String>, usize)> =
         std::collections::BTreeMap::new();
     for (key, body) in sent {

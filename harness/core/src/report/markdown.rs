@@ -123,7 +123,11 @@ pub fn render(report: &Report, timings: bool) -> String {
         {
             let _ = writeln!(out, "### {} `{}`\n", status_label(c.status), c.id);
             if c.requirement {
-                let _ = writeln!(out, "_The brief: {}_\n", first_sentence(&c.description));
+                let _ = writeln!(
+                    out,
+                    "_The brief: “{}” — judged on the history of every check._\n",
+                    text(super::requirements::sentence(&c.description))
+                );
             } else {
                 let _ = writeln!(out, "_{}_\n", first_sentence(&c.description));
             }
@@ -276,7 +280,7 @@ const DESCRIPTION_SHOWN: usize = 200;
 
 /// The first sentence of `text` (to its first `. `), cut at [`DESCRIPTION_SHOWN`]
 /// characters on a space, with `…` where anything was left out.
-fn first_sentence(text: &str) -> String {
+pub(crate) fn first_sentence(text: &str) -> String {
     let end = text.find(". ").map_or(text.len(), |i| i + 1);
     let sentence = &text[..end];
     let cut_at = sentence

@@ -7,6 +7,7 @@
 
 pub mod classroom;
 pub mod followups;
+pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod requirements;

@@ -72,6 +72,15 @@ pub fn row_id(exercise: &str, id: &str) -> String {
     format!("{exercise}.requirement.{id}")
 }
 
+/// What a requirement row's description adds to the brief's sentence.
+const NOTE: &str =
+    " (A requirement of the brief, judged on the history of every check this grade ran.)";
+
+/// The brief's own sentence of a requirement row's description.
+pub fn sentence(description: &str) -> &str {
+    description.strip_suffix(NOTE).unwrap_or(description)
+}
+
 /// How many lines of the first breaking history a row shows.
 const SHOWN: usize = 6;
 
@@ -152,10 +161,7 @@ pub fn judge(
                 },
                 max_points: r.points,
                 duration_ms: 0,
-                description: format!(
-                    "{} (A requirement of the brief, judged on the history of every check this grade ran.)",
-                    r.text
-                ),
+                description: format!("{}{NOTE}", r.text),
                 requirement: true,
                 evidence,
             }
