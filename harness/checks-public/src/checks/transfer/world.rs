@@ -511,6 +511,12 @@ pub fn judge_standing(
             below_zero.push(format!(
                 "Account {account} is overdrawn: balance {balance}."
             ));
+        } else if entries < 0 {
+            // The balance column may have lost the updates that overdrew it; the
+            // ledger has every one.
+            below_zero.push(format!(
+                "Account {account} is overdrawn in its ledger: its entries sum to {entries}."
+            ));
         }
     }
     let total_opened: i128 = opened.values().map(|b| *b as i128).sum();
@@ -1022,6 +1028,11 @@ mod standing_tests {
             b[RECONCILES].is_empty() && b[MONEY_CONSERVED].is_empty(),
             "{b:?}"
         );
+        // Lost updates: the balance column stayed positive, the ledger overdrew.
+        let mut lost = ledger(20, 140);
+        lost.entry_sums.insert("acc_a".to_owned(), -40);
+        let b = broken(&lost);
+        assert!(b[NEVER_BELOW_ZERO][0].contains("overdrawn in its ledger"), "{b:?}");
         // An entry naming a transfer that was rolled back.
         let mut orphan = ledger(100, 0);
         orphan.orphan_entries.push((7, "tr_gone".to_owned()));
