@@ -125,11 +125,7 @@ fn render_exercise(out: &mut String, ex: &ExerciseReport) {
         ex.points,
         ex.max_points
     );
-    let share = if ex.max_points == 0 {
-        0
-    } else {
-        ex.points * 100 / ex.max_points
-    };
+    let share = (ex.points * 100).checked_div(ex.max_points).unwrap_or(0);
     let _ = writeln!(
         out,
         "<div class=\"bar\" title=\"{share}%\"><span style=\"width:{share}%\"></span></div>"

@@ -1032,7 +1032,10 @@ mod standing_tests {
         let mut lost = ledger(20, 140);
         lost.entry_sums.insert("acc_a".to_owned(), -40);
         let b = broken(&lost);
-        assert!(b[NEVER_BELOW_ZERO][0].contains("overdrawn in its ledger"), "{b:?}");
+        assert!(
+            b[NEVER_BELOW_ZERO][0].contains("overdrawn in its ledger"),
+            "{b:?}"
+        );
         // An entry naming a transfer that was rolled back.
         let mut orphan = ledger(100, 0);
         orphan.orphan_entries.push((7, "tr_gone".to_owned()));
