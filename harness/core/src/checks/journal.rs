@@ -43,28 +43,82 @@ impl Journal {
 /// Every request a world's clients sent that can charge a customer, as
 /// `(Idempotency-Key, body)`, filed before it is sent so a request whose answer never
 /// came is known too. The standing judges count a customer's charges against it.
+/// Each success is kept too, with the id its body named, so the standing judges can
+/// hold every success for one key to the same object.
 #[derive(Debug, Clone, Default)]
-pub struct Sent(Arc<Mutex<Vec<Filed>>>);
+pub struct Sent {
+    filed: Arc<Mutex<Vec<Filed>>>,
+    successes: Arc<Mutex<Vec<Success>>>,
+}
 
 /// One filed request: its `Idempotency-Key`, if any, and its body.
 pub type Filed = (Option<String>, String);
 
+/// One 2xx answer: the request's key and the `id` its body named, if any.
+pub type Success = (String, Option<String>);
+
 impl Sent {
     /// Files one request about to be sent.
     pub fn file(&self, key: Option<&str>, body: &str) {
-        self.0
+        self.filed
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push((key.map(str::to_owned), body.to_owned()));
     }
 
+    /// Files what came back for a request sent under `key`: only a success matters.
+    pub fn answered(&self, key: Option<&str>, x: &crate::checks::http::Exchange) {
+        if let (Some(key), true) = (key, x.is_success()) {
+            self.successes
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((key.to_owned(), x.str_field("id").map(str::to_owned)));
+        }
+    }
+
     /// Everything filed so far.
     pub fn all(&self) -> Vec<Filed> {
-        self.0
+        self.filed
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
+
+    /// Every success so far.
+    pub fn successes(&self) -> Vec<Success> {
+        self.successes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Keys answered 2xx with more than one object (`what`: "charge", "order"), or with a
+/// body naming none: once a request under a key succeeds, every success for that key
+/// returns the same one.
+pub fn different_successes(successes: &[Success], what: &str) -> Vec<String> {
+    let mut by_key: std::collections::BTreeMap<&str, Vec<Option<&str>>> =
+        std::collections::BTreeMap::new();
+    for (key, id) in successes {
+        let ids = by_key.entry(key.as_str()).or_default();
+        if !ids.contains(&id.as_deref()) {
+            ids.push(id.as_deref());
+        }
+    }
+    by_key
+        .into_iter()
+        .filter(|(_, ids)| ids.len() > 1)
+        .map(|(key, ids)| {
+            format!(
+                "Key {key} was answered 2xx with {} different {what}s: {}.",
+                ids.len(),
+                ids.iter()
+                    .map(|id| id.unwrap_or("(no id)"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+        .collect()
 }
 
 /// Per customer (the body's `customer_id`), how many charges its requests allow: one
@@ -112,5 +166,25 @@ mod tests {
         assert_eq!(allowed["a"], (vec!["k1".to_owned(), "k2".to_owned()], 3));
         assert_eq!(allowed["b"], (vec!["k1".to_owned()], 1));
         assert_eq!(allowed.len(), 2);
+    }
+
+    #[test]
+    fn one_key_answered_with_two_objects_is_named_once() {
+        let s = |k: &str, id: Option<&str>| (k.to_owned(), id.map(str::to_owned));
+        let broken = different_successes(
+            &[
+                s("k1", Some("ch_1")),
+                s("k1", Some("ch_1")),
+                s("k2", Some("ch_2")),
+                s("k2", Some("ch_3")),
+                s("k2", Some("ch_3")),
+                s("k3", None),
+            ],
+            "charge",
+        );
+        assert_eq!(
+            broken,
+            ["Key k2 was answered 2xx with 2 different charges: ch_2, ch_3."]
+        );
     }
 }

@@ -353,7 +353,7 @@ impl Client {
         if let Some(key) = key {
             headers.push(("Idempotency-Key", key));
         }
-        send(
+        let x = send(
             &self.http,
             reqwest::Method::POST,
             base,
@@ -361,7 +361,9 @@ impl Client {
             &headers,
             Some(body.to_owned()),
         )
-        .await
+        .await;
+        self.sent.answered(key, &x);
+        x
     }
 
     /// `POST /charges` with explicit headers and body (for malformed requests).
@@ -371,7 +373,7 @@ impl Client {
             .find(|(name, _)| name.eq_ignore_ascii_case("idempotency-key"))
             .map(|(_, value)| *value);
         self.file(key, body);
-        send(
+        let x = send(
             &self.http,
             reqwest::Method::POST,
             base,
@@ -379,7 +381,9 @@ impl Client {
             headers,
             Some(body.to_owned()),
         )
-        .await
+        .await;
+        self.sent.answered(key, &x);
+        x
     }
 
     /// A GET request.
@@ -439,8 +443,10 @@ fn read_db_charges(db: &std::path::Path, customer: &str) -> rusqlite::Result<Vec
 pub const NEVER_CHARGED_TWICE: &str = "never-charged-twice";
 /// "every provider charge must match exactly one of our charges"
 pub const PROVIDER_CHARGES_IN_TABLE: &str = "provider-charges-in-table";
+/// "once a retry succeeds, every success for that key returns the same charge."
+pub const SAME_CHARGE: &str = "same-charge-per-key";
 /// Every standing requirement this world judges when its check ends.
-pub const STANDING: &[&str] = &[NEVER_CHARGED_TWICE, PROVIDER_CHARGES_IN_TABLE];
+pub const STANDING: &[&str] = &[NEVER_CHARGED_TWICE, PROVIDER_CHARGES_IN_TABLE, SAME_CHARGE];
 
 /// The requirements that hold on any history, whatever became of each request: from
 /// every `(key, body)` sent, the provider's charges and the `charges` rows of each
@@ -561,6 +567,10 @@ impl Drop for ChargeWorld {
         for (requirement, broken) in judge_standing(&sent, &self.provider.charges(), &rows) {
             self.env.journal.judged(requirement, broken);
         }
+        self.env.journal.judged(
+            SAME_CHARGE,
+            crate::checks::journal::different_successes(&self.sent.successes(), "charge"),
+        );
     }
 }
 

@@ -675,8 +675,15 @@ pub const CHARGED_AT_MOST_ONCE: &str = "charged-at-most-once";
 pub const STOCK_ACCOUNTED: &str = "stock-accounted";
 /// "Every provider charge belongs to exactly one order; finance must find it."
 pub const CHARGE_HAS_ORDER: &str = "charge-has-order";
+/// "once a request succeeds, every success for that key returns the same order."
+pub const SAME_ORDER: &str = "same-order-per-key";
 /// Every standing requirement this world judges when its check ends.
-pub const STANDING: &[&str] = &[CHARGED_AT_MOST_ONCE, STOCK_ACCOUNTED, CHARGE_HAS_ORDER];
+pub const STANDING: &[&str] = &[
+    CHARGED_AT_MOST_ONCE,
+    STOCK_ACCOUNTED,
+    CHARGE_HAS_ORDER,
+    SAME_ORDER,
+];
 
 /// The requirements that hold on any history, whatever became of each request: from
 /// every `(key, body)` sent, the products the harness stocked, the database and the
@@ -797,6 +804,10 @@ impl Drop for CheckoutWorld {
         for (requirement, broken) in judge_standing(&sent, &self.catalogue, &shop, &charges) {
             self.env.journal.judged(requirement, broken);
         }
+        self.env.journal.judged(
+            SAME_ORDER,
+            crate::checks::journal::different_successes(&self.sent.successes(), "order"),
+        );
     }
 }
 
@@ -1069,7 +1080,7 @@ impl Client {
     /// `POST /checkout` with an idempotency key and a raw body.
     pub async fn checkout(&self, base: &str, key: &str, body: &str) -> Exchange {
         self.file(Some(key), body);
-        send(
+        let x = send(
             &self.http,
             reqwest::Method::POST,
             base,
@@ -1080,7 +1091,9 @@ impl Client {
             ],
             Some(body.to_owned()),
         )
-        .await
+        .await;
+        self.sent.answered(Some(key), &x);
+        x
     }
 
     /// `POST /checkout`, giving up after `timeout`.
@@ -1092,7 +1105,7 @@ impl Client {
         timeout: Duration,
     ) -> Exchange {
         self.file(Some(key), body);
-        send_within(
+        let x = send_within(
             &self.http,
             reqwest::Method::POST,
             base,
@@ -1104,7 +1117,9 @@ impl Client {
             Some(body.to_owned()),
             timeout,
         )
-        .await
+        .await;
+        self.sent.answered(Some(key), &x);
+        x
     }
 
     /// `POST /checkout` with exactly these headers (for requests missing the key).
@@ -1114,7 +1129,7 @@ impl Client {
             .find(|(name, _)| name.eq_ignore_ascii_case("idempotency-key"))
             .map(|(_, value)| *value);
         self.file(key, body);
-        send(
+        let x = send(
             &self.http,
             reqwest::Method::POST,
             base,
@@ -1122,7 +1137,9 @@ impl Client {
             headers,
             Some(body.to_owned()),
         )
-        .await
+        .await;
+        self.sent.answered(key, &x);
+        x
     }
 
     /// A GET request.
@@ -1352,7 +1369,11 @@ mod standing_tests {
             &shop(3, vec![order("o1", "paid", Some("pch_1"), 2)]),
             &[charge("pch_1")],
         );
-        assert_eq!(b.len(), STANDING.len());
+        let judged: Vec<&str> = b.keys().copied().collect();
+        assert_eq!(
+            judged,
+            [CHARGE_HAS_ORDER, CHARGED_AT_MOST_ONCE, STOCK_ACCOUNTED]
+        );
         assert!(b.values().all(Vec::is_empty), "{b:?}");
     }
 
