@@ -69,6 +69,19 @@ pub async fn retry_after_lost_response(env: CheckEnv) -> CheckResult {
         }
         broken.extend(w.judge_answer(&cart, &x));
     }
+    // A client that does not come back: the charge it caused must still belong to an
+    // order that will ship or be paid (the brief: "there is never a charge without an
+    // order"), not to one given up on the strength of an answer that never came.
+    let cart = w.cart(&[(&skus[2], 1)]);
+    let key = w.new_key();
+    w.provider.fail_next(ProviderFault::LostResponse);
+    let x = w.checkout(&key, &cart).await;
+    story.say(format!(
+        "The payment provider charges the card, then the connection drops before the answer; this client gives up after its answer and never retries: {x}"
+    ));
+    if x.is_success() {
+        broken.extend(w.judge_answer(&cart, &x));
+    }
     broken.extend(w.judge_scope(Scope::Charges)?);
     Ok(verdict(story, broken))
 }
