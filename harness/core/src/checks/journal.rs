@@ -93,6 +93,15 @@ impl Sent {
     }
 }
 
+/// The `Idempotency-Key` among raw request headers (any case), for filing a request
+/// sent with headers of the check's choosing.
+pub fn key_header<'a>(headers: &[(&str, &'a str)]) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("idempotency-key"))
+        .map(|(_, value)| *value)
+}
+
 /// Keys answered 2xx with more than one object (`what`: "charge", "order"), or with a
 /// body naming none: once a request under a key succeeds, every success for that key
 /// returns the same one.

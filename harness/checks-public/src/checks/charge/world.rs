@@ -368,10 +368,7 @@ impl Client {
 
     /// `POST /charges` with explicit headers and body (for malformed requests).
     pub async fn post_raw(&self, base: &str, headers: &[(&str, &str)], body: &str) -> Exchange {
-        let key = headers
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case("idempotency-key"))
-            .map(|(_, value)| *value);
+        let key = crate::checks::journal::key_header(headers);
         self.file(key, body);
         let x = send(
             &self.http,

@@ -1124,10 +1124,7 @@ impl Client {
 
     /// `POST /checkout` with exactly these headers (for requests missing the key).
     pub async fn post_with(&self, base: &str, headers: &[(&str, &str)], body: &str) -> Exchange {
-        let key = headers
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case("idempotency-key"))
-            .map(|(_, value)| *value);
+        let key = crate::checks::journal::key_header(headers);
         self.file(key, body);
         let x = send(
             &self.http,
