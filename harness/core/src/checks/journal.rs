@@ -40,6 +40,19 @@ impl Journal {
     }
 }
 
+/// Runs `judge` — a world's standing judges, which read the SQLite file and may wait
+/// on its locks — without holding up the tasks queued on this runtime worker: on a
+/// multi-thread runtime the worker hands its queue to another thread first
+/// (`block_in_place`), so another check's timer is never late because a judge read.
+pub fn blocking<T>(judge: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(judge)
+        }
+        _ => judge(),
+    }
+}
+
 /// Every request a world's clients sent that can charge a customer, as
 /// `(Idempotency-Key, body)`, filed before it is sent so a request whose answer never
 /// came is known too. The standing judges count a customer's charges against it.

@@ -547,27 +547,29 @@ impl Drop for ChargeWorld {
     /// was about. A database the harness cannot read is the check's own failure to
     /// report, not a finding.
     fn drop(&mut self) {
-        let sent = self.sent.all();
-        if sent.is_empty() {
-            return;
-        }
-        let mut rows = std::collections::BTreeMap::new();
-        for customer in sent.iter().filter_map(|(_, body)| customer_of(body)) {
-            if rows.contains_key(&customer) {
-                continue;
-            }
-            let Ok(found) = read_db_charges(self.svc.db(), &customer) else {
+        crate::checks::journal::blocking(|| {
+            let sent = self.sent.all();
+            if sent.is_empty() {
                 return;
-            };
-            rows.insert(customer, found);
-        }
-        for (requirement, broken) in judge_standing(&sent, &self.provider.charges(), &rows) {
-            self.env.journal.judged(requirement, broken);
-        }
-        self.env.journal.judged(
-            SAME_CHARGE,
-            crate::checks::journal::different_successes(&self.sent.successes(), "charge"),
-        );
+            }
+            let mut rows = std::collections::BTreeMap::new();
+            for customer in sent.iter().filter_map(|(_, body)| customer_of(body)) {
+                if rows.contains_key(&customer) {
+                    continue;
+                }
+                let Ok(found) = read_db_charges(self.svc.db(), &customer) else {
+                    return;
+                };
+                rows.insert(customer, found);
+            }
+            for (requirement, broken) in judge_standing(&sent, &self.provider.charges(), &rows) {
+                self.env.journal.judged(requirement, broken);
+            }
+            self.env.journal.judged(
+                SAME_CHARGE,
+                crate::checks::journal::different_successes(&self.sent.successes(), "charge"),
+            );
+        });
     }
 }
 

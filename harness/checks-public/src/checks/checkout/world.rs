@@ -795,19 +795,21 @@ impl Drop for CheckoutWorld {
     /// was about. A world that stocked nothing and sent nothing has nothing to judge;
     /// a database the harness cannot read is the check's own failure to report.
     fn drop(&mut self) {
-        let sent = self.sent.all();
-        if sent.is_empty() && self.catalogue.is_empty() {
-            return;
-        }
-        let Ok(shop) = self.shop() else { return };
-        let charges = self.provider.charges();
-        for (requirement, broken) in judge_standing(&sent, &self.catalogue, &shop, &charges) {
-            self.env.journal.judged(requirement, broken);
-        }
-        self.env.journal.judged(
-            SAME_ORDER,
-            crate::checks::journal::different_successes(&self.sent.successes(), "order"),
-        );
+        crate::checks::journal::blocking(|| {
+            let sent = self.sent.all();
+            if sent.is_empty() && self.catalogue.is_empty() {
+                return;
+            }
+            let Ok(shop) = self.shop() else { return };
+            let charges = self.provider.charges();
+            for (requirement, broken) in judge_standing(&sent, &self.catalogue, &shop, &charges) {
+                self.env.journal.judged(requirement, broken);
+            }
+            self.env.journal.judged(
+                SAME_ORDER,
+                crate::checks::journal::different_successes(&self.sent.successes(), "order"),
+            );
+        });
     }
 }
 

@@ -250,22 +250,24 @@ impl Drop for QuoteWorld {
     /// Holds every quote this world's clients sent to the standing requirement,
     /// whatever the check was about: a world that sent none has nothing to judge.
     fn drop(&mut self) {
-        let quotes = std::mem::take(
-            &mut *self
-                .quotes
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
-        if quotes.is_empty() {
-            return;
-        }
-        let calls = self.pricing.price_calls();
-        let started = self.pricing.started();
-        let broken = quotes
-            .iter()
-            .filter_map(|(sku, qty, t)| dishonest(t, sku, *qty, &calls, started))
-            .collect();
-        self.journal.judged(HONEST_PRICE, broken);
+        crate::checks::journal::blocking(|| {
+            let quotes = std::mem::take(
+                &mut *self
+                    .quotes
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
+            if quotes.is_empty() {
+                return;
+            }
+            let calls = self.pricing.price_calls();
+            let started = self.pricing.started();
+            let broken = quotes
+                .iter()
+                .filter_map(|(sku, qty, t)| dishonest(t, sku, *qty, &calls, started))
+                .collect();
+            self.journal.judged(HONEST_PRICE, broken);
+        });
     }
 }
 

@@ -549,18 +549,20 @@ impl Drop for TransferWorld {
     /// was about. A world that opened no account has nothing to judge; a database the
     /// harness cannot read is the check's own failure to report, not a finding.
     fn drop(&mut self) {
-        if self.opened.is_empty() {
-            return;
-        }
-        let Ok(ledger) = self.ledger() else { return };
-        for (requirement, broken) in judge_standing(&self.opened, &ledger) {
-            self.env.journal.judged(requirement, broken);
-        }
-        let sent = lock(&self.sent).clone();
-        self.env.journal.judged(
-            ANSWER_MEANS_OUTCOME,
-            judge_fates(&self.opened, &sent, &ledger),
-        );
+        crate::checks::journal::blocking(|| {
+            if self.opened.is_empty() {
+                return;
+            }
+            let Ok(ledger) = self.ledger() else { return };
+            for (requirement, broken) in judge_standing(&self.opened, &ledger) {
+                self.env.journal.judged(requirement, broken);
+            }
+            let sent = lock(&self.sent).clone();
+            self.env.journal.judged(
+                ANSWER_MEANS_OUTCOME,
+                judge_fates(&self.opened, &sent, &ledger),
+            );
+        });
     }
 }
 
