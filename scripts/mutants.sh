@@ -16,10 +16,12 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 command -v cargo-mutants >/dev/null || { echo "cargo-mutants is not installed: cargo install cargo-mutants --locked" >&2; exit 2; }
 cd "$repo"
 cargo build -q -p harness
-harness="$repo/target/debug/harness"
 package=$(python3 -c 'import sys, tomllib; print(tomllib.load(open(f"exercises/{sys.argv[1]}/Cargo.toml", "rb"))["package"]["name"])' "$exercise")
 work=$(mktemp -d /var/tmp/mutants.XXXXXX)
 trap 'rm -rf "$work"' EXIT
+# A copy, so rebuilding the harness while a long run goes on does not change its judge.
+harness="$work/harness"
+cp "$repo/target/debug/harness" "$harness"
 mkdir -p "$work/base" && git archive HEAD | tar -x -C "$work/base"
 (cd "$work/base" && git init -q && git apply "$patch" && git add -A && git -c user.email=m@x -c user.name=m commit -qm base)
 (cd "$work/base" && cargo mutants --list --json --diff --package "$package") > "$work/mutants.json"

@@ -416,3 +416,121 @@ fn a_machine_too_slow_to_build_in_time_is_exit_2_not_a_failed_build() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(!report_path.exists(), "a report was written: {stderr}");
 }
+
+/// The live session's page as an interviewer uses it on a shared screen, in a real
+/// browser: a fault button changes the fault in force and the page says so; a request
+/// sent from a terminal appears in the feed; the crash scenario kills the service
+/// mid-request, restarts it, and the ground truth shows what the pristine service did
+/// (a second charge for one key).
+#[test]
+fn the_live_page_sets_faults_shows_requests_and_plays_a_crash() {
+    use std::io::{BufRead, Read, Write};
+    use std::time::Duration;
+
+    let Some(browser) = common::browser::chromium() else {
+        return;
+    };
+    let mut serve = harness()
+        .args(["serve", "charge"])
+        .current_dir(common::repo_root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = serve.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    // A cold machine builds the exercise first.
+    let (mut service, mut control) = (None, None);
+    while service.is_none() || control.is_none() {
+        let line = rx
+            .recv_timeout(Duration::from_secs(900))
+            .expect("serve printed its addresses");
+        let url = |prefix: &str| {
+            line.strip_prefix(prefix)
+                .map(|rest| rest.split_whitespace().next().unwrap_or("").to_owned())
+        };
+        service = service.or_else(|| url("charge is running at "));
+        control = control.or_else(|| url("control page: "));
+    }
+    let (service, control) = (service.unwrap(), control.unwrap());
+
+    let mut tab = common::devtools::Tab::open(&browser, &control, 1280, 1500);
+    let mode = "document.getElementById('in-force-provider')?.dataset.mode";
+    assert!(
+        tab.wait_for(&format!("{mode} === 'healthy'"), Duration::from_secs(20)),
+        "the page never showed the provider healthy: {}",
+        tab.eval("location.href + ' :: ' + document.documentElement.outerHTML.slice(0, 400)")
+    );
+    tab.eval("document.getElementById('fault-provider-error').click()");
+    assert!(
+        tab.wait_for(&format!("{mode} === 'error'"), Duration::from_secs(10)),
+        "clicking `error` did not show the fault in force"
+    );
+
+    // What `curl http://…/charges/ch_from_a_terminal` sends.
+    let host = service.trim_start_matches("http://");
+    let mut conn = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        conn,
+        "GET /charges/ch_from_a_terminal HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    let feed = "document.getElementById('feed').textContent";
+    assert!(
+        tab.wait_for(
+            &format!("{feed}.includes('GET /charges/ch_from_a_terminal')"),
+            Duration::from_secs(10)
+        ),
+        "the terminal's request never reached the feed"
+    );
+
+    tab.eval("document.getElementById('fault-provider-healthy').click()");
+    assert!(tab.wait_for(&format!("{mode} === 'healthy'"), Duration::from_secs(10)));
+    tab.eval("document.getElementById('scenario-kill-mid-request').click()");
+    assert!(
+        tab.wait_for(
+            &format!("{feed}.includes('restarted on the same database') && {feed}.includes('kill -9 mid-request, restart, retry done')"),
+            Duration::from_secs(60)
+        ),
+        "the crash scenario did not finish: {}",
+        tab.eval(feed)
+    );
+    // The pristine service charges again on the retry: the scenarios' table marks it.
+    let alarm =
+        "[...document.querySelectorAll('#truth tr.alarm')].map(r => r.textContent).join(' | ')";
+    assert!(
+        tab.wait_for(
+            &format!("({alarm}).includes('2 provider charge(s)')"),
+            Duration::from_secs(10)
+        ),
+        "no alarm for the second charge: {}",
+        tab.eval("document.getElementById('truth').textContent")
+    );
+    let shot = common::repo_root().join("target/html-report/live-charge.png");
+    std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
+    tab.screenshot(&shot);
+    common::browser::assert_screenshot(&shot);
+    assert!(tab.console.is_empty(), "console: {:?}", tab.console);
+    drop(tab);
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(serve.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert!(
+        serve.wait().unwrap().success(),
+        "serve did not stop cleanly on Ctrl-C"
+    );
+}

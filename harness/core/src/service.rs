@@ -145,6 +145,11 @@ impl RunningService {
         format!("http://{}", self.addr)
     }
 
+    /// Its loopback address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// The database file this instance uses.
     pub fn db(&self) -> &Path {
         &self.spec.db

@@ -1,8 +1,10 @@
 //! `charge` live: the fake payment provider.
 
+use std::path::Path;
 use std::time::Duration;
 
-use super::{Mode, Wiring};
+use super::truth::{self, Table};
+use super::{Mode, OneOff, Probe, Wiring};
 use crate::fakes::{PaymentProvider, ProviderFault};
 
 /// The provider a `charge` session runs.
@@ -61,5 +63,57 @@ impl Wiring for Charge {
 
     fn downstream_calls(&self) -> usize {
         self.0.calls().len()
+    }
+
+    fn probe(&self) -> Option<Probe> {
+        Some(Probe {
+            method: reqwest::Method::POST,
+            path: "/charges".to_owned(),
+            body: Some(serde_json::json!({
+                "customer_id": "cus_live",
+                "amount": 1999,
+                "currency": "usd",
+            })),
+            keyed: true,
+        })
+    }
+
+    fn offers(&self, fault: OneOff) -> Option<&'static str> {
+        Some(match fault {
+            OneOff::LoseAnswer => "the provider charges, then its answer is lost",
+            OneOff::HoldAnswer => "the provider charges, then holds its answer",
+        })
+    }
+
+    fn arm(&self, fault: OneOff) -> Result<(), String> {
+        self.0.fail_next(match fault {
+            OneOff::LoseAnswer => ProviderFault::LostResponse,
+            OneOff::HoldAnswer => ProviderFault::CommitThenHold,
+        });
+        Ok(())
+    }
+
+    fn held(&self) -> usize {
+        self.0.held()
+    }
+
+    fn release_held(&self) {
+        self.0.release_held();
+    }
+
+    fn truth(&self, db: &Path) -> Vec<Table> {
+        vec![
+            truth::provider_charges(&self.0),
+            truth::query(
+                db,
+                "Our charges table (newest first)",
+                "SELECT id, idempotency_key, customer_id, amount, status, provider_charge_id FROM charges ORDER BY rowid DESC",
+                |_| false,
+            ),
+        ]
+    }
+
+    fn effects(&self) -> Option<(usize, &'static str)> {
+        Some((self.0.charges().len(), "provider charge(s)"))
     }
 }

@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use super::db::DbFaults;
-use super::{Mode, Wiring};
+use super::truth::{self, Table};
+use super::{Mode, OneOff, Probe, Wiring};
 use crate::fakes::{PaymentProvider, ProviderFault, ShippingFault, ShippingRates};
 
 /// The fakes and database faults a `checkout` session runs.
@@ -95,5 +96,74 @@ impl Wiring for Checkout {
 
     fn downstream_calls(&self) -> usize {
         self.provider.calls().len() + self.shipping.calls().len()
+    }
+
+    fn probe(&self) -> Option<Probe> {
+        Some(Probe {
+            method: reqwest::Method::POST,
+            path: "/checkout".to_owned(),
+            body: Some(serde_json::json!({
+                "customer_id": "cus_live",
+                "payment_method": "pm_card_visa",
+                "lines": [{"sku": "SKU-DEMO-1", "quantity": 1}],
+                "shipping_address": {
+                    "name": "Ada Lovelace",
+                    "line1": "1 Main St",
+                    "city": "Springfield",
+                    "postal_code": "94107",
+                    "country": "US",
+                },
+            })),
+            keyed: true,
+        })
+    }
+
+    fn offers(&self, fault: OneOff) -> Option<&'static str> {
+        Some(match fault {
+            OneOff::LoseAnswer => "the provider charges the card, then its answer is lost",
+            OneOff::HoldAnswer => "the provider charges the card, then holds its answer",
+        })
+    }
+
+    fn arm(&self, fault: OneOff) -> Result<(), String> {
+        self.provider.fail_next(match fault {
+            OneOff::LoseAnswer => ProviderFault::LostResponse,
+            OneOff::HoldAnswer => ProviderFault::CommitThenHold,
+        });
+        Ok(())
+    }
+
+    fn held(&self) -> usize {
+        self.provider.held()
+    }
+
+    fn release_held(&self) {
+        self.provider.release_held();
+    }
+
+    fn truth(&self, db: &Path) -> Vec<Table> {
+        vec![
+            truth::provider_charges(&self.provider),
+            truth::query(
+                db,
+                "Orders (newest first)",
+                "SELECT id, idempotency_key, customer_id, status, total FROM orders ORDER BY rowid DESC",
+                |_| false,
+            ),
+            truth::query(
+                db,
+                "Stock on the shelf",
+                "SELECT sku, stock FROM products ORDER BY sku",
+                |row| {
+                    row.get(1)
+                        .and_then(|s| s.parse::<i64>().ok())
+                        .is_some_and(|n| n < 0)
+                },
+            ),
+        ]
+    }
+
+    fn effects(&self) -> Option<(usize, &'static str)> {
+        Some((self.provider.charges().len(), "provider charge(s)"))
     }
 }

@@ -1,8 +1,10 @@
 //! `quote` live: the fake pricing service.
 
+use std::path::Path;
 use std::time::Duration;
 
-use super::{Mode, Wiring};
+use super::truth::Table;
+use super::{Mode, OneOff, Probe, Wiring};
 use crate::fakes::{PricingFault, PricingService};
 
 /// The pricing service a `quote` session runs.
@@ -71,5 +73,64 @@ impl Wiring for Quote {
 
     fn downstream_calls(&self) -> usize {
         self.0.call_count()
+    }
+
+    fn probe(&self) -> Option<Probe> {
+        Some(Probe {
+            method: reqwest::Method::GET,
+            path: "/quotes/SKU-0001?qty=3".to_owned(),
+            body: None,
+            keyed: false,
+        })
+    }
+
+    fn offers(&self, _fault: OneOff) -> Option<&'static str> {
+        // Pricing changes nothing: a lost or held answer is the standing faults' story.
+        None
+    }
+
+    fn arm(&self, _fault: OneOff) -> Result<(), String> {
+        Err("quote has no one-off faults for scenarios".to_owned())
+    }
+
+    fn held(&self) -> usize {
+        self.0.held()
+    }
+
+    fn release_held(&self) {
+        self.0.release_held();
+    }
+
+    fn truth(&self, _db: &Path) -> Vec<Table> {
+        let calls = self.0.calls();
+        let mut table = Table::new(
+            "Pricing: calls received (newest first)",
+            &["at", "path", "fault", "answered"],
+        );
+        for call in calls.iter().rev() {
+            let answered = call
+                .status
+                .map_or("no answer".to_owned(), |s| s.to_string());
+            table.push(
+                vec![
+                    format!("+{:.1} s", call.at_ms as f64 / 1000.0),
+                    call.path.clone(),
+                    call.fault.map_or(String::new(), |f| format!("{f:?}")),
+                    answered,
+                ],
+                false,
+            );
+        }
+        table.note = Some(format!(
+            "{} call(s), {} in flight now",
+            calls.len(),
+            self.0.in_flight()
+        ));
+        vec![table]
+    }
+
+    fn effects(&self) -> Option<(usize, &'static str)> {
+        // Pricing keeps nothing: a call leaves no lasting effect.
+        None
     }
 }
