@@ -184,7 +184,7 @@ struct BatchArgs {
 /// Report formats of `grade`; every one is a view of the JSON report.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Format {
-    /// The versioned machine contract (`harness.report/v5`).
+    /// The versioned machine contract (`harness.report/v6`).
     Json,
     /// For an interviewer.
     Markdown,

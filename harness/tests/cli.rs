@@ -223,6 +223,7 @@ fn report_with(built: bool, statuses: &[harness::report::CheckStatus]) -> harnes
         .iter()
         .enumerate()
         .map(|(i, &status)| CheckReport {
+            timeline: None,
             id: format!("charge.c{i}"),
             flaw: None,
             visibility: harness::checks::Visibility::Public,

@@ -70,6 +70,25 @@ async fn pristine_exercises_fail_every_flaw_check_and_pass_the_contract() {
                     "{}: failure without a broken invariant",
                     c.id
                 );
+                // Its timeline shows the story and marks the violation in it.
+                let timeline = c
+                    .timeline
+                    .as_ref()
+                    .unwrap_or_else(|| panic!("{}: no timeline", c.id));
+                assert!(
+                    timeline.moments.iter().any(|m| m.violation)
+                        && timeline.moments.iter().any(|m| m.actor == "client")
+                        && timeline.moments.iter().any(|m| m.actor == "service"),
+                    "{}: a timeline without requests, service or violation: {:?}",
+                    c.id,
+                    timeline.moments
+                );
+            } else {
+                assert!(
+                    c.timeline.is_none(),
+                    "{}: a passing check with a timeline",
+                    c.id
+                );
             }
         }
         assert_eq!(report.exit_code(), 1);

@@ -1,5 +1,5 @@
 //! Report formats against their contracts: the JSON report against its shipped JSON
-//! Schema (`docs/schema/report-v5.schema.json`), JUnit with the build as a test case,
+//! Schema (`docs/schema/report-v6.schema.json`), JUnit with the build as a test case,
 //! and the GitHub Classroom result — from real grades (a cheap check; a build failure)
 //! and from hand-made reports with every optional field set.
 //!
@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use harness::checks::Visibility;
+use harness::checks::timeline::{Moment, Recorded};
 use harness::report::classroom::{self, ClassroomResult};
 use harness::report::{
     BuildReport, BuildStatus, CheckReport, CheckStatus, ExerciseReport, FlawVerdict, Report,
@@ -152,7 +153,7 @@ fn repo_root() -> PathBuf {
 }
 
 fn schema() -> Value {
-    let path = repo_root().join("docs/schema/report-v5.schema.json");
+    let path = repo_root().join("docs/schema/report-v6.schema.json");
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
@@ -212,7 +213,41 @@ fn broken_submission() -> tempfile::TempDir {
 }
 
 fn check(id: &str, flaw: Option<&str>, status: CheckStatus, points: u32) -> CheckReport {
+    let moment = |at_ms: u64, actor: &str, what: &str, violation: bool| Moment {
+        at_ms,
+        actor: actor.to_owned(),
+        what: what.to_owned(),
+        violation,
+    };
     CheckReport {
+        // A check that did not pass carries what happened, each broken requirement marked.
+        timeline: matches!(status, CheckStatus::Fail | CheckStatus::Error).then(|| Recorded {
+            moments: vec![
+                moment(3, "service", "service up on 127.0.0.1:4000", false),
+                moment(10, "client", "→ POST /charges [Idempotency-Key: k1]", false),
+                moment(12, "provider", "charged pch_1 (cus_1 1000 usd)", false),
+                moment(
+                    13,
+                    "provider",
+                    "dropped the connection: the answer for pch_1 is lost",
+                    false,
+                ),
+                moment(
+                    40,
+                    "client",
+                    "← 502 for POST /charges [Idempotency-Key: k1]",
+                    false,
+                ),
+                moment(52, "provider", "charged pch_2 (cus_1 1000 usd)", false),
+                moment(
+                    60,
+                    "judge",
+                    &format!("{id}: charged twice for k1 <here>"),
+                    true,
+                ),
+            ],
+            left_out: 3,
+        }),
         id: id.to_owned(),
         flaw: flaw.map(str::to_owned),
         visibility: if flaw.is_some() {
@@ -293,6 +328,7 @@ fn full_report() -> Report {
             2,
         ),
         CheckReport {
+            timeline: None,
             requirement: true,
             description: "A customer must never be charged twice for one `Idempotency-Key`. (A requirement of the brief, judged on the history of every check this grade ran.)".to_owned(),
             ..check(
@@ -909,6 +945,11 @@ fn the_html_report_renders_in_a_real_browser_and_shows_the_verdicts() {
         "A strong answer mentions:".to_owned(),
         // Escaped in the file, text in the page: serialised back as entities.
         "broke &lt;here&gt; &amp;".to_owned(),
+        // A failed check's timeline: the lanes, the moments, the violation marked.
+        "Timeline: 7 moment(s) (and 3 more left out), 1 violation(s)".to_owned(),
+        "<th>provider</th>".to_owned(),
+        "dropped the connection: the answer for pch_1 is lost".to_owned(),
+        "✗ charge.lost-provider-response: charged twice for k1 &lt;here&gt;".to_owned(),
     ] {
         assert!(shown.dom.contains(&words), "the page shows no {words:?}");
     }

@@ -315,6 +315,7 @@ fn hostile_report() -> Report {
             .to_owned(),
     ];
     let check = |id: &str, status| CheckReport {
+        timeline: None,
         id: id.to_owned(),
         flaw: Some("check-then-act".to_owned()),
         visibility: harness::checks::Visibility::Hidden,

@@ -59,6 +59,7 @@ async fn orders_page_latency_at_100_and_100000_orders() {
                 policy: std::sync::Arc::new(harness::sandbox::Policy::service(
                     &harness::staging::Workspace::grader().root,
                 )),
+                timeline: harness::checks::Timeline::new(),
             };
             let seeded = Instant::now();
             let svc = RunningService::start(&spec).await.unwrap();

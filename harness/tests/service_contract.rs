@@ -46,6 +46,7 @@ async fn charge_keeps_the_service_contract() {
         policy: std::sync::Arc::new(harness::sandbox::Policy::service(
             &harness::staging::Workspace::grader().root,
         )),
+        timeline: harness::checks::Timeline::new(),
     };
     let mut svc = RunningService::start(&spec).await.unwrap();
     assert!(svc.url().starts_with("http://127.0.0.1:"));
@@ -96,6 +97,27 @@ async fn charge_keeps_the_service_contract() {
     // SIGTERM stops it gracefully and promptly.
     let started = std::time::Instant::now();
     svc.stop().await;
+    // Its starts, kill and stop are on the timeline, in order, as a report would draw them.
+    let lane: Vec<String> = spec
+        .timeline
+        .take()
+        .moments
+        .into_iter()
+        .filter(|m| m.actor == "service")
+        .map(|m| {
+            m.what
+                .split(' ')
+                .skip(1)
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    assert_eq!(
+        lane,
+        ["up on", "killed with", "up on", "stopped (SIGTERM)"],
+        "the service's lane"
+    );
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "SIGTERM was not honoured"

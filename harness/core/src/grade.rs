@@ -325,7 +325,19 @@ async fn grade_exercise(
                 }
             }
         };
+        let timeline = journal.timeline();
+        if status == CheckStatus::Fail {
+            // The check's own verdict: where its judge saw the requirement broken is in
+            // its evidence; the timeline marks when the check concluded it.
+            for line in evidence.iter().filter(|l| l.starts_with('✗')) {
+                timeline.violation("judge", line.trim_start_matches('✗').trim());
+            }
+        }
+        let recorded = timeline.take();
         let report = CheckReport {
+            timeline: (matches!(status, CheckStatus::Fail | CheckStatus::Error)
+                && !recorded.is_empty())
+            .then_some(recorded),
             id: check.id.to_owned(),
             flaw: check.flaw.map(str::to_owned),
             visibility: check.visibility,
@@ -356,6 +368,7 @@ async fn grade_exercise(
         }
     } else {
         results.extend(requirements.iter().map(|r| CheckReport {
+            timeline: None,
             id: crate::report::requirements::row_id(exercise.id, &r.id),
             flaw: None,
             visibility: crate::checks::Visibility::Hidden,

@@ -278,7 +278,7 @@ pub struct ReviewReport {
     /// One per planted flaw.
     pub max_points: u32,
     /// Every finding read, in the order written, with its verdict. Added to
-    /// `harness.report/v5` as an optional field: absent when there are no findings.
+    /// `harness.report/v6` as an optional field: absent when there are no findings.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<FindingVerdict>,
 }

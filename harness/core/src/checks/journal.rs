@@ -9,6 +9,8 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use super::Timeline;
+
 /// One standing requirement judged on one history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Judged {
@@ -18,14 +20,27 @@ pub struct Judged {
     pub broken: Vec<String>,
 }
 
-/// The judgements filed during one check, shared by the check's worlds and the grade.
+/// The judgements filed during one check, shared by the check's worlds and the grade,
+/// and the check's [`Timeline`], where each broken requirement is marked as well.
 #[derive(Debug, Clone, Default)]
-pub struct Journal(Arc<Mutex<Vec<Judged>>>);
+pub struct Journal {
+    judged: Arc<Mutex<Vec<Judged>>>,
+    timeline: Timeline,
+}
 
 impl Journal {
+    /// The check's timeline: its clients, services and fakes record into it.
+    pub fn timeline(&self) -> &Timeline {
+        &self.timeline
+    }
+
     /// Files one requirement's judgement of this history.
     pub fn judged(&self, requirement: &'static str, broken: Vec<String>) {
-        self.0
+        for line in &broken {
+            self.timeline
+                .violation("judge", format!("{requirement}: {line}"));
+        }
+        self.judged
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(Judged {
@@ -36,7 +51,7 @@ impl Journal {
 
     /// Everything filed so far, leaving the journal empty.
     pub fn take(&self) -> Vec<Judged> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+        std::mem::take(&mut *self.judged.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
 

@@ -8,6 +8,7 @@ pub mod evidence;
 pub mod http;
 pub mod journal;
 pub mod property;
+pub mod timeline;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -17,6 +18,7 @@ use serde::Serialize;
 
 pub use evidence::Evidence;
 pub use journal::Journal;
+pub use timeline::Timeline;
 
 /// Who may run a check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]

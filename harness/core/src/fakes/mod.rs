@@ -14,6 +14,7 @@ pub mod payment_provider;
 pub mod plan;
 #[cfg(feature = "quote")]
 pub mod pricing_service;
+pub mod recorder;
 #[cfg(feature = "transfer")]
 pub mod risk_service;
 pub mod server;

@@ -94,6 +94,7 @@ struct Shared {
     /// Bumped on every ledger change so waiters can re-check their condition.
     changed: watch::Sender<u64>,
     gate: Gate,
+    recorder: super::recorder::Recorder,
 }
 
 impl Shared {
@@ -115,6 +116,11 @@ pub struct PaymentProvider {
 }
 
 impl PaymentProvider {
+    /// From now on, tells `timeline` what the provider does with each call.
+    pub fn record_into(&self, timeline: &crate::checks::Timeline) {
+        self.shared.recorder.set(timeline, "provider");
+    }
+
     /// Starts a healthy provider on a fresh loopback port.
     pub async fn start() -> std::io::Result<PaymentProvider> {
         let shared = Arc::new(Shared {
@@ -122,6 +128,7 @@ impl PaymentProvider {
             started: Instant::now(),
             changed: watch::channel(0).0,
             gate: Gate::new(),
+            recorder: Default::default(),
         });
         let router = Router::new()
             .route("/v1/charges", post(create_charge).get(list_charges))
@@ -152,6 +159,9 @@ impl PaymentProvider {
 
     /// Lets every held call continue.
     pub fn release_held(&self) {
+        self.shared
+            .recorder
+            .note(|| "lets the held calls go on".to_owned());
         self.shared.gate.release_all();
     }
 
@@ -303,9 +313,35 @@ async fn create_charge(
         l.in_progress += 1;
         Ok(fault)
     });
+    let asked = || {
+        let who = params
+            .as_ref()
+            .map(|p| format!(" for {} {} {}", p.customer, p.amount, p.currency))
+            .unwrap_or_default();
+        let key = key
+            .as_ref()
+            .map(|k| format!(" [key {k}]"))
+            .unwrap_or_else(|| " [no key]".to_owned());
+        format!("charge call{key}{who}")
+    };
     let fault = match decision {
-        Ok(fault) => fault,
-        Err(response) => return *response,
+        Ok(fault) => {
+            shared.recorder.note(|| match fault {
+                Some(f) => format!("{} (fault: {})", asked(), fault_name(f)),
+                None => asked(),
+            });
+            fault
+        }
+        Err(response) => {
+            shared.recorder.note(|| {
+                format!(
+                    "{} → {} (never charged)",
+                    asked(),
+                    response.status().as_u16()
+                )
+            });
+            return *response;
+        }
     };
     let _guard = CallGuard {
         shared: Arc::clone(&shared),
@@ -342,13 +378,30 @@ async fn create_charge(
         }
         charge
     });
+    shared.recorder.note(|| {
+        format!(
+            "charged {} ({} {} {})",
+            charge.id, charge.customer, charge.amount, charge.currency
+        )
+    });
 
     match fault {
         Some(ProviderFault::LostResponse) => {
+            shared.recorder.note(|| {
+                format!(
+                    "dropped the connection: the answer for {} is lost",
+                    charge.id
+                )
+            });
             drop_connection.now();
             std::future::pending::<()>().await;
         }
-        Some(ProviderFault::CommitThenHold) => shared.gate.hold().await,
+        Some(ProviderFault::CommitThenHold) => {
+            shared
+                .recorder
+                .note(|| format!("holding the answer for {}", charge.id));
+            shared.gate.hold().await;
+        }
         _ => {}
     }
     (StatusCode::OK, Json(charge_json(&charge))).into_response()
@@ -368,6 +421,19 @@ async fn list_charges(
             .collect()
     });
     Json(json!({ "data": data })).into_response()
+}
+
+/// A fault in a timeline's words.
+fn fault_name(fault: ProviderFault) -> String {
+    match fault {
+        ProviderFault::Latency(d) => format!("answers after {} ms", d.as_millis()),
+        ProviderFault::ServerError => "answers 500, charges nothing".to_owned(),
+        ProviderFault::LostResponse => "charges, then loses the answer".to_owned(),
+        ProviderFault::HoldUntilReleased => "held before charging".to_owned(),
+        ProviderFault::CommitThenHold => "charges, then holds the answer".to_owned(),
+        ProviderFault::Hang => "never answers".to_owned(),
+        ProviderFault::Decline => "declines the card (402)".to_owned(),
+    }
 }
 
 fn charge_json(c: &ProviderCharge) -> serde_json::Value {

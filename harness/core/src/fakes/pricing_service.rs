@@ -167,6 +167,7 @@ struct Shared {
     /// Bumped on every book change so waiters can re-check their condition.
     changed: watch::Sender<u64>,
     gate: Gate,
+    recorder: super::recorder::Recorder,
 }
 
 impl Shared {
@@ -188,6 +189,11 @@ pub struct PricingService {
 }
 
 impl PricingService {
+    /// From now on, tells `timeline` about each call and the fault applied to it.
+    pub fn record_into(&self, timeline: &crate::checks::Timeline) {
+        self.shared.recorder.set(timeline, "pricing");
+    }
+
     /// Starts a healthy pricing service that knows every SKU, on a fresh loopback port.
     pub async fn start() -> std::io::Result<PricingService> {
         let shared = Arc::new(Shared {
@@ -195,6 +201,7 @@ impl PricingService {
             started: Instant::now(),
             changed: watch::channel(0).0,
             gate: Gate::new(),
+            recorder: Default::default(),
         });
         let router = Router::new()
             .route("/v1/prices/{sku}", get(price))
@@ -455,6 +462,19 @@ async fn serve(
         shared: Arc::clone(&shared),
         index,
     };
+    shared.recorder.note(|| {
+        let what = match &ask {
+            Ask::Price { sku, qty } => format!(
+                "price call {sku} qty {}",
+                qty.map_or("?".to_owned(), |q| q.to_string())
+            ),
+            Ask::Health => "health call".to_owned(),
+        };
+        match fault {
+            Some(f) => format!("{what} (fault: {f:?})"),
+            None => what,
+        }
+    });
 
     match fault {
         Some(PricingFault::Latency(delay)) => tokio::time::sleep(delay).await,

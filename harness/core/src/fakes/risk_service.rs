@@ -66,6 +66,7 @@ struct Shared {
     book: Mutex<Book>,
     started: Instant,
     gate: Gate,
+    recorder: super::recorder::Recorder,
 }
 
 impl Shared {
@@ -81,12 +82,18 @@ pub struct RiskService {
 }
 
 impl RiskService {
+    /// From now on, tells `timeline` what the risk service answers to each call.
+    pub fn record_into(&self, timeline: &crate::checks::Timeline) {
+        self.shared.recorder.set(timeline, "risk");
+    }
+
     /// Starts a risk service that approves everything, on a fresh loopback port.
     pub async fn start() -> std::io::Result<RiskService> {
         let shared = Arc::new(Shared {
             book: Mutex::new(Book::default()),
             started: Instant::now(),
             gate: Gate::new(),
+            recorder: Default::default(),
         });
         let router = Router::new()
             .route("/v1/assessments", post(assess))
@@ -117,6 +124,9 @@ impl RiskService {
 
     /// Lets every held assessment continue.
     pub fn release_held(&self) {
+        self.shared
+            .recorder
+            .note(|| "lets the held assessments go on".to_owned());
         self.shared.gate.release_all();
     }
 
@@ -176,7 +186,19 @@ async fn assess(
         });
         (b.calls.len() - 1, fault, declined)
     });
-    let outcome = |o: &str| shared.with(|b| b.calls[index].outcome = o.to_owned());
+    let asked = params.as_ref().map_or_else(
+        || "an unreadable assessment".to_owned(),
+        |p| {
+            format!(
+                "assessment {} → {} ({})",
+                p.from_account, p.to_account, p.amount
+            )
+        },
+    );
+    let outcome = |o: &str| {
+        shared.recorder.note(|| format!("{asked}: {o}"));
+        shared.with(|b| b.calls[index].outcome = o.to_owned())
+    };
     if params.is_none() {
         outcome("invalid request");
         return (
@@ -222,7 +244,10 @@ async fn assess(
             return std::future::pending().await;
         }
         Some(RiskFault::Latency(delay)) => tokio::time::sleep(delay).await,
-        Some(RiskFault::Hold) => shared.gate.hold().await,
+        Some(RiskFault::Hold) => {
+            shared.recorder.note(|| format!("{asked}: held"));
+            shared.gate.hold().await;
+        }
         None => {}
     }
     if declined {

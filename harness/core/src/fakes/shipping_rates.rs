@@ -107,6 +107,7 @@ struct Shared {
     /// Bumped on every book change so waiters can re-check their condition.
     changed: watch::Sender<u64>,
     gate: Gate,
+    recorder: super::recorder::Recorder,
 }
 
 impl Shared {
@@ -124,6 +125,11 @@ pub struct ShippingRates {
 }
 
 impl ShippingRates {
+    /// From now on, tells `timeline` about each call and the fault applied to it.
+    pub fn record_into(&self, timeline: &crate::checks::Timeline) {
+        self.shared.recorder.set(timeline, "shipping");
+    }
+
     /// The destinations shipping-rates serves (the exercise's brief lists the same).
     pub const COUNTRIES: &'static [&'static str] = &["US", "CA", "GB", "DE", "FR", "NL"];
 
@@ -134,6 +140,7 @@ impl ShippingRates {
             started: Instant::now(),
             changed: watch::channel(0).0,
             gate: Gate::new(),
+            recorder: Default::default(),
         });
         let router = Router::new()
             .route("/v1/rates", post(rates))
@@ -256,6 +263,16 @@ async fn rates(
         shared: Arc::clone(&shared),
         index,
     };
+    shared.recorder.note(|| {
+        let what = match &request {
+            Some(r) => format!("rate call {} {} g", r.country, r.weight_grams),
+            None => "an unreadable rate call".to_owned(),
+        };
+        match fault {
+            Some(f) => format!("{what} (fault: {f:?})"),
+            None => what,
+        }
+    });
 
     match fault {
         Some(ShippingFault::Latency(delay)) => tokio::time::sleep(delay).await,

@@ -329,6 +329,7 @@ pub async fn serve(
         log: workdir.join("service.log"),
         stats: Some(stats.clone()),
         policy: Arc::new(crate::sandbox::Policy::service(&ws.root)),
+        timeline: crate::checks::Timeline::new(),
     };
     let svc = RunningService::start(&spec)
         .await

@@ -35,6 +35,12 @@ details.check>summary{cursor:pointer;font-weight:600}
 code{font:13px ui-monospace,SFMono-Regular,Menlo,monospace;background:#eef0f2;padding:0 3px;border-radius:3px}
 ol.followups li{margin:0 0 10px}
 nav a{margin-right:14px}
+table.tl{font:12px/1.35 ui-monospace,SFMono-Regular,Menlo,monospace;table-layout:fixed;margin:6px 0}
+table.tl th:first-child,table.tl td:first-child{width:5.5em;text-align:right;color:var(--mute)}
+table.tl td{word-break:break-word;border-left:1px solid var(--line);color:#202124;font-weight:400}
+table.tl th{color:var(--mute)}
+table.tl tr.vio td{background:#fce8e6;color:var(--bad);font-weight:600}
+table.tl tr.gap td{color:var(--mute);font-style:italic;text-align:center}
 @media print{details.check{break-inside:avoid}}
 ";
 
@@ -367,7 +373,102 @@ fn render_failed(out: &mut String, c: &CheckReport) {
             lines(story.iter().map(|l| l.as_str()))
         );
     }
+    if let Some(timeline) = &c.timeline {
+        render_timeline(out, timeline);
+    }
     let _ = writeln!(out, "</details>");
+}
+
+/// Moments shown from the start of a timeline: the scene the failure happens in.
+const SCENE: usize = 24;
+/// Moments shown before each violation: what led to it.
+const LEAD_UP: usize = 6;
+
+/// A check's timeline as a sequence table: a column per actor, a row per moment, the
+/// violations red. Long timelines show their start and what led to each violation,
+/// with the moments between counted.
+fn render_timeline(out: &mut String, t: &crate::checks::timeline::Recorded) {
+    const ORDER: [&str; 7] = [
+        "client", "service", "provider", "risk", "pricing", "shipping", "judge",
+    ];
+    let mut lanes: Vec<&str> = ORDER
+        .iter()
+        .copied()
+        .filter(|a| t.moments.iter().any(|m| m.actor == *a))
+        .collect();
+    for m in &t.moments {
+        if !lanes.contains(&m.actor.as_str()) {
+            lanes.push(&m.actor);
+        }
+    }
+    let mut keep = vec![false; t.moments.len()];
+    for (i, m) in t.moments.iter().enumerate() {
+        if i < SCENE {
+            keep[i] = true;
+        }
+        if m.violation {
+            for k in keep.iter_mut().take(i + 1).skip(i.saturating_sub(LEAD_UP)) {
+                *k = true;
+            }
+        }
+    }
+    let violations = t.moments.iter().filter(|m| m.violation).count();
+    let _ = write!(
+        out,
+        "<details class=\"timeline\" open><summary>Timeline: {} moment(s){}, {} violation(s)</summary><table class=\"tl\"><tr><th>ms</th>{}</tr>",
+        t.moments.len(),
+        if t.left_out > 0 {
+            format!(" (and {} more left out)", t.left_out)
+        } else {
+            String::new()
+        },
+        violations,
+        lanes
+            .iter()
+            .map(|l| format!("<th>{}</th>", esc(l)))
+            .collect::<String>()
+    );
+    let mut skipped = 0usize;
+    for (m, kept) in t.moments.iter().zip(&keep) {
+        if !kept {
+            skipped += 1;
+            continue;
+        }
+        if skipped > 0 {
+            let _ = write!(
+                out,
+                "<tr class=\"gap\"><td></td><td colspan=\"{}\">… {skipped} moment(s) …</td></tr>",
+                lanes.len()
+            );
+            skipped = 0;
+        }
+        let _ = write!(
+            out,
+            "<tr{}><td>{}</td>{}</tr>",
+            if m.violation { " class=\"vio\"" } else { "" },
+            m.at_ms,
+            lanes
+                .iter()
+                .map(|l| if *l == m.actor {
+                    format!(
+                        "<td>{}{}</td>",
+                        if m.violation { "✗ " } else { "" },
+                        esc(&m.what)
+                    )
+                } else {
+                    "<td></td>".to_owned()
+                })
+                .collect::<String>()
+        );
+    }
+    if skipped > 0 {
+        let _ = write!(
+            out,
+            "<tr class=\"gap\"><td></td><td colspan=\"{}\">… {skipped} moment(s) …</td></tr>",
+            lanes.len()
+        );
+    }
+    let _ = writeln!(out, "</table></details>");
 }
 
 fn render_followups(out: &mut String, ex: &ExerciseReport) {

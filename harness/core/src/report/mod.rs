@@ -1,7 +1,7 @@
 //! Reports: derived from check results and nothing else.
 //!
 //! [`Report`] is the versioned JSON machine contract (its JSON Schema is
-//! `docs/schema/report-v5.schema.json`); [`markdown`] renders it for an interviewer,
+//! `docs/schema/report-v6.schema.json`); [`markdown`] renders it for an interviewer,
 //! [`junit`] for CI systems and [`classroom`] for GitHub Classroom's autograding
 //! reporter. The other formats are views of the JSON report and never change it.
 
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::checks::Visibility;
 
 /// Schema id of the JSON report; bump on any incompatible change.
-pub const SCHEMA: &str = "harness.report/v5";
+pub const SCHEMA: &str = "harness.report/v6";
 
 /// A whole grade.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -190,6 +190,10 @@ pub struct CheckReport {
     /// `evidence` and kept whole in `full_evidence` ([`evidence_json`]).
     #[serde(flatten, with = "evidence_json")]
     pub evidence: Vec<String>,
+    /// What happened during a check that did not pass, on one clock, one lane per
+    /// actor, with each broken requirement marked; absent for passing checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<crate::checks::timeline::Recorded>,
 }
 
 /// A check's evidence in the JSON report: `evidence`, the story as a reader is shown it
@@ -340,6 +344,7 @@ mod tests {
 
     fn check(evidence: Vec<String>) -> CheckReport {
         CheckReport {
+            timeline: None,
             id: "example.long-evidence".to_owned(),
             flaw: Some("example-flaw".to_owned()),
             visibility: Visibility::Hidden,

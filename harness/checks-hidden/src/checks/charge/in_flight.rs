@@ -133,6 +133,7 @@ async fn client_gone_mid_request(
     w.provider.fail_next(ProviderFault::HoldUntilReleased);
     w.client().file(Some(&key), &body.json());
     let reached = post_then_hang_up(
+        w.timeline(),
         &w.svc.url(),
         "/charges",
         &[("idempotency-key", &key)],

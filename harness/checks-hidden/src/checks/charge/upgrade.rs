@@ -16,6 +16,7 @@ pub async fn retry_across_upgrade(env: CheckEnv) -> CheckResult {
         ));
     };
     let provider = PaymentProvider::start().await?;
+    provider.record_into(env.journal.timeline());
     let db = env.workdir.join("production.db");
     let spec = |binary: &std::path::Path, log: &str| ServiceSpec {
         binary: binary.to_path_buf(),
@@ -25,6 +26,7 @@ pub async fn retry_across_upgrade(env: CheckEnv) -> CheckResult {
         log: env.workdir.join(log),
         stats: None,
         policy: env.policy.clone(),
+        timeline: env.journal.timeline().clone(),
     };
     let mut story = Evidence::new();
     let body = ChargeBody {
@@ -34,7 +36,7 @@ pub async fn retry_across_upgrade(env: CheckEnv) -> CheckResult {
     };
     let key = format!("key-before-deploy-{:x}", env.seed & 0xffff_ffff);
     let mut old = start_service(&spec(&pristine, "production.log")).await?;
-    let first = post(&old.url(), &key, &body).await;
+    let first = post(env.journal.timeline(), &old.url(), &key, &body).await;
     story.say(format!("The version production runs today: {first}"));
     if !first.is_success() {
         return Err(Problem::Harness(format!(
@@ -44,7 +46,7 @@ pub async fn retry_across_upgrade(env: CheckEnv) -> CheckResult {
     old.stop().await;
     story.say("It is stopped for the deploy; the fixed service starts on the same database.");
     let new = start_service(&spec(&env.binary, "fixed.log")).await?;
-    let retry = post(&new.url(), &key, &body).await;
+    let retry = post(env.journal.timeline(), &new.url(), &key, &body).await;
     story.say(format!("The client's retry, after the deploy: {retry}"));
     let mut broken = Vec::new();
     if retry.is_success() && retry.str_field("id") != first.str_field("id") {
@@ -63,8 +65,14 @@ pub async fn retry_across_upgrade(env: CheckEnv) -> CheckResult {
     Ok(verdict(story, broken))
 }
 
-async fn post(base: &str, key: &str, body: &ChargeBody) -> crate::checks::http::Exchange {
+async fn post(
+    timeline: &crate::checks::Timeline,
+    base: &str,
+    key: &str,
+    body: &ChargeBody,
+) -> crate::checks::http::Exchange {
     send(
+        timeline,
         &reqwest::Client::new(),
         reqwest::Method::POST,
         base,

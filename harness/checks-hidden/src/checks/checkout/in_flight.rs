@@ -141,6 +141,7 @@ pub async fn key_in_flight(env: CheckEnv) -> CheckResult {
     w.provider.fail_next(ProviderFault::HoldUntilReleased);
     w.client().file(Some(&key2), &cart.json());
     let reached = post_then_hang_up(
+        w.timeline(),
         &w.svc.url(),
         "/checkout",
         &[("idempotency-key", &key2)],

@@ -113,6 +113,7 @@ pub async fn in_flight(env: CheckEnv) -> CheckResult {
     ));
     w.risk.fail_next(RiskFault::Hold);
     let reached = post_then_hang_up(
+        w.timeline(),
         &w.svc.url(),
         "/transfers",
         &[],

@@ -92,6 +92,7 @@ pub async fn check(env: CheckEnv, upgrade: Upgrade) -> CheckResult {
         log: env.workdir.join(log),
         stats: None,
         policy: env.policy.clone(),
+        timeline: env.journal.timeline().clone(),
     };
 
     // Production as it stands: the original service's schema and data.

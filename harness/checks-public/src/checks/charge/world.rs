@@ -60,9 +60,15 @@ pub struct ChargeWorld {
 }
 
 impl ChargeWorld {
+    /// The check's timeline, for requests a check sends without a world's client.
+    pub fn timeline(&self) -> &crate::checks::Timeline {
+        self.env.journal.timeline()
+    }
+
     /// Starts a provider and one service instance on a fresh database.
     pub async fn start(env: CheckEnv) -> Result<ChargeWorld, Problem> {
         let provider = PaymentProvider::start().await?;
+        provider.record_into(env.journal.timeline());
         let http = reqwest::Client::builder()
             .build()
             .map_err(|e| Problem::Harness(format!("http client: {e}")))?;
@@ -123,6 +129,7 @@ impl ChargeWorld {
         Client {
             http: self.http.clone(),
             sent: self.sent.clone(),
+            timeline: self.env.journal.timeline().clone(),
         }
     }
 
@@ -343,6 +350,7 @@ impl ChargeWorld {
 pub struct Client {
     http: reqwest::Client,
     sent: crate::checks::journal::Sent,
+    timeline: crate::checks::Timeline,
 }
 
 impl Client {
@@ -354,6 +362,7 @@ impl Client {
             headers.push(("Idempotency-Key", key));
         }
         let x = send(
+            &self.timeline,
             &self.http,
             reqwest::Method::POST,
             base,
@@ -371,6 +380,7 @@ impl Client {
         let key = crate::checks::journal::key_header(headers);
         self.file(key, body);
         let x = send(
+            &self.timeline,
             &self.http,
             reqwest::Method::POST,
             base,
@@ -385,7 +395,16 @@ impl Client {
 
     /// A GET request.
     pub async fn get(&self, base: &str, path: &str) -> Exchange {
-        send(&self.http, reqwest::Method::GET, base, path, &[], None).await
+        send(
+            &self.timeline,
+            &self.http,
+            reqwest::Method::GET,
+            base,
+            path,
+            &[],
+            None,
+        )
+        .await
     }
 
     /// Files a request before it is sent, so the standing judges know every key a
@@ -410,6 +429,7 @@ fn spec(env: &CheckEnv, provider: &PaymentProvider, instance: usize) -> ServiceS
         log: env.workdir.join(format!("instance-{instance}.log")),
         stats: None,
         policy: env.policy.clone(),
+        timeline: env.journal.timeline().clone(),
     }
 }
 

@@ -178,10 +178,17 @@ pub struct CheckoutWorld {
 }
 
 impl CheckoutWorld {
+    /// The check's timeline, for requests a check sends without a world's client.
+    pub fn timeline(&self) -> &crate::checks::Timeline {
+        self.env.journal.timeline()
+    }
+
     /// Starts the fakes and one service instance on a fresh database.
     pub async fn start(env: CheckEnv) -> Result<CheckoutWorld, Problem> {
         let provider = PaymentProvider::start().await?;
         let shipping = ShippingRates::start().await?;
+        provider.record_into(env.journal.timeline());
+        shipping.record_into(env.journal.timeline());
         let http = reqwest::Client::builder()
             .build()
             .map_err(|e| Problem::Harness(format!("http client: {e}")))?;
@@ -361,6 +368,7 @@ impl CheckoutWorld {
         Client {
             http: self.http.clone(),
             sent: self.sent.clone(),
+            timeline: self.env.journal.timeline().clone(),
         }
     }
 
@@ -1076,6 +1084,7 @@ fn statuses(record: &KeyRecord) -> String {
 pub struct Client {
     http: reqwest::Client,
     sent: crate::checks::journal::Sent,
+    timeline: crate::checks::Timeline,
 }
 
 impl Client {
@@ -1083,6 +1092,7 @@ impl Client {
     pub async fn checkout(&self, base: &str, key: &str, body: &str) -> Exchange {
         self.file(Some(key), body);
         let x = send(
+            &self.timeline,
             &self.http,
             reqwest::Method::POST,
             base,
@@ -1108,6 +1118,7 @@ impl Client {
     ) -> Exchange {
         self.file(Some(key), body);
         let x = send_within(
+            &self.timeline,
             &self.http,
             reqwest::Method::POST,
             base,
@@ -1129,6 +1140,7 @@ impl Client {
         let key = crate::checks::journal::key_header(headers);
         self.file(key, body);
         let x = send(
+            &self.timeline,
             &self.http,
             reqwest::Method::POST,
             base,
@@ -1143,7 +1155,16 @@ impl Client {
 
     /// A GET request.
     pub async fn get(&self, base: &str, path: &str) -> Exchange {
-        send(&self.http, reqwest::Method::GET, base, path, &[], None).await
+        send(
+            &self.timeline,
+            &self.http,
+            reqwest::Method::GET,
+            base,
+            path,
+            &[],
+            None,
+        )
+        .await
     }
 
     /// Files a checkout before it is sent, so the standing judges know every key a
@@ -1217,6 +1238,7 @@ fn spec(
         log: env.workdir.join(format!("instance-{instance}.log")),
         stats: None,
         policy: env.policy.clone(),
+        timeline: env.journal.timeline().clone(),
     }
 }
 

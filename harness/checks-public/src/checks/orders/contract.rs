@@ -227,7 +227,16 @@ pub async fn empty_and_invalid_requests(env: CheckEnv) -> CheckResult {
         } else {
             &[]
         };
-        let x = send(&http, method.clone(), &url, &path, headers, body).await;
+        let x = send(
+            w.timeline(),
+            &http,
+            method.clone(),
+            &url,
+            &path,
+            headers,
+            body,
+        )
+        .await;
         story.exchange(&x);
         if x.status != Some(want) || !x.is_json_error() {
             broken.push(format!(
@@ -455,6 +464,7 @@ pub async fn product_update_limits(env: CheckEnv) -> CheckResult {
     ];
     for body in refused {
         let x = send(
+            w.timeline(),
             &http,
             reqwest::Method::PUT,
             &url,
@@ -487,7 +497,16 @@ async fn product_is(
 ) -> Result<Vec<String>, Problem> {
     let mut broken = Vec::new();
     let path = format!("/products/{}", want.id);
-    let x = send(http, reqwest::Method::GET, url, &path, &[], None).await;
+    let x = send(
+        w.timeline(),
+        http,
+        reqwest::Method::GET,
+        url,
+        &path,
+        &[],
+        None,
+    )
+    .await;
     if x.status != Some(200)
         || x.str_field("name") != Some(want.name.as_str())
         || x.i64_field("price") != Some(want.price)

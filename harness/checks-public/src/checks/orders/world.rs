@@ -244,9 +244,15 @@ pub struct OrdersWorld {
     sent: Mutex<Vec<String>>,
     rng: SeedRng,
     next_id: i64,
+    timeline: crate::checks::Timeline,
 }
 
 impl OrdersWorld {
+    /// The check's timeline, for requests a check sends with its own client.
+    pub fn timeline(&self) -> &crate::checks::Timeline {
+        &self.timeline
+    }
+
     /// Starts the service on a fresh database.
     pub async fn start(env: CheckEnv) -> Result<OrdersWorld, Problem> {
         let stats_path = env.workdir.join("stats.jsonl");
@@ -264,6 +270,7 @@ impl OrdersWorld {
             log: env.workdir.join("service.log"),
             stats: Some(stats_path.clone()),
             policy: env.policy.clone(),
+            timeline: env.journal.timeline().clone(),
         };
         let svc = RunningService::start(&spec).await.map_err(|e| {
             let mut ev = Evidence::new();
@@ -283,6 +290,7 @@ impl OrdersWorld {
             sent: Mutex::new(Vec::new()),
             rng: SeedRng::new(env.seed),
             next_id: 1_000 + (SeedRng::new(env.seed).below(1_000) as i64) * 1_000,
+            timeline: env.journal.timeline().clone(),
         })
     }
 
@@ -387,6 +395,7 @@ impl OrdersWorld {
             .unwrap_or_else(PoisonError::into_inner)
             .push(id.clone());
         let exchange = send(
+            &self.timeline,
             &self.http,
             reqwest::Method::GET,
             &self.svc.url(),
@@ -404,6 +413,7 @@ impl OrdersWorld {
     /// `PUT /products/{id}` with a JSON body.
     pub async fn put_product(&self, id: i64, body: &Value) -> Exchange {
         send(
+            &self.timeline,
             &self.http,
             reqwest::Method::PUT,
             &self.svc.url(),

@@ -65,6 +65,7 @@ impl QuoteWorld {
     /// a few products.
     pub async fn start(env: &CheckEnv, name: &str) -> Result<QuoteWorld, Problem> {
         let pricing = PricingService::start().await?;
+        pricing.record_into(env.journal.timeline());
         let http = reqwest::Client::builder()
             .build()
             .map_err(|e| Problem::Harness(format!("http client: {e}")))?;
@@ -79,6 +80,7 @@ impl QuoteWorld {
             log: dir.join("service.log"),
             stats: None,
             policy: env.policy.clone(),
+            timeline: env.journal.timeline().clone(),
         };
         let svc = RunningService::start(&spec).await.map_err(|e| {
             let mut ev = Evidence::new();
@@ -120,6 +122,7 @@ impl QuoteWorld {
             http: self.http.clone(),
             base: self.svc.url(),
             quotes: self.quotes.clone(),
+            timeline: self.journal.timeline().clone(),
         }
     }
 
@@ -140,6 +143,7 @@ pub struct Client {
     http: reqwest::Client,
     base: String,
     quotes: Quotes,
+    timeline: crate::checks::Timeline,
 }
 
 impl Client {
@@ -157,6 +161,7 @@ impl Client {
     pub async fn get(&self, path: &str) -> Timed {
         let started = Instant::now();
         let x = send_within(
+            &self.timeline,
             &self.http,
             reqwest::Method::GET,
             &self.base,

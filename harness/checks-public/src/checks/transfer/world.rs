@@ -131,6 +131,11 @@ pub struct TransferWorld {
 }
 
 impl TransferWorld {
+    /// The check's timeline, for requests a check sends without a world's client.
+    pub fn timeline(&self) -> &crate::checks::Timeline {
+        self.env.journal.timeline()
+    }
+
     /// Starts a risk service and one service instance on a fresh database.
     pub async fn start(env: CheckEnv) -> Result<TransferWorld, Problem> {
         TransferWorld::start_with(env, Vec::new()).await
@@ -142,6 +147,7 @@ impl TransferWorld {
         env_vars: Vec<(String, String)>,
     ) -> Result<TransferWorld, Problem> {
         let risk = RiskService::start().await?;
+        risk.record_into(env.journal.timeline());
         let http = reqwest::Client::builder()
             .build()
             .map_err(|e| Problem::Harness(format!("http client: {e}")))?;
@@ -229,6 +235,7 @@ impl TransferWorld {
         Client {
             http: self.http.clone(),
             fates: self.sent.clone(),
+            timeline: self.env.journal.timeline().clone(),
         }
     }
 
@@ -694,6 +701,7 @@ pub fn clean_refusal(x: &Exchange) -> bool {
 pub struct Client {
     http: reqwest::Client,
     fates: Fates,
+    timeline: crate::checks::Timeline,
 }
 
 impl Client {
@@ -714,6 +722,7 @@ impl Client {
     /// `POST /transfers` with a raw body (for malformed requests).
     pub async fn post_raw(&self, base: &str, body: &str) -> Exchange {
         send(
+            &self.timeline,
             &self.http,
             reqwest::Method::POST,
             base,
@@ -726,7 +735,16 @@ impl Client {
 
     /// A GET request.
     pub async fn get(&self, base: &str, path: &str) -> Exchange {
-        send(&self.http, reqwest::Method::GET, base, path, &[], None).await
+        send(
+            &self.timeline,
+            &self.http,
+            reqwest::Method::GET,
+            base,
+            path,
+            &[],
+            None,
+        )
+        .await
     }
 }
 
@@ -750,6 +768,7 @@ fn spec(
         log: env.workdir.join(format!("instance-{instance}.log")),
         stats: None,
         policy: env.policy.clone(),
+        timeline: env.journal.timeline().clone(),
     }
 }
 
