@@ -152,7 +152,11 @@ mod tests {
     fn moments_come_out_in_time_order_on_the_checks_clock() {
         let t = Timeline::new();
         let start = Instant::now();
-        t.record_then(start + Duration::from_millis(5), "client", "POST /charges sent");
+        t.record_then(
+            start + Duration::from_millis(5),
+            "client",
+            "POST /charges sent",
+        );
         t.record_then(start, "provider", "a call recorded later, made earlier");
         t.violation_at(start + Duration::from_secs(3), "judge", "charged twice");
         let r = t.take();

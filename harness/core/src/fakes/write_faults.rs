@@ -173,6 +173,8 @@ pub struct WriteFaults {
     tables: Vec<String>,
     /// Every trigger installed, with its SQL exactly as `sqlite_schema` stores it.
     triggers: BTreeMap<String, String>,
+    /// Where arming is recorded, once [`WriteFaults::record_into`] set it.
+    recorder: super::recorder::Recorder,
 }
 
 impl WriteFaults {
@@ -228,7 +230,14 @@ impl WriteFaults {
             inner: Mutex::new(Inner { conn, armed: None }),
             tables,
             triggers,
+            recorder: Default::default(),
         })
+    }
+
+    /// From now on, tells `timeline` which write each armed fault will hit.
+    pub fn record_into(self, timeline: &crate::checks::Timeline) -> WriteFaults {
+        self.recorder.set(timeline, "database");
+        self
     }
 
     fn inner(&self) -> MutexGuard<'_, Inner> {
@@ -245,7 +254,10 @@ impl WriteFaults {
     /// harness installed (a restart may have dropped them), since the fault could not
     /// fire.
     pub fn arm(&self, k: u64, fault: WriteFault) -> Result<(), FaultError> {
-        self.start(k, fault.mode())
+        self.start(k, fault.mode())?;
+        self.recorder
+            .note(|| format!("armed: row write {k} from now will {}", fault.mode()));
+        Ok(())
     }
 
     /// Resets the count and counts writes without failing any (verified like [`arm`]).

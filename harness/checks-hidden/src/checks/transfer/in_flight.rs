@@ -18,13 +18,25 @@ const LOCK_HOLD: Duration = Duration::from_millis(1200);
 /// How long an unrelated transfer may take while another is held at the risk service:
 /// far above a normal transfer, below the database's busy timeout.
 const UNRELATED_LIMIT: Duration = Duration::from_secs(3);
+/// A slow risk service, then a lock someone else holds for a while: the first transfer
+/// waits `SLOW_RISK` for its assessment, the second only `SLOW_RISK - LATE_SENT`; then
+/// both wait `LONG_LOCK` for the lock, under the brief's 5 s busy timeout. Together they
+/// wait from half a second to eight and a half: a service that gives up on a request at
+/// any moment in between, while its write still waits for the lock, is caught.
+const SLOW_RISK: Duration = Duration::from_millis(4_000);
+const LATE_SENT: Duration = Duration::from_millis(3_500);
+const LONG_LOCK: Duration = Duration::from_millis(4_500);
+/// How long a transfer answered with an error is watched after the lock is let go: a
+/// write still waiting for the lock takes it within SQLite's busy-handler retry (at most
+/// 100 ms apart), so it lands well inside this.
+const LATE_WRITE_WINDOW: Duration = Duration::from_secs(2);
 
 /// Every in-flight situation, each on its own accounts; then the whole ledger judged.
 pub async fn in_flight(env: CheckEnv) -> CheckResult {
     let mut w = TransferWorld::start(env).await?;
     let mut story = Evidence::new();
     let mut broken = Vec::new();
-    let [a, b, c, d, e, f] = accounts::<6>(&mut w, &[100_000; 6])?;
+    let [a, b, c, d, e, f, g, h, i, j] = accounts::<10>(&mut w, &[100_000; 10])?;
 
     // 1. The write lock while a transfer waits for the risk service.
     let body = w.body(&a, &b, 1_000);
@@ -146,8 +158,92 @@ pub async fn in_flight(env: CheckEnv) -> CheckResult {
     let x = w.transfer(&after).await;
     story.say(format!("A later transfer touching the same payer: {x}"));
 
+    // 4. Requests that wait long: a slow assessment, then the lock held by someone else.
+    broken.extend(long_waits(&mut w, [(&g, &h), (&i, &j)], &mut story).await?);
+
     broken.extend(w.judge(&mut story)?);
     Ok(verdict(story, broken))
+}
+
+/// Two transfers held at the risk service (one sent `LATE_SENT` after the other); after
+/// `SLOW_RISK` the harness takes the write lock and lets the risk service answer both,
+/// holds the lock `LONG_LOCK`, lets it go. Each answer must tell the truth: an error
+/// means nothing was recorded, also a moment after the lock is free again.
+async fn long_waits(
+    w: &mut TransferWorld,
+    pairs: [(&str, &str); 2],
+    story: &mut Evidence,
+) -> Result<Vec<String>, Problem> {
+    let mut broken = Vec::new();
+    let bodies = [
+        w.body(pairs[0].0, pairs[0].1, 1_100),
+        w.body(pairs[1].0, pairs[1].1, 1_200),
+    ];
+    story.say(format!(
+        "4. {} is held at the risk service; {} ms later {} is too. After {} ms the harness takes the database's write lock (as the nightly audit would) and the risk service approves both; the lock is held {} ms, under the brief's busy timeout.",
+        bodies[0].json(),
+        LATE_SENT.as_millis(),
+        bodies[1].json(),
+        SLOW_RISK.as_millis(),
+        LONG_LOCK.as_millis()
+    ));
+    let started = Instant::now();
+    w.risk.fail_next(RiskFault::Hold);
+    w.risk.fail_next(RiskFault::Hold);
+    let first = spawn_transfer(w, &bodies[0]);
+    tokio::time::sleep(LATE_SENT).await;
+    let second = spawn_transfer(w, &bodies[1]);
+    tokio::time::sleep_until((started + SLOW_RISK).into()).await;
+    let db = w.db().to_path_buf();
+    let lock = tokio::task::spawn_blocking(move || {
+        crate::fakes::LockHolder::take(&db, Duration::from_secs(2))
+    })
+    .await
+    .map_err(|e| Problem::Harness(format!("lock task failed: {e}")))?
+    .map_err(|e| Problem::Harness(format!("taking the database's write lock: {e}")))?;
+    w.risk.release_held();
+    if let Some(lock) = lock {
+        tokio::time::sleep(LONG_LOCK).await;
+        tokio::task::spawn_blocking(move || lock.release())
+            .await
+            .map_err(|e| Problem::Harness(format!("lock task failed: {e}")))?
+            .map_err(|e| Problem::Harness(format!("releasing the write lock: {e}")))?;
+    } else {
+        // Round 1 judges a lock held across the risk call; here there is nothing to add.
+        story.say("The harness could not take the write lock: the service holds it.");
+    }
+    let released = Instant::now();
+    for (body, task) in bodies.iter().zip([first, second]) {
+        let x = join(task).await?;
+        story.say(format!(
+            "Answered after {} ms: {x}",
+            started.elapsed().as_millis()
+        ));
+        if x.is_success() {
+            continue;
+        }
+        // An error must mean nothing was recorded: watch a moment for a write that was
+        // still waiting for the lock when the error was sent.
+        let recorded = |w: &TransferWorld| -> Result<bool, Problem> {
+            Ok(w.ledger()?.transfers.values().any(|t| {
+                t.from_account == body.from_account
+                    && t.to_account == body.to_account
+                    && t.amount == body.amount
+            }))
+        };
+        let mut late = recorded(w)?;
+        while !late && released.elapsed() < LATE_WRITE_WINDOW {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            late = recorded(w)?;
+        }
+        if late {
+            broken.push(format!(
+                "The client was told the transfer failed ({}) but it was recorded afterwards: its write went on waiting for the lock after the answer was sent, and the client's retry of a 503 moves the money twice (\"any other answer means nothing was moved or recorded\"): {x}",
+                x.status.map_or_else(|| "no answer".to_owned(), |s| s.to_string())
+            ));
+        }
+    }
+    Ok(broken)
 }
 
 fn spawn_transfer(

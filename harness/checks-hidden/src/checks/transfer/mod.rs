@@ -83,7 +83,7 @@ pub fn checks() -> Vec<Check> {
             flaw: None,
             visibility: Visibility::Hidden,
             points: 2,
-            description: "Requirements judged while a transfer waits for the risk service: the service does not hold the database's write lock meanwhile (the harness takes it, and no success may arrive until the harness lets it go); a transfer between other accounts is answered 2xx within 3 s; a client that gives up mid-request leaves the transfer whole or absent. Afterwards every balance equals its ledger and money is conserved.",
+            description: "Requirements judged while a transfer waits for the risk service: the service does not hold the database's write lock meanwhile (the harness takes it, and no success may arrive until the harness lets it go); a transfer between other accounts is answered 2xx within 3 s; a client that gives up mid-request leaves the transfer whole or absent; transfers that wait long (a 4 s assessment, then the lock held 4.5 s by someone else) get answers that tell the truth: an error means nothing is recorded, also after the lock is free. Afterwards every balance equals its ledger and money is conserved.",
             run: |env| Box::pin(async move { settle(in_flight::in_flight(env).await) }),
         },
         crate::checks::upgrade::production::registration(

@@ -101,37 +101,104 @@ pub async fn rejects_invalid_requests(env: CheckEnv) -> CheckResult {
     let [a, b] = accounts::<2>(&mut w, &[50_000, 100])?;
     let before = w.ledger()?;
     let long = "r".repeat(141);
+    // Each with the status the brief's table gives it: when more than one of 400, 404,
+    // 409 and 422 applies, the first in the table wins (an invalid request that names a
+    // missing account is 400).
     let bodies = [
-        format!(r#"{{"from_account":"{a}","to_account":"{a}","amount":100}}"#),
-        format!(r#"{{"from_account":"acc_missing","to_account":"{b}","amount":100}}"#),
-        format!(r#"{{"from_account":"{a}","to_account":"acc_missing","amount":100}}"#),
-        format!(r#"{{"from_account":"","to_account":"{b}","amount":100}}"#),
-        format!(r#"{{"from_account":"{a}","to_account":"{b}","amount":0}}"#),
-        format!(r#"{{"from_account":"{a}","to_account":"{b}","amount":-100}}"#),
-        format!(r#"{{"from_account":"{a}","to_account":"{b}","amount":1.5}}"#),
-        format!(r#"{{"from_account":"{a}","to_account":"{b}","amount":"100"}}"#),
-        format!(r#"{{"from_account":"{a}","to_account":"{b}","amount":1000000001}}"#),
-        format!(r#"{{"from_account":"{a}","to_account":"{b}","amount":9223372036854775807}}"#),
-        format!(r#"{{"from_account":"{a}","to_account":"{b}","amount":9223372036854775808}}"#),
-        format!(r#"{{"from_account":"{a}","to_account":"{b}","amount":1e30}}"#),
-        format!(r#"{{"from_account":"{a}","to_account":"{b}"}}"#),
-        format!(r#"{{"from_account":"{a}","amount":100}}"#),
-        format!(r#"{{"from_account":"{a}","to_account":"{b}","amount":100,"reference":"{long}"}}"#),
-        "{".to_owned(),
-        String::new(),
+        (
+            format!(r#"{{"from_account":"{a}","to_account":"{a}","amount":100}}"#),
+            400,
+        ),
+        (
+            format!(r#"{{"from_account":"acc_missing","to_account":"{b}","amount":100}}"#),
+            404,
+        ),
+        (
+            format!(r#"{{"from_account":"{a}","to_account":"acc_missing","amount":100}}"#),
+            404,
+        ),
+        (
+            format!(r#"{{"from_account":"","to_account":"{b}","amount":100}}"#),
+            400,
+        ),
+        (
+            format!(r#"{{"from_account":"{a}","to_account":"","amount":100}}"#),
+            400,
+        ),
+        (
+            format!(r#"{{"from_account":"","to_account":"acc_missing","amount":100}}"#),
+            400,
+        ),
+        (
+            format!(r#"{{"from_account":"{a}","to_account":"{b}","amount":0}}"#),
+            400,
+        ),
+        (
+            format!(r#"{{"from_account":"{a}","to_account":"{b}","amount":-100}}"#),
+            400,
+        ),
+        (
+            format!(r#"{{"from_account":"{a}","to_account":"{b}","amount":1.5}}"#),
+            400,
+        ),
+        (
+            format!(r#"{{"from_account":"{a}","to_account":"{b}","amount":"100"}}"#),
+            400,
+        ),
+        (
+            format!(r#"{{"from_account":"{a}","to_account":"{b}","amount":1000000001}}"#),
+            400,
+        ),
+        (
+            format!(r#"{{"from_account":"{a}","to_account":"{b}","amount":9223372036854775807}}"#),
+            400,
+        ),
+        (
+            format!(r#"{{"from_account":"{a}","to_account":"{b}","amount":9223372036854775808}}"#),
+            400,
+        ),
+        (
+            format!(r#"{{"from_account":"{a}","to_account":"{b}","amount":1e30}}"#),
+            400,
+        ),
+        (
+            format!(r#"{{"from_account":"{a}","to_account":"{b}"}}"#),
+            400,
+        ),
+        (format!(r#"{{"from_account":"{a}","amount":100}}"#), 400),
+        (
+            format!(
+                r#"{{"from_account":"{a}","to_account":"{b}","amount":100,"reference":"{long}"}}"#
+            ),
+            400,
+        ),
+        ("{".to_owned(), 400),
+        (String::new(), 400),
     ];
     let client = w.client();
-    for body in &bodies {
+    for (body, want) in &bodies {
         let x = client.post_raw(&w.svc.url(), body).await;
         story.exchange(&x);
-        if !x.status.is_some_and(|s| (400..500).contains(&s)) || !x.is_json_error() {
+        if x.status != Some(*want) || !x.is_json_error() {
             broken.push(format!(
-                "An invalid transfer must get a 4xx with a JSON error: {x}"
+                "This transfer must get {want} with a JSON error (the brief's table; the first status that applies wins): {x}"
             ));
         }
     }
     if w.ledger()? != before {
         broken.push("Refused transfers changed the accounts, transfers or ledger.".to_owned());
+    }
+    // Just inside the limit: a reference of exactly 140 characters (not bytes) is valid.
+    let at_limit = "é".repeat(140);
+    let body = format!(
+        r#"{{"from_account":"{a}","to_account":"{b}","amount":100,"reference":"{at_limit}"}}"#
+    );
+    let x = client.post_raw(&w.svc.url(), &body).await;
+    story.exchange(&x);
+    if x.status != Some(201) || x.str_field("reference") != Some(at_limit.as_str()) {
+        broken.push(format!(
+            "A reference of exactly 140 characters is within the brief's limit and must be accepted as sent: {x}"
+        ));
     }
     broken.extend(w.judge(&mut story)?);
     Ok(verdict(story, broken))

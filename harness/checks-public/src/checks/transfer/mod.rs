@@ -29,7 +29,7 @@ pub fn checks() -> Vec<Check> {
             flaw: None,
             visibility: Visibility::Public,
             points: 1,
-            description: "Same account, unknown accounts, zero, negative, fractional, string, over-the-limit and out-of-range amounts, missing fields, an over-long reference and malformed JSON each get a 4xx with a JSON error, and nothing changes.",
+            description: "Same account, unknown accounts, zero, negative, fractional, string, over-the-limit and out-of-range amounts, missing fields, an over-long reference and malformed JSON each get the status the brief's table gives them (400, or 404 for a valid request naming an unknown account) with a JSON error, and nothing changes; a reference of exactly 140 characters is accepted.",
             run: |env| {
                 Box::pin(async move { settle(contract::rejects_invalid_requests(env).await) })
             },

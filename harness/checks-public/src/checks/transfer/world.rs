@@ -263,6 +263,7 @@ impl TransferWorld {
     /// Installs the write-fault triggers in the service's database.
     pub fn write_faults(&self) -> Result<WriteFaults, Problem> {
         WriteFaults::install(self.db())
+            .map(|faults| faults.record_into(self.timeline()))
             .map_err(|e| Problem::Harness(format!("could not install write faults: {e}")))
     }
 
