@@ -518,6 +518,16 @@ fn the_live_page_sets_faults_shows_requests_and_plays_a_crash() {
         "no alarm for the second charge: {}",
         tab.eval("document.getElementById('truth').textContent")
     );
+    // The scenario's timeline: the client's requests, the provider's charges, the kill.
+    let timeline = "document.getElementById('timeline').textContent";
+    assert!(
+        tab.wait_for(
+            &format!("{timeline}.includes('killed with SIGKILL') && {timeline}.includes('holding the answer for pch_') && {timeline}.includes('→ POST /charges')"),
+            Duration::from_secs(10)
+        ),
+        "the scenario's timeline is not drawn: {}",
+        tab.eval(timeline)
+    );
     let shot = common::repo_root().join("target/html-report/live-charge.png");
     std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
     tab.screenshot(&shot);

@@ -116,4 +116,8 @@ impl Wiring for Charge {
     fn effects(&self) -> Option<(usize, &'static str)> {
         Some((self.0.charges().len(), "provider charge(s)"))
     }
+
+    fn record_into(&self, timeline: &crate::checks::Timeline) {
+        self.0.record_into(timeline);
+    }
 }

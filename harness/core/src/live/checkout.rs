@@ -166,4 +166,9 @@ impl Wiring for Checkout {
     fn effects(&self) -> Option<(usize, &'static str)> {
         Some((self.provider.charges().len(), "provider charge(s)"))
     }
+
+    fn record_into(&self, timeline: &crate::checks::Timeline) {
+        self.provider.record_into(timeline);
+        self.shipping.record_into(timeline);
+    }
 }

@@ -114,6 +114,8 @@ pub trait Wiring: Send + Sync {
     /// The downstream's lasting effects so far, counted, and what they are (e.g.
     /// `(3, "provider charge(s)")`); `None` where the downstream changes nothing.
     fn effects(&self) -> Option<(usize, &'static str)>;
+    /// Points the fakes' records at `timeline`, as a check's world does.
+    fn record_into(&self, timeline: &crate::checks::Timeline);
 }
 
 /// A listed fault this exercise's wiring has no arm for.
@@ -176,6 +178,8 @@ struct PageState {
     feed: Vec<Event>,
     truth: Vec<Table>,
     scenarios: Vec<scenarios::Offered>,
+    /// The last scenario's timeline: its requests, the fakes' calls, kills and restarts.
+    last_timeline: Option<crate::checks::timeline::Recorded>,
 }
 
 /// The running session: its service, its fakes and what the page shows.
@@ -191,6 +195,11 @@ pub(crate) struct Control {
     feed: Mutex<VecDeque<Event>>,
     /// Every scenario played, with what the downstream did during it.
     runs: Mutex<Table>,
+    /// What the service, its fakes and the scenarios' client do, on one clock; taken
+    /// at the start and end of each scenario.
+    timeline: crate::checks::Timeline,
+    /// The last scenario's timeline, for the page.
+    last_timeline: Mutex<Option<crate::checks::timeline::Recorded>>,
     seq: AtomicU64,
     keys: AtomicU64,
 }
@@ -283,6 +292,7 @@ impl Control {
             feed: lock(&self.feed).iter().cloned().collect(),
             truth,
             scenarios: scenarios::offered(self),
+            last_timeline: lock(&self.last_timeline).clone(),
         }
     }
 }
@@ -320,6 +330,8 @@ pub async fn serve(
     let cache = ws.cache.as_path();
     let db = workdir.join(format!("{}.db", exercise.id));
     let wiring = start_wiring(exercise.id, &db).await?;
+    let timeline = crate::checks::Timeline::new();
+    wiring.record_into(&timeline);
     let stats = workdir.join("requests.jsonl");
     let spec = ServiceSpec {
         binary: binary.to_path_buf(),
@@ -329,7 +341,7 @@ pub async fn serve(
         log: workdir.join("service.log"),
         stats: Some(stats.clone()),
         policy: Arc::new(crate::sandbox::Policy::service(&ws.root)),
-        timeline: crate::checks::Timeline::new(),
+        timeline: timeline.clone(),
     };
     let svc = RunningService::start(&spec)
         .await
@@ -348,6 +360,8 @@ pub async fn serve(
         http: reqwest::Client::new(),
         feed: Mutex::new(VecDeque::new()),
         runs: Mutex::new(scenarios::runs_table()),
+        timeline,
+        last_timeline: Mutex::new(None),
         seq: AtomicU64::new(0),
         keys: AtomicU64::new(0),
     });

@@ -72,4 +72,9 @@ impl Wiring for Orders {
     fn effects(&self) -> Option<(usize, &'static str)> {
         None
     }
+
+    fn record_into(&self, timeline: &crate::checks::Timeline) {
+        // No downstream: the service runner and the scenarios record what there is.
+        let _ = timeline;
+    }
 }

@@ -86,6 +86,9 @@ table { border-collapse: collapse; margin: 4px 0 10px; font: 12px ui-monospace, 
 td, th { border: 1px solid #e3e3e3; padding: 2px 6px; text-align: left; }
 th { background: #f4f4f4; }
 tr.alarm td { background: #fde7e7; color: #8c1d18; font-weight: 600; }
+#timeline table { table-layout: fixed; width: 100%; }
+#timeline td:first-child, #timeline th:first-child { width: 4.5em; text-align: right; color: #888; }
+#timeline td { word-break: break-word; }
 .note { font-size: 12px; color: #666; margin-top: -6px; }
 #truth { overflow-x: auto; }
 </style>
@@ -110,6 +113,8 @@ tr.alarm td { background: #fde7e7; color: #8c1d18; font-weight: 600; }
 <section id=truth-panel>
 <h2>Ground truth <span class=muted>(the fakes' records and the service's database, read by the harness)</span></h2>
 <div id=truth></div>
+<h2 style="margin-top:14px">Timeline of the last scenario <span class=muted>(one clock; a lane per actor)</span></h2>
+<div id=timeline><p class=muted>Play a scenario to see it here.</p></div>
 </section>
 </main>
 <script>
@@ -178,6 +183,26 @@ function drawTruth(tables) {
     return parts;
   }));
 }
+const LANES = ["client", "service", "database", "provider", "risk", "pricing", "shipping", "judge"];
+function drawTimeline(t) {
+  if (!t) return;
+  const lanes = LANES.filter((l) => t.moments.some((m) => m.actor === l));
+  t.moments.forEach((m) => { if (!lanes.includes(m.actor)) lanes.push(m.actor); });
+  const table = el("table");
+  const head = el("tr");
+  head.append(el("th", "ms"));
+  lanes.forEach((l) => head.append(el("th", l)));
+  table.append(head);
+  t.moments.forEach((m) => {
+    const tr = el("tr", undefined, m.violation ? "alarm" : "");
+    tr.append(el("td", String(m.at_ms)));
+    lanes.forEach((l) => tr.append(el("td", l === m.actor ? m.what : "")));
+    table.append(tr);
+  });
+  const parts = [table];
+  if (t.left_out) parts.push(el("p", t.left_out + " more moment(s) left out", "note"));
+  $("timeline").replaceChildren(...parts);
+}
 async function refresh() {
   try {
     const s = await (await fetch("/state")).json();
@@ -185,6 +210,7 @@ async function refresh() {
     drawFaults(s.in_force);
     drawFeed(s.feed);
     drawTruth(s.truth);
+    drawTimeline(s.last_timeline);
     $("conn").textContent = "live · updated " + new Date().toLocaleTimeString();
   } catch (e) {
     $("conn").textContent = "the session is not answering";

@@ -133,4 +133,8 @@ impl Wiring for Quote {
         // Pricing keeps nothing: a call leaves no lasting effect.
         None
     }
+
+    fn record_into(&self, timeline: &crate::checks::Timeline) {
+        self.0.record_into(timeline);
+    }
 }

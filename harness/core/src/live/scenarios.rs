@@ -127,6 +127,8 @@ pub async fn play(control: Arc<Control>, scenario: Scenario) -> Result<String, S
     let say = |text: String| control.note("scenario", text);
     say(format!("▶ {} (key {key})", scenario.label()));
     let before = control.wiring.effects();
+    // The scenario's own timeline starts now: what came before is not its story.
+    control.timeline.take();
     let outcome = match scenario {
         Scenario::Twice => {
             let (a, b) = tokio::join!(send(&control, &probe, &key), send(&control, &probe, &key));
@@ -162,6 +164,7 @@ pub async fn play(control: Arc<Control>, scenario: Scenario) -> Result<String, S
             ""
         }
     ));
+    *lock(&control.last_timeline) = Some(control.timeline.take());
     lock(&control.runs).push_latest(
         vec![
             scenario.label().to_owned(),
@@ -224,7 +227,17 @@ async fn send(control: &Control, probe: &super::Probe, key: &str) -> String {
     if let Some(body) = &probe.body {
         request = request.json(body);
     }
-    match request.send().await {
+    let asked = format!(
+        "{}{}",
+        probe.describe(),
+        if probe.keyed {
+            format!(" [Idempotency-Key: {key}]")
+        } else {
+            String::new()
+        }
+    );
+    control.timeline.record("client", format!("→ {asked}"));
+    let answer = match request.send().await {
         Ok(response) => {
             let status = response.status().as_u16();
             let body = response.text().await.unwrap_or_default();
@@ -233,7 +246,12 @@ async fn send(control: &Control, probe: &super::Probe, key: &str) -> String {
         }
         Err(e) if e.is_timeout() => format!("no answer within {}s", REQUEST_TIMEOUT.as_secs()),
         Err(_) => "no answer (the connection dropped)".to_owned(),
-    }
+    };
+    let short: String = answer.chars().take(80).collect();
+    control
+        .timeline
+        .record("client", format!("← {asked}: {short}"));
+    answer
 }
 
 #[cfg(test)]

@@ -141,4 +141,8 @@ impl Wiring for Transfer {
         // Risk assessments move no money; the money table shows what did.
         None
     }
+
+    fn record_into(&self, timeline: &crate::checks::Timeline) {
+        self.risk.record_into(timeline);
+    }
 }

@@ -436,6 +436,36 @@ pub async fn provider_error_is_clean(env: CheckEnv) -> CheckResult {
         }
     }
     broken.extend(judge_one_key(&w, &body, &answers, &mut story)?);
+
+    // The provider down for a while: every call fails until it recovers. The client
+    // still gets an answer it can act on (a 5xx, within its 10 s timeout), not a
+    // request that retries forever inside the service and keeps its key busy.
+    let customer = w.new_customer();
+    let key = w.new_key();
+    let body = w.body_for(&customer);
+    w.provider.set_standing(Some(ProviderFault::ServerError));
+    story.say("The provider now answers every charge call with 500 (an outage), charging nothing.");
+    let during = w.post_charge(Some(&key), &body).await;
+    story.exchange(&during);
+    w.provider.set_standing(None);
+    if !(during.status.is_some_and(|s| (500..600).contains(&s)) && during.is_json_error()) {
+        broken.push(format!(
+            "While the provider is down a charge must get a 5xx with a JSON error, in time for the client to retry: {during}"
+        ));
+    }
+    story.say("The provider recovers.");
+    let mut answers = vec![during];
+    for x in w.post_until_success(&key, &body, 3).await {
+        story.exchange(&x);
+        answers.push(x);
+    }
+    if !answers.last().is_some_and(|x| x.is_success()) {
+        broken.push(
+            "Once the provider recovers from an outage a retry with the same key must succeed."
+                .to_owned(),
+        );
+    }
+    broken.extend(judge_one_key(&w, &body, &answers, &mut story)?);
     Ok(verdict(story, broken))
 }
 

@@ -63,7 +63,7 @@ pub fn checks() -> Vec<Check> {
             flaw: None,
             visibility: Visibility::Public,
             points: 1,
-            description: "The provider answers 500 without charging: the service answers a 5xx with a JSON error (or succeeds after retrying internally), and a client retry with the same key then charges exactly once.",
+            description: "The provider answers 500 without charging: the service answers a 5xx with a JSON error (or succeeds after retrying internally), and a client retry with the same key then charges exactly once. Then the provider is down for a while: the charge still gets a 5xx within the client's timeout, and once the provider recovers a retry with the same key charges exactly once.",
             run: |env| {
                 Box::pin(async move { settle(contract::provider_error_is_clean(env).await) })
             },
