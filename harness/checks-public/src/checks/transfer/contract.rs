@@ -126,7 +126,7 @@ pub async fn rejects_invalid_requests(env: CheckEnv) -> CheckResult {
             400,
         ),
         (
-            format!(r#"{{"from_account":"","to_account":"acc_missing","amount":100}}"#),
+            r#"{"from_account":"","to_account":"acc_missing","amount":100}"#.to_owned(),
             400,
         ),
         (
