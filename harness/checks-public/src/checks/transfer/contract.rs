@@ -190,10 +190,9 @@ pub async fn rejects_invalid_requests(env: CheckEnv) -> CheckResult {
     }
     // Just inside the limit: a reference of exactly 140 characters (not bytes) is valid.
     let at_limit = "é".repeat(140);
-    let body = format!(
-        r#"{{"from_account":"{a}","to_account":"{b}","amount":100,"reference":"{at_limit}"}}"#
-    );
-    let x = client.post_raw(&w.svc.url(), &body).await;
+    let mut body = w.body(&a, &b, 100);
+    body.reference = Some(at_limit.clone());
+    let x = w.transfer(&body).await;
     story.exchange(&x);
     if x.status != Some(201) || x.str_field("reference") != Some(at_limit.as_str()) {
         broken.push(format!(
