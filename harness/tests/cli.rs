@@ -254,6 +254,7 @@ fn report_with(built: bool, statuses: &[harness::report::CheckStatus]) -> harnes
             },
             flaws: FlawVerdict::of(&checks),
             followups: Vec::new(),
+            designs: Vec::new(),
             checks,
             points: 0,
             max_points: 0,

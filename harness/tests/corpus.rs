@@ -248,10 +248,11 @@ async fn grade_entry(exercise: &'static str, entry: &CorpusEntry) -> Option<Stri
     let report = grade_exercise(&submission, exercise, DEFAULT_SEED).await;
     let ex = &report.exercises[0];
     eprintln!(
-        "corpus {exercise}/{}: build {:.1} s, grade {:.1} s in all",
+        "corpus {exercise}/{}: build {:.1} s, grade {:.1} s in all; designs recognised: {:?}",
         entry.name,
         ex.build.duration_ms as f64 / 1000.0,
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        ex.designs.iter().map(|d| d.id.as_str()).collect::<Vec<_>>()
     );
     if ex.build.status != BuildStatus::Ok {
         return Some(format!(

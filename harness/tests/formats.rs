@@ -354,6 +354,15 @@ fn full_report() -> Report {
         points: checks.iter().map(|c| c.points).sum(),
         max_points: checks.iter().map(|c| c.max_points).sum(),
         flaws: FlawVerdict::of(&checks),
+        designs: vec![harness::report::designs::RecognisedDesign {
+            id: "provider-key-clients".to_owned(),
+            text:
+                "Passes the client's <Idempotency-Key> through to the payment provider unchanged."
+                    .to_owned(),
+            evidence: vec![
+                "all 3 provider call(s) carried the client's own key, e.g. `k1`".to_owned(),
+            ],
+        }],
         followups: vec![
             harness::report::followups::FollowUp {
                 flaw: Some("retry-double-charge".to_owned()),
@@ -945,6 +954,9 @@ fn the_html_report_renders_in_a_real_browser_and_shows_the_verdicts() {
         "A strong answer mentions:".to_owned(),
         // Escaped in the file, text in the page: serialised back as entities.
         "broke &lt;here&gt; &amp;".to_owned(),
+        // The design the checks recognised, its text escaped.
+        "What the fix does".to_owned(),
+        "Passes the client's &lt;Idempotency-Key&gt; through".to_owned(),
         // A failed check's timeline: the lanes, the moments, the violation marked.
         "Timeline: 7 moment(s) (and 3 more left out), 1 violation(s)".to_owned(),
         "<th>provider</th>".to_owned(),

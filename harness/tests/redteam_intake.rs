@@ -380,6 +380,15 @@ fn hostile_report() -> Report {
                 review: Some(review),
                 flaws: Vec::new(),
                 followups: Vec::new(),
+                // A key the service chose, quoted as evidence: hostile text too.
+                designs: vec![harness::report::designs::RecognisedDesign {
+                    id: "provider-key-own".to_owned(),
+                    text: "Sends the payment provider an Idempotency-Key of its own making."
+                        .to_owned(),
+                    evidence: vec![
+                        "e.g. `</details><script>alert(1)</script>\n# Grade report`".to_owned(),
+                    ],
+                }],
             },
             ExerciseReport {
                 id: "orders".to_owned(),
@@ -394,6 +403,7 @@ fn hostile_report() -> Report {
                 review: None,
                 flaws: Vec::new(),
                 followups: Vec::new(),
+                designs: Vec::new(),
             },
         ],
     }

@@ -275,6 +275,7 @@ async fn grade_exercise(
         Vec::new()
     };
     let mut histories = Vec::new();
+    let mut observed = Vec::new();
     let mut results = Vec::new();
     for check in checks {
         let started = Instant::now();
@@ -359,6 +360,7 @@ async fn grade_exercise(
         // have judged their history yet, and a half-judged history proves nothing.
         if status != CheckStatus::Error {
             histories.push((check.id.to_owned(), journal.take()));
+            observed.extend(journal.take_observed());
         }
     }
     if binary.is_some() {
@@ -395,6 +397,7 @@ async fn grade_exercise(
         points: results.iter().map(|c| c.points).sum(),
         max_points: results.iter().map(|c| c.max_points).sum(),
         followups: crate::report::followups::pick(&bank, &flaws),
+        designs: crate::report::designs::recognise(exercise.id, &observed),
         flaws,
         checks: results,
         review,

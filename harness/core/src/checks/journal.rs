@@ -20,11 +20,24 @@ pub struct Judged {
     pub broken: Vec<String>,
 }
 
+/// What one history showed of a design ([`crate::report::designs`]): seen, or seen
+/// not to hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    /// The design's id.
+    pub design: &'static str,
+    /// The history showed it (false: the history showed it does not hold).
+    pub seen: bool,
+    /// What showed it, in a line.
+    pub evidence: String,
+}
+
 /// The judgements filed during one check, shared by the check's worlds and the grade,
 /// and the check's [`Timeline`], where each broken requirement is marked as well.
 #[derive(Debug, Clone, Default)]
 pub struct Journal {
     judged: Arc<Mutex<Vec<Judged>>>,
+    observed: Arc<Mutex<Vec<Observed>>>,
     timeline: Timeline,
 }
 
@@ -47,6 +60,19 @@ impl Journal {
                 requirement,
                 broken,
             });
+    }
+
+    /// Files what this history showed of the service's designs.
+    pub fn observed(&self, observations: Vec<Observed>) {
+        self.observed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(observations);
+    }
+
+    /// Every observation filed so far, leaving none.
+    pub fn take_observed(&self) -> Vec<Observed> {
+        std::mem::take(&mut *self.observed.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Everything filed so far, leaving the journal empty.

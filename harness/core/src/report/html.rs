@@ -147,6 +147,7 @@ fn render_exercise(out: &mut String, ex: &ExerciseReport) {
     render_flaws(out, ex);
     render_review(out, ex);
     let _ = writeln!(out, "</div>");
+    render_designs(out, ex);
     render_requirements(out, ex);
     render_checks_table(out, ex);
     for c in ex
@@ -469,6 +470,25 @@ fn render_timeline(out: &mut String, t: &crate::checks::timeline::Recorded) {
         );
     }
     let _ = writeln!(out, "</table></details>");
+}
+
+fn render_designs(out: &mut String, ex: &ExerciseReport) {
+    if ex.designs.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "<div class=\"card designs\"><h3>What the fix does</h3><p class=\"mute\">Recognised from what the checks observed, not from the code.</p><ul>"
+    );
+    for d in &ex.designs {
+        let _ = writeln!(
+            out,
+            "<li>{}<ul class=\"evidence\">{}</ul></li>",
+            esc(&d.text),
+            lines(d.evidence.iter().map(String::as_str))
+        );
+    }
+    let _ = writeln!(out, "</ul></div>");
 }
 
 fn render_followups(out: &mut String, ex: &ExerciseReport) {

@@ -115,6 +115,7 @@ pub fn render(report: &Report, timings: bool) -> String {
         if let Some(review) = &ex.review {
             render_review(&mut out, &ex.id, review);
         }
+        render_designs(&mut out, &ex.designs);
         render_followups(&mut out, &ex.followups);
         for c in ex
             .checks
@@ -171,6 +172,25 @@ fn render_flaws(out: &mut String, flaws: &[super::FlawVerdict]) {
 
 /// The questions for the interview that follows, each with why it was picked and what
 /// a strong answer mentions.
+fn render_designs(out: &mut String, designs: &[crate::report::designs::RecognisedDesign]) {
+    if designs.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "**What the fix does** — recognised from what the checks observed, not from the code:\n"
+    );
+    for d in designs {
+        let _ = writeln!(
+            out,
+            "- {} _({})_",
+            escape_line(&d.text),
+            escape_line(d.evidence.first().map_or("", String::as_str))
+        );
+    }
+    let _ = writeln!(out);
+}
+
 fn render_followups(out: &mut String, followups: &[crate::report::followups::FollowUp]) {
     if followups.is_empty() {
         return;

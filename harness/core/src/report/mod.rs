@@ -6,6 +6,7 @@
 //! reporter. The other formats are views of the JSON report and never change it.
 
 pub mod classroom;
+pub mod designs;
 pub mod followups;
 pub mod html;
 pub mod junit;
@@ -95,6 +96,10 @@ pub struct ExerciseReport {
     /// Questions for the interview that follows, picked by the flaws' verdicts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub followups: Vec<followups::FollowUp>,
+    /// What the fix does, recognised from what the checks observed (never from the
+    /// code); left out when the observations say nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub designs: Vec<designs::RecognisedDesign>,
 }
 
 /// Whether one planted flaw is fixed, from the checks that target it.
