@@ -1348,6 +1348,12 @@ fn read_shop(db: &std::path::Path) -> rusqlite::Result<Shop> {
 
 /// The standing judges on synthetic shops, each the state a kind of wrong fix leaves:
 /// judged without a service, since the judge is the product.
+/// The `customer_id` a request body names, if it parses.
+fn customer_of(body: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(body).ok()?;
+    Some(value.get("customer_id")?.as_str()?.to_owned())
+}
+
 #[cfg(test)]
 mod standing_tests {
     use super::*;
@@ -1489,10 +1495,4 @@ mod standing_tests {
             "{b:?}"
         );
     }
-}
-
-/// The `customer_id` a request body names, if it parses.
-fn customer_of(body: &str) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_str(body).ok()?;
-    Some(value.get("customer_id")?.as_str()?.to_owned())
 }
