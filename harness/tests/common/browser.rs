@@ -39,27 +39,33 @@ pub fn chromium() -> Option<PathBuf> {
     found
 }
 
+/// Headless, and none of the browser's own traffic: no background services, no
+/// updates, no pings.
+pub const QUIET: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-default-apps",
+    "--disable-domain-reliability",
+    "--disable-sync",
+    "--no-pings",
+    "--disable-features=Translate,OptimizationHints,MediaRouter",
+];
+
 fn base(browser: &Path, profile: &Path) -> Command {
     let mut cmd = Command::new(browser);
-    cmd.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-default-apps",
-        "--disable-domain-reliability",
-        "--disable-sync",
-        "--no-pings",
-        "--disable-features=Translate,OptimizationHints,MediaRouter",
-        // No name resolves: a page (or the browser) that reached for the network
-        // would fail to, and never leave this machine.
-        "--host-resolver-rules=MAP * ~NOTFOUND",
-        "--enable-logging=stderr",
-        "--v=0",
-    ])
-    .arg(format!("--user-data-dir={}", profile.display()));
+    cmd.args(QUIET)
+        .args([
+            // No name resolves: a page (or the browser) that reached for the network
+            // would fail to, and never leave this machine.
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()));
     cmd
 }
 

@@ -43,28 +43,18 @@ impl Tab {
         let (answers_read, answers_write) = pipe();
         let (cr, aw) = (commands_read.as_raw_fd(), answers_write.as_raw_fd());
         let mut cmd = Command::new(browser);
-        cmd.args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-default-apps",
-            "--disable-domain-reliability",
-            "--disable-sync",
-            "--no-pings",
-            "--disable-features=Translate,OptimizationHints,MediaRouter",
-            // No name resolves but the loopback address the page under test is on.
-            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-            "--remote-debugging-pipe",
-        ])
-        .arg(format!("--window-size={width},{height}"))
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg("about:blank")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        cmd.args(super::browser::QUIET)
+            .args([
+                // No name resolves but the loopback address the page under test is on.
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                "--remote-debugging-pipe",
+            ])
+            .arg(format!("--window-size={width},{height}"))
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         // SAFETY: only dup2, which is async-signal-safe, between fork and exec.
         unsafe {
             cmd.pre_exec(move || {

@@ -200,6 +200,43 @@ pub fn provider_key_scheme(
     ]
 }
 
+/// Everything one history of a payment exercise shows of its provider key design:
+/// `sent` is what the harness's clients filed (key, body naming a `customer_id`),
+/// `calls` what the provider received.
+#[cfg(any(feature = "charge", feature = "checkout"))]
+pub fn provider_observations(
+    sent: &[crate::checks::journal::Filed],
+    calls: &[crate::fakes::payment_provider::ProviderCall],
+) -> Vec<Observed> {
+    use crate::fakes::ProviderFault;
+    let client_keys: Vec<String> = sent.iter().filter_map(|(k, _)| k.clone()).collect();
+    let provider_keys: Vec<Option<String>> =
+        calls.iter().map(|c| c.idempotency_key.clone()).collect();
+    let client: Vec<(Option<String>, Option<String>)> = sent
+        .iter()
+        .map(|(k, body)| {
+            let customer = serde_json::from_str::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| Some(v.get("customer_id")?.as_str()?.to_owned()));
+            (k.clone(), customer)
+        })
+        .collect();
+    let seen: Vec<ProviderCallSeen> = calls
+        .iter()
+        .map(|c| ProviderCallSeen {
+            answer_lost: matches!(
+                c.fault,
+                Some(ProviderFault::LostResponse | ProviderFault::CommitThenHold)
+            ),
+            customer: c.customer.clone(),
+            key: c.idempotency_key.clone(),
+        })
+        .collect();
+    let mut observed = provider_key_scheme(&client_keys, &provider_keys);
+    observed.extend(provider_key_after_loss(&client, &seen));
+    observed
+}
+
 /// The designs of `exercise` that some history showed and none contradicted.
 pub fn recognise(exercise: &str, observed: &[Observed]) -> Vec<RecognisedDesign> {
     DESIGNS

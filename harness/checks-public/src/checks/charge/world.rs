@@ -573,31 +573,10 @@ impl Drop for ChargeWorld {
             if sent.is_empty() {
                 return;
             }
-            let client_keys: Vec<String> = sent.iter().filter_map(|(k, _)| k.clone()).collect();
-            let calls = self.provider.calls();
-            let provider_keys: Vec<Option<String>> =
-                calls.iter().map(|c| c.idempotency_key.clone()).collect();
-            self.env
-                .journal
-                .observed(designs::provider_key_scheme(&client_keys, &provider_keys));
-            let client: Vec<(Option<String>, Option<String>)> = sent
-                .iter()
-                .map(|(k, body)| (k.clone(), customer_of(body)))
-                .collect();
-            let seen: Vec<designs::ProviderCallSeen> = calls
-                .into_iter()
-                .map(|c| designs::ProviderCallSeen {
-                    answer_lost: matches!(
-                        c.fault,
-                        Some(ProviderFault::LostResponse | ProviderFault::CommitThenHold)
-                    ),
-                    customer: c.customer,
-                    key: c.idempotency_key,
-                })
-                .collect();
-            self.env
-                .journal
-                .observed(designs::provider_key_after_loss(&client, &seen));
+            self.env.journal.observed(designs::provider_observations(
+                &sent,
+                &self.provider.calls(),
+            ));
             let mut rows = std::collections::BTreeMap::new();
             for customer in sent.iter().filter_map(|(_, body)| customer_of(body)) {
                 if rows.contains_key(&customer) {

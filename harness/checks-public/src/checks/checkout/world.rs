@@ -810,34 +810,10 @@ impl Drop for CheckoutWorld {
             if sent.is_empty() && self.catalogue.is_empty() {
                 return;
             }
-            let client_keys: Vec<String> = sent.iter().filter_map(|(k, _)| k.clone()).collect();
-            let calls = self.provider.calls();
-            let provider_keys: Vec<Option<String>> =
-                calls.iter().map(|c| c.idempotency_key.clone()).collect();
-            self.env
-                .journal
-                .observed(designs::provider_key_scheme(&client_keys, &provider_keys));
-            let client: Vec<(Option<String>, Option<String>)> = sent
-                .iter()
-                .map(|(k, body)| (k.clone(), customer_of(body)))
-                .collect();
-            let seen: Vec<designs::ProviderCallSeen> = calls
-                .into_iter()
-                .map(|c| designs::ProviderCallSeen {
-                    answer_lost: matches!(
-                        c.fault,
-                        Some(
-                            crate::fakes::ProviderFault::LostResponse
-                                | crate::fakes::ProviderFault::CommitThenHold
-                        )
-                    ),
-                    customer: c.customer,
-                    key: c.idempotency_key,
-                })
-                .collect();
-            self.env
-                .journal
-                .observed(designs::provider_key_after_loss(&client, &seen));
+            self.env.journal.observed(designs::provider_observations(
+                &sent,
+                &self.provider.calls(),
+            ));
             let Ok(shop) = self.shop() else { return };
             let charges = self.provider.charges();
             for (requirement, broken) in judge_standing(&sent, &self.catalogue, &shop, &charges) {
@@ -1348,12 +1324,6 @@ fn read_shop(db: &std::path::Path) -> rusqlite::Result<Shop> {
 
 /// The standing judges on synthetic shops, each the state a kind of wrong fix leaves:
 /// judged without a service, since the judge is the product.
-/// The `customer_id` a request body names, if it parses.
-fn customer_of(body: &str) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_str(body).ok()?;
-    Some(value.get("customer_id")?.as_str()?.to_owned())
-}
-
 #[cfg(test)]
 mod standing_tests {
     use super::*;
