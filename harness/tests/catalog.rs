@@ -175,10 +175,36 @@ fn every_flaw_has_follow_up_questions_both_ways() {
             }
         }
         assert!(
-            bank.iter().filter(|q| q.flaw.is_none()).count() >= 2,
+            bank.iter()
+                .filter(|q| q.flaw.is_none() && q.design.is_none())
+                .count()
+                >= 2,
             "{}: fewer than two general follow-up questions",
             exercise.id
         );
+        // A design question names a design the report can recognise for this exercise,
+        // and every such design has one.
+        let designs: BTreeSet<&str> = harness::report::designs::DESIGNS
+            .iter()
+            .filter(|d| d.exercise == exercise.id)
+            .map(|d| d.id)
+            .collect();
+        for q in &bank {
+            if let Some(d) = &q.design {
+                assert!(
+                    designs.contains(d.as_str()),
+                    "{}: followups.toml names no design `{d}`",
+                    exercise.id
+                );
+            }
+        }
+        for d in &designs {
+            assert!(
+                bank.iter().any(|q| q.design.as_deref() == Some(*d)),
+                "{}: no follow-up question for the design `{d}`",
+                exercise.id
+            );
+        }
     }
 }
 

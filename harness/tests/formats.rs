@@ -348,7 +348,8 @@ fn full_report() -> Report {
             3,
         ),
     ];
-    let exercise = |id: &str, build: BuildReport, checks: Vec<CheckReport>| ExerciseReport {
+    let exercise = |id: &str, build: BuildReport, checks: Vec<CheckReport>| {
+        ExerciseReport {
         id: id.to_owned(),
         build,
         points: checks.iter().map(|c| c.points).sum(),
@@ -367,6 +368,7 @@ fn full_report() -> Report {
             harness::report::followups::FollowUp {
                 flaw: Some("retry-double-charge".to_owned()),
                 fixed: Some(false),
+                design: None,
                 ask: "The provider charged, then the answer was lost: what does the retry do?"
                     .to_owned(),
                 strong: "The provider key, and where it comes from.".to_owned(),
@@ -374,12 +376,23 @@ fn full_report() -> Report {
             harness::report::followups::FollowUp {
                 flaw: None,
                 fixed: None,
+                design: Some("provider-key-clients".to_owned()),
+                ask: "You pass the client's key to the provider: what if two clients pick the same key?"
+                    .to_owned(),
+                strong: "Keys are unique per client only; scope the provider key to our record."
+                    .to_owned(),
+            },
+            harness::report::followups::FollowUp {
+                flaw: None,
+                fixed: None,
+                design: None,
                 ask: "What would you alert on?".to_owned(),
                 strong: "Charges per key above one.".to_owned(),
             },
         ],
         checks,
         review: Some(review.clone()),
+    }
     };
     let exercises = vec![
         exercise(

@@ -391,13 +391,14 @@ async fn grade_exercise(
     let bank = crate::report::followups::load(&bank_path)
         .map_err(|e| GradeError::FollowUps(e.to_string()))?;
     let flaws = FlawVerdict::of(&results);
+    let designs = crate::report::designs::recognise(exercise.id, &observed);
     Ok(ExerciseReport {
         id: exercise.id.to_owned(),
         build: build_report,
         points: results.iter().map(|c| c.points).sum(),
         max_points: results.iter().map(|c| c.max_points).sum(),
-        followups: crate::report::followups::pick(&bank, &flaws),
-        designs: crate::report::designs::recognise(exercise.id, &observed),
+        followups: crate::report::followups::pick(&bank, &flaws, &designs),
+        designs,
         flaws,
         checks: results,
         review,

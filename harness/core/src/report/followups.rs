@@ -41,6 +41,10 @@ pub struct Question {
     /// When to ask it (with `flaw` only).
     #[serde(default)]
     pub when: Option<When>,
+    /// The recognised design it is about ([`super::designs`]): asked when the checks
+    /// recognised it. Not with `flaw`.
+    #[serde(default)]
+    pub design: Option<String>,
     /// The question, as the interviewer says it.
     pub ask: String,
     /// What a strong answer mentions.
@@ -63,6 +67,9 @@ pub struct FollowUp {
     /// Whether that flaw's checks held (the reason it was picked), with `flaw` only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed: Option<bool>,
+    /// The recognised design it was picked for, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub design: Option<String>,
     /// The question.
     pub ask: String,
     /// What a strong answer mentions.
@@ -74,6 +81,8 @@ pub struct FollowUp {
 const ABOUT_FLAWS: usize = 3;
 /// General questions picked per exercise, at most.
 const GENERAL: usize = 1;
+/// Questions about the candidate's recognised design, at most.
+const ABOUT_DESIGNS: usize = 1;
 
 /// The bank at `path`; empty when there is none (a kit, or an exercise without one).
 pub fn load(path: &Path) -> Result<Vec<Question>, FollowUpError> {
@@ -91,15 +100,29 @@ pub fn load(path: &Path) -> Result<Vec<Question>, FollowUpError> {
                 format!("`flaw` and `when` go together: {:?}", q.ask),
             ));
         }
+        if q.design.is_some() && q.flaw.is_some() {
+            return Err(FollowUpError::Format(
+                path.to_path_buf(),
+                format!(
+                    "a question is about a flaw or a design, not both: {:?}",
+                    q.ask
+                ),
+            ));
+        }
     }
     Ok(bank.question)
 }
 
 /// The questions for a grade whose flaws came out as `flaws`: for the [`ABOUT_FLAWS`]
 /// flaws that matter most (missed before fixed, then by points at stake, then in the
-/// report's order), each one's first question for its outcome; then the first
-/// [`GENERAL`] general ones.
-pub fn pick(bank: &[Question], flaws: &[FlawVerdict]) -> Vec<FollowUp> {
+/// report's order), each one's first question for its outcome; then, for the first
+/// recognised design that has one, its first question ([`ABOUT_DESIGNS`]): the
+/// candidate's own design, put to them; then the first [`GENERAL`] general ones.
+pub fn pick(
+    bank: &[Question],
+    flaws: &[FlawVerdict],
+    designs: &[super::designs::RecognisedDesign],
+) -> Vec<FollowUp> {
     let mut ranked: Vec<&FlawVerdict> = flaws.iter().collect();
     ranked.sort_by_key(|v| (v.fixed, std::cmp::Reverse(v.max_points)));
     let mut out = Vec::new();
@@ -115,18 +138,36 @@ pub fn pick(bank: &[Question], flaws: &[FlawVerdict]) -> Vec<FollowUp> {
             out.push(FollowUp {
                 flaw: Some(v.flaw.clone()),
                 fixed: Some(v.fixed),
+                design: None,
                 ask: q.ask.clone(),
                 strong: q.strong.clone(),
             });
         }
     }
     out.extend(
+        designs
+            .iter()
+            .filter_map(|d| {
+                bank.iter()
+                    .find(|q| q.design.as_deref() == Some(d.id.as_str()))
+            })
+            .take(ABOUT_DESIGNS)
+            .map(|q| FollowUp {
+                flaw: None,
+                fixed: None,
+                design: q.design.clone(),
+                ask: q.ask.clone(),
+                strong: q.strong.clone(),
+            }),
+    );
+    out.extend(
         bank.iter()
-            .filter(|q| q.flaw.is_none())
+            .filter(|q| q.flaw.is_none() && q.design.is_none())
             .take(GENERAL)
             .map(|q| FollowUp {
                 flaw: None,
                 fixed: None,
+                design: None,
                 ask: q.ask.clone(),
                 strong: q.strong.clone(),
             }),
@@ -153,6 +194,7 @@ mod tests {
         Question {
             flaw: flaw.map(str::to_owned),
             when,
+            design: None,
             ask: ask.to_owned(),
             strong: format!("strong {ask}"),
         }
@@ -170,7 +212,7 @@ mod tests {
             q(None, None, "general 2"),
             q(None, None, "general 3"),
         ];
-        let picked = pick(&bank, &[verdict("a", true), verdict("b", false)]);
+        let picked = pick(&bank, &[verdict("a", true), verdict("b", false)], &[]);
         let asks: Vec<&str> = picked.iter().map(|f| f.ask.as_str()).collect();
         // The missed flaw first, then the fixed one, then one general question.
         assert_eq!(asks, ["b missed", "a fixed", "general 1"]);
@@ -190,14 +232,46 @@ mod tests {
             v.max_points = points;
             flaws.push(v);
         }
-        let asks: Vec<String> = pick(&bank, &flaws).into_iter().map(|f| f.ask).collect();
+        let asks: Vec<String> = pick(&bank, &flaws, &[])
+            .into_iter()
+            .map(|f| f.ask)
+            .collect();
         assert_eq!(asks, ["f1 missed", "f3 missed", "f2 missed"]);
     }
 
     #[test]
     fn a_flaw_without_a_question_for_its_outcome_is_skipped() {
         let bank = vec![q(Some("a"), Some(When::Missed), "a missed")];
-        assert!(pick(&bank, &[verdict("a", true)]).is_empty());
+        assert!(pick(&bank, &[verdict("a", true)], &[]).is_empty());
+    }
+
+    #[test]
+    fn the_recognised_design_gets_its_question_before_the_general_one() {
+        let mut about_own = q(None, None, "own key: where is it stored?");
+        about_own.design = Some("provider-key-own".to_owned());
+        let mut about_none = q(None, None, "no key: what does a retry do?");
+        about_none.design = Some("provider-key-none".to_owned());
+        let bank = vec![
+            about_none,
+            q(Some("a"), Some(When::Missed), "a missed"),
+            about_own,
+            q(None, None, "general"),
+        ];
+        let design = |id: &str| crate::report::designs::RecognisedDesign {
+            id: id.to_owned(),
+            text: String::new(),
+            evidence: Vec::new(),
+        };
+        let picked = pick(&bank, &[verdict("a", false)], &[design("provider-key-own")]);
+        let asks: Vec<&str> = picked.iter().map(|f| f.ask.as_str()).collect();
+        assert_eq!(
+            asks,
+            ["a missed", "own key: where is it stored?", "general"]
+        );
+        assert_eq!(picked[1].design.as_deref(), Some("provider-key-own"));
+        // No design recognised: no design question, and design questions are not general.
+        let asks: Vec<String> = pick(&bank, &[], &[]).into_iter().map(|f| f.ask).collect();
+        assert_eq!(asks, ["general"]);
     }
 
     #[test]

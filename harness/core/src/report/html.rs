@@ -503,7 +503,10 @@ fn render_followups(out: &mut String, ex: &ExerciseReport) {
         let why = match (&f.flaw, f.fixed) {
             (Some(flaw), Some(true)) => format!("<code>{}</code> holds: past the fix", esc(flaw)),
             (Some(flaw), _) => format!("<code>{}</code> missed: toward the failure", esc(flaw)),
-            (None, _) => "general".to_owned(),
+            (None, _) => f.design.as_ref().map_or_else(
+                || "general".to_owned(),
+                |d| format!("their design, <code>{}</code>", esc(d)),
+            ),
         };
         let _ = writeln!(
             out,

@@ -203,7 +203,10 @@ fn render_followups(out: &mut String, followups: &[crate::report::followups::Fol
         let why = match (&f.flaw, f.fixed) {
             (Some(flaw), Some(true)) => format!("`{flaw}` holds: past the fix"),
             (Some(flaw), _) => format!("`{flaw}` missed: toward the failure"),
-            (None, _) => "general".to_owned(),
+            (None, _) => f.design.as_ref().map_or_else(
+                || "general".to_owned(),
+                |d| format!("their design, `{}`", escape_line(d)),
+            ),
         };
         let _ = writeln!(
             out,
