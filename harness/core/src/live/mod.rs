@@ -200,6 +200,8 @@ pub(crate) struct Control {
     timeline: crate::checks::Timeline,
     /// The last scenario's timeline, for the page.
     last_timeline: Mutex<Option<crate::checks::timeline::Recorded>>,
+    /// One scenario at a time: two would arm each other's one-off faults.
+    playing: tokio::sync::Mutex<()>,
     seq: AtomicU64,
     keys: AtomicU64,
 }
@@ -362,6 +364,7 @@ pub async fn serve(
         runs: Mutex::new(scenarios::runs_table()),
         timeline,
         last_timeline: Mutex::new(None),
+        playing: tokio::sync::Mutex::new(()),
         seq: AtomicU64::new(0),
         keys: AtomicU64::new(0),
     });

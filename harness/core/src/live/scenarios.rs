@@ -123,6 +123,9 @@ pub async fn play(control: Arc<Control>, scenario: Scenario) -> Result<String, S
     let Some(probe) = control.wiring.probe() else {
         return Err("this exercise has no request to replay".to_owned());
     };
+    let Ok(_playing) = control.playing.try_lock() else {
+        return Err("another scenario is still playing; wait for it to finish".to_owned());
+    };
     let key = control.next_key();
     let say = |text: String| control.note("scenario", text);
     say(format!("▶ {} (key {key})", scenario.label()));
