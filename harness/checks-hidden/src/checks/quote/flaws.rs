@@ -14,6 +14,10 @@ use crate::fakes::{PricingFault, PricingService};
 const UNKNOWN_QUOTES: usize = 20;
 /// A request failed fast if it was answered within this.
 const FAIL_FAST_LIMIT: Duration = Duration::from_millis(500);
+/// How often a quote arrives while the circuit-breaker check waits for a probe.
+const PROBE_PACE: Duration = Duration::from_millis(250);
+/// How long it waits for the probe: the brief's 5 s cool-down, and room for the pace.
+const PROBE_LIMIT: Duration = Duration::from_secs(6);
 /// Quotes that must all be priced after the first one after recovery.
 const STAY_RECOVERED: usize = 10;
 /// The brief: quotes succeed again within 10 s of pricing recovering.
@@ -226,6 +230,18 @@ async fn run_retry_scenario(
                 .map(|b| format!("{label}: {b}")),
         ),
     }
+    if let Scenario::RateLimited(_) = scenario
+        && allowed == 1
+        && t.took > FAIL_FAST_LIMIT
+    {
+        // Pricing answered the one call at once; a Retry-After past the budget leaves
+        // nothing to wait for, so the answer is due now, not when the budget runs out.
+        broken.push(format!(
+            "{label}: a Retry-After longer than the time left in the 2 s budget means failing fast; the quote took {} ms (within {} ms here): {t}",
+            t.took.as_millis(),
+            FAIL_FAST_LIMIT.as_millis()
+        ));
+    }
     if let Scenario::RateLimited(secs) = scenario {
         let wait_ms = u128::from(secs) * 1000;
         if let Some(g) = gaps.iter().find(|g| **g + 50 < wait_ms) {
@@ -407,6 +423,36 @@ pub async fn circuit_breaker(env: CheckEnv) -> CheckResult {
             FAIL_FAST_LIMIT.as_millis()
         ));
     }
+
+    // Pricing stays down past a cool-down: the breaker must probe it, and a probe that
+    // fails must open it again (not leave it waiting for a probe that has ended).
+    story.say(format!(
+        "Pricing stays down; a quote every {} ms until the service probes pricing again (the brief's cool-down is at most 5 s):",
+        PROBE_PACE.as_millis()
+    ));
+    let before_probe = w.pricing.price_calls().len();
+    let waiting = Instant::now();
+    while w.pricing.price_calls().len() == before_probe && waiting.elapsed() < PROBE_LIMIT {
+        let sku = &w.skus[0];
+        let t = w.quote(sku, 1).await;
+        if let Some(b) = judge_quote(&t, sku, 1, &w.pricing).into_iter().next() {
+            story.say(t.to_string());
+            broken.push(b);
+            return Ok(verdict(story, broken));
+        }
+        tokio::time::sleep(PROBE_PACE).await;
+    }
+    if w.pricing.price_calls().len() == before_probe {
+        broken.push(format!(
+            "While pricing keeps failing the service must probe it again after a cool-down of at most 5 s: no call in {} s of steady traffic.",
+            PROBE_LIMIT.as_secs()
+        ));
+        return Ok(verdict(story, broken));
+    }
+    story.say(format!(
+        "Pricing received a probe {} ms later; it failed (503).",
+        waiting.elapsed().as_millis()
+    ));
 
     w.pricing.heal();
     let healed = Instant::now();

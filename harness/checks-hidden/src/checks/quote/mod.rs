@@ -40,7 +40,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("unbounded-retry"),
             visibility: Visibility::Hidden,
             points: 2,
-            description: "On separate services: pricing answering 503 gets at most 3 attempts per quote, at least 20 ms apart and not closer together over time; a pricing 404 or 400 is not retried (404 becomes unknown_sku); 429 with Retry-After: 1 is retried no sooner than a second later; 429 with Retry-After: 30 fails fast after one call. Every quote is answered in time.",
+            description: "On separate services: pricing answering 503 gets at most 3 attempts per quote, at least 20 ms apart and not closer together over time; a pricing 404 or 400 is not retried (404 becomes unknown_sku); 429 with Retry-After: 1 is retried no sooner than a second later; 429 with Retry-After: 30 fails fast (within 500 ms) after one call. Every quote is answered in time.",
             run: |env| Box::pin(async move { settle(flaws::retry_discipline(env).await) }),
         },
         Check {
@@ -48,7 +48,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("no-circuit-breaker"),
             visibility: Visibility::Hidden,
             points: 3,
-            description: "Pricing is down (503): after 20 concurrent quotes, 10 more make at most 2 calls to pricing and each fails fast (within 500 ms) with a JSON error; once pricing recovers, a quote succeeds within 10 s (11 s allowed) and the 10 quotes after it, 100 ms apart, succeed too.",
+            description: "Pricing is down (503): after 20 concurrent quotes, 10 more make at most 2 calls to pricing and each fails fast (within 500 ms) with a JSON error; pricing stays down until the service probes it (within 6 s), and that probe fails; once pricing recovers, a quote succeeds within 10 s (11 s allowed) and the 10 quotes after it, 100 ms apart, succeed too.",
             run: |env| Box::pin(async move { settle(flaws::circuit_breaker(env).await) }),
         },
         Check {
