@@ -69,7 +69,58 @@ pub const DESIGNS: &[Design] = &[
         exercise: "checkout",
         text: "Sends the provider a new key on the call after a lost answer: the provider cannot know it already charged, and charges again.",
     },
+    Design {
+        id: RISK_BEFORE_FUNDS,
+        exercise: "transfer",
+        text: "Asks the risk service before checking the payer's funds: transfers it then refuses with 409 still cost a risk assessment.",
+    },
+    Design {
+        id: FUNDS_BEFORE_RISK,
+        exercise: "transfer",
+        text: "Checks the payer's funds before asking the risk service: a transfer the payer cannot cover is refused without an assessment.",
+    },
 ];
+
+/// A transfer refused `409 insufficient_funds` had been assessed by the risk service.
+pub const RISK_BEFORE_FUNDS: &str = "risk-before-funds";
+/// A transfer refused `409 insufficient_funds` was never sent to the risk service.
+pub const FUNDS_BEFORE_RISK: &str = "funds-before-risk";
+
+/// What one history shows of the order of the funds check and the risk call: `refused`
+/// are the transfers answered `409` as `(from, to, amount)`, each sent once in the
+/// history; `assessed` what the risk service was asked about.
+pub fn risk_order(
+    refused: &[(String, String, i64)],
+    assessed: &[(Option<String>, Option<String>, Option<i64>)],
+) -> Vec<Observed> {
+    let mut observed = Vec::new();
+    for (from, to, amount) in refused {
+        let asked = assessed.iter().any(|(f, t, a)| {
+            f.as_deref() == Some(from.as_str())
+                && t.as_deref() == Some(to.as_str())
+                && *a == Some(*amount)
+        });
+        let evidence = format!(
+            "a transfer of {amount} from {from} the payer could not cover (409) was {} the risk service",
+            if asked {
+                "assessed by"
+            } else {
+                "never sent to"
+            }
+        );
+        observed.push(Observed {
+            design: RISK_BEFORE_FUNDS,
+            seen: asked,
+            evidence: evidence.clone(),
+        });
+        observed.push(Observed {
+            design: FUNDS_BEFORE_RISK,
+            seen: !asked,
+            evidence,
+        });
+    }
+    observed
+}
 
 /// No provider call carried a key.
 pub const PROVIDER_KEY_NONE: &str = "provider-key-none";
@@ -347,6 +398,16 @@ mod tests {
             call("cus_a", Some("p2"), false),
         ];
         assert!(provider_key_after_loss(&client, &healthy).is_empty());
+    }
+
+    #[test]
+    fn the_risk_call_before_or_after_the_funds_check() {
+        let refused = [("a".to_owned(), "b".to_owned(), 500)];
+        let asked = [(Some("a".to_owned()), Some("b".to_owned()), Some(500))];
+        assert_eq!(seen(&risk_order(&refused, &asked)), [RISK_BEFORE_FUNDS]);
+        let other = [(Some("a".to_owned()), Some("b".to_owned()), Some(400))];
+        assert_eq!(seen(&risk_order(&refused, &other)), [FUNDS_BEFORE_RISK]);
+        assert!(risk_order(&[], &asked).is_empty());
     }
 
     #[test]

@@ -96,7 +96,7 @@ impl Fate {
     fn of(x: &Exchange) -> Fate {
         match (x.is_success(), x.status) {
             (true, _) => Fate::Accepted(x.str_field("id").unwrap_or_default().to_owned()),
-            (false, Some(_)) => Fate::Refused,
+            (false, Some(status)) => Fate::Refused(status),
             (false, None) => Fate::Unknown,
         }
     }
@@ -107,8 +107,8 @@ impl Fate {
 enum Fate {
     /// 2xx: the transfer with this id must be applied, once, whole.
     Accepted(String),
-    /// An answer other than 2xx: nothing may have changed.
-    Refused,
+    /// An answer other than 2xx (its status): nothing may have changed.
+    Refused(u16),
     /// No answer: it may be applied (whole) or not at all.
     Unknown,
 }
@@ -424,7 +424,7 @@ fn judge_fates(
         }
         let refused = sent
             .iter()
-            .any(|(b, f)| matches!(f, Fate::Refused) && matches(&b));
+            .any(|(b, f)| matches!(f, Fate::Refused(_)) && matches(&b));
         broken.push(if refused {
             format!(
                 "Transfer {id} ({} from {} to {}) is in the `transfers` table although its request was answered with an error.",
@@ -570,6 +570,31 @@ impl Drop for TransferWorld {
                 ANSWER_MEANS_OUTCOME,
                 judge_fates(&self.opened, &sent, &ledger),
             );
+            // The payer's only request in the history: a risk call names it, and its 409
+            // was due before any risk call (no other transfer of the payer's could have
+            // drained the account meanwhile).
+            let once = |b: &TransferBody| {
+                sent.iter()
+                    .filter(|(o, _)| o.from_account == b.from_account)
+                    .count()
+                    == 1
+            };
+            let refused: Vec<(String, String, i64)> = sent
+                .iter()
+                .filter(|(b, f)| matches!(f, Fate::Refused(409)) && once(b))
+                .map(|(b, _)| (b.from_account.clone(), b.to_account.clone(), b.amount))
+                .collect();
+            let assessed: Vec<(Option<String>, Option<String>, Option<i64>)> = self
+                .risk
+                .calls()
+                .into_iter()
+                .map(|c| (c.from_account, c.to_account, c.amount))
+                .collect();
+            self.env
+                .journal
+                .observed(harness_core::report::designs::risk_order(
+                    &refused, &assessed,
+                ));
         });
     }
 }
@@ -948,7 +973,11 @@ mod judge_tests {
     fn a_refused_transfer_that_is_stored_is_broken() {
         // Answered 500 after its writes committed.
         let t = body(30, "r1");
-        let broken = judge(&opened(), &[(t.clone(), Fate::Refused)], &ledger(&[&t]));
+        let broken = judge(
+            &opened(),
+            &[(t.clone(), Fate::Refused(503))],
+            &ledger(&[&t]),
+        );
         assert!(says(&broken, "answered with an error"), "{broken:?}");
     }
 
@@ -1088,7 +1117,7 @@ mod standing_tests {
         assert!(judge_fates(&opened(), &[(t.clone(), Fate::Unknown)], &ledger(100, 0)).is_empty());
         // Answered 503 after its writes committed: the standing ledger rules all hold,
         // only the answer's meaning is broken.
-        let refused = judge_fates(&opened(), &[(t.clone(), Fate::Refused)], &applied);
+        let refused = judge_fates(&opened(), &[(t.clone(), Fate::Refused(503))], &applied);
         assert!(
             refused.iter().any(|l| l.contains("answered with an error")),
             "{refused:?}"
