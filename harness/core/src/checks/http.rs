@@ -267,35 +267,56 @@ pub async fn post_then_hang_up(
     body: &str,
     reached: impl std::future::Future<Output = bool>,
 ) -> std::io::Result<bool> {
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    send_then_hang_up(timeline, base, &format!("POST {path}"), head, body, reached).await
+}
+
+/// Like [`post_then_hang_up`] for `GET {path}`: a client that gives up on a read, e.g.
+/// a quote whose pricing call the harness holds.
+pub async fn get_then_hang_up(
+    timeline: &Timeline,
+    base: &str,
+    path: &str,
+    reached: impl std::future::Future<Output = bool>,
+) -> std::io::Result<bool> {
+    let head = format!("GET {path} HTTP/1.1\r\n");
+    send_then_hang_up(timeline, base, &format!("GET {path}"), head, "", reached).await
+}
+
+/// Sends `head` (the request line and headers, each ended by CRLF; `host` is added)
+/// and `body` over a connection of its own, waits for `reached`, then closes it.
+async fn send_then_hang_up(
+    timeline: &Timeline,
+    base: &str,
+    label: &str,
+    head: String,
+    body: &str,
+    reached: impl std::future::Future<Output = bool>,
+) -> std::io::Result<bool> {
     use tokio::io::AsyncWriteExt;
     let authority = base
         .strip_prefix("http://")
         .unwrap_or(base)
         .trim_end_matches('/');
     let mut stream = tokio::net::TcpStream::connect(authority).await?;
-    let mut request = format!(
-        "POST {path} HTTP/1.1\r\nhost: {authority}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
+    let request = format!("{head}host: {authority}\r\n\r\n{body}");
     stream.write_all(request.as_bytes()).await?;
     stream.flush().await?;
-    timeline.record(
-        "client",
-        format!("→ POST {path} (this client will hang up)"),
-    );
+    timeline.record("client", format!("→ {label} (this client will hang up)"));
     let happened = reached.await;
     // Close both directions now: the service sees the client gone.
     let _ = stream.shutdown().await;
+    drop(stream);
     timeline.record(
         "client",
-        format!("✂ hung up on POST {path} without reading an answer"),
+        format!("✂ hung up on {label} without reading an answer"),
     );
-    drop(stream);
     Ok(happened)
 }
 

@@ -6,6 +6,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::checks::http::get_then_hang_up;
 use crate::checks::quote::world::{QUOTE_BUDGET, QuoteWorld, Timed, judge_page, judge_quote};
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
 use crate::fakes::{PricingFault, PricingService};
@@ -453,6 +454,38 @@ pub async fn circuit_breaker(env: CheckEnv) -> CheckResult {
         "Pricing received a probe {} ms later; it failed (503).",
         waiting.elapsed().as_millis()
     ));
+
+    // The next probe's client gives up while pricing holds the call: a probe that ends
+    // that way says nothing about pricing, and must not leave the breaker waiting for it.
+    story.say(
+        "Pricing will hold the next call; clients that give up at once keep coming until one of them is the next probe:",
+    );
+    w.pricing.fail_next(PricingFault::Hold);
+    let path = format!("/quotes/{}?qty=1", w.skus[0]);
+    let waiting = Instant::now();
+    let mut abandoned = false;
+    while !abandoned && waiting.elapsed() < PROBE_LIMIT {
+        abandoned = get_then_hang_up(
+            w.timeline(),
+            &w.svc.url(),
+            &path,
+            w.pricing.wait_for_held(1, PROBE_PACE),
+        )
+        .await
+        .map_err(|e| Problem::Harness(format!("sending the abandoned quote: {e}")))?;
+    }
+    if !abandoned {
+        broken.push(format!(
+            "While pricing keeps failing the service must probe it again after a cool-down of at most 5 s: no call in {} s of steady traffic after a failed probe.",
+            PROBE_LIMIT.as_secs()
+        ));
+        return Ok(verdict(story, broken));
+    }
+    story.say(format!(
+        "The probe's client hung up {} ms later while pricing held its call.",
+        waiting.elapsed().as_millis()
+    ));
+    w.pricing.release_held();
 
     w.pricing.heal();
     let healed = Instant::now();

@@ -48,7 +48,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("no-circuit-breaker"),
             visibility: Visibility::Hidden,
             points: 3,
-            description: "Pricing is down (503): after 20 concurrent quotes, 10 more make at most 2 calls to pricing and each fails fast (within 500 ms) with a JSON error; pricing stays down until the service probes it (within 6 s), and that probe fails; once pricing recovers, a quote succeeds within 10 s (11 s allowed) and the 10 quotes after it, 100 ms apart, succeed too.",
+            description: "Pricing is down (503): after 20 concurrent quotes, 10 more make at most 2 calls to pricing and each fails fast (within 500 ms) with a JSON error; pricing stays down until the service probes it (within 6 s), and that probe fails; the next probe's client gives up while pricing holds the call; once pricing recovers, a quote succeeds within 10 s (11 s allowed) and the 10 quotes after it, 100 ms apart, succeed too.",
             run: |env| Box::pin(async move { settle(flaws::circuit_breaker(env).await) }),
         },
         Check {

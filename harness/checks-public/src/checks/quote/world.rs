@@ -111,6 +111,11 @@ impl QuoteWorld {
         })
     }
 
+    /// The check's timeline, for requests a check sends without a world's client.
+    pub fn timeline(&self) -> &crate::checks::Timeline {
+        self.journal.timeline()
+    }
+
     /// The check's seed-derived random source.
     pub fn rng(&mut self) -> &mut SeedRng {
         &mut self.rng
