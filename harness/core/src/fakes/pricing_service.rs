@@ -62,6 +62,9 @@ pub enum PricingFault {
     /// Answer `200` with a valid price for another quantity (`qty + 1`) at another price
     /// ([`PricingService::wrong_unit_price`]). Health calls answer normally.
     WrongPrice,
+    /// Answer `200` with a well-formed price for the SKU and quantity asked whose unit
+    /// price is negative: what the service has always refused as no usable answer.
+    NegativePrice,
     /// Close the connection without answering.
     Reset,
 }
@@ -519,6 +522,8 @@ async fn serve(
                     qty.saturating_add(1),
                     PricingService::wrong_unit_price(&sku),
                 )
+            } else if fault == Some(PricingFault::NegativePrice) {
+                price_json(&sku, qty, -PricingService::unit_price(&sku))
             } else if matches!(
                 fault,
                 Some(PricingFault::Truncated | PricingFault::SlowBody)

@@ -80,6 +80,7 @@ pub async fn honest_errors(env: CheckEnv) -> CheckResult {
         PricingFault::Garbage,
         PricingFault::Truncated,
         PricingFault::WrongPrice,
+        PricingFault::NegativePrice,
         PricingFault::Reset,
         PricingFault::Status(500),
         PricingFault::Status(503),

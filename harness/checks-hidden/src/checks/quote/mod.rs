@@ -32,7 +32,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("unwrap-on-body"),
             visibility: Visibility::Hidden,
             points: 2,
-            description: "Pricing answers garbage, truncated JSON, a price for another SKU, a connection reset, 500, 503: each quote gets 502/503/504 with a JSON error in time (or pricing's correct price), never a made-up price or a dropped connection, and the service stays up.",
+            description: "Pricing answers garbage, truncated JSON, a price for another SKU, a negative price (which the service has always refused), a connection reset, 500, 503: each quote gets 502/503/504 with a JSON error in time (or pricing's correct price), never a made-up price or a dropped connection, and the service stays up.",
             run: |env| Box::pin(async move { settle(flaws::honest_errors(env).await) }),
         },
         Check {
