@@ -7,6 +7,7 @@ pub mod carts;
 pub mod flaws;
 pub mod in_flight;
 pub mod property;
+pub mod upgrade;
 
 use crate::checks::{Check, Visibility, settle};
 
@@ -135,6 +136,14 @@ pub fn checks() -> Vec<Check> {
             points: 2,
             description: "Shipping-rates answers 500, 503, an HTML page, truncated JSON, a rate of -500 cents or one in euros, or resets the connection: each checkout is answered 502/503/504 with a JSON error within the budget (never a made-up rate), with nothing charged and no stock reserved; once shipping-rates is back the same keys complete within 10 s of retries (time for a circuit breaker to cool down).",
             run: |env| Box::pin(async move { settle(flaws::shipping_fails(env).await) }),
+        },
+        Check {
+            id: "checkout.retry-across-upgrade",
+            flaw: None,
+            visibility: Visibility::Hidden,
+            points: 1,
+            description: "An order made by the version production runs today is retried under its key, with the same cart, after the fix is deployed on the same database: the retry returns that order, the card is charged once and the stock taken once.",
+            run: |env| Box::pin(async move { settle(upgrade::retry_across_upgrade(env).await) }),
         },
         crate::checks::upgrade::production::registration(
             "checkout.upgrade-from-production",

@@ -176,6 +176,8 @@ pub struct CheckoutWorld {
     keys: BTreeMap<String, KeyRecord>,
     counter: u64,
     sent: crate::checks::journal::Sent,
+    /// The fix's build while the world runs production's ([`CheckoutWorld::deploy_fix`]).
+    fix: Option<std::path::PathBuf>,
 }
 
 impl CheckoutWorld {
@@ -207,7 +209,44 @@ impl CheckoutWorld {
             keys: BTreeMap::new(),
             counter: 0,
             sent: Default::default(),
+            fix: None,
         })
+    }
+
+    /// Starts a world whose service is production's build (`env.pristine`) instead of
+    /// the fix: the version the database was created and filled by. `None` when the
+    /// grade handed no production build to this check.
+    pub async fn start_as_production(env: CheckEnv) -> Result<Option<CheckoutWorld>, Problem> {
+        let Some(pristine) = env.pristine.clone() else {
+            return Ok(None);
+        };
+        let fix = env.binary.clone();
+        let mut production = env;
+        production.binary = pristine;
+        let mut w = CheckoutWorld::start(production).await?;
+        w.fix = Some(fix);
+        Ok(Some(w))
+    }
+
+    /// Deploys the fix: stops production's build (SIGTERM) and starts the fix on the
+    /// same database, as a rolling deploy's last step does.
+    pub async fn deploy_fix(&mut self) -> Result<(), Problem> {
+        let Some(fix) = self.fix.take() else {
+            return Err(Problem::Harness(
+                "no production build to deploy over".to_owned(),
+            ));
+        };
+        self.svc.stop().await;
+        self.env.binary = fix;
+        self.instances += 1;
+        self.svc = start_service(&spec(
+            &self.env,
+            &self.provider,
+            &self.shipping,
+            self.instances,
+        ))
+        .await?;
+        Ok(())
     }
 
     /// Starts another instance on the same database (scale-out).
