@@ -178,6 +178,9 @@ pub struct CheckoutWorld {
     sent: crate::checks::journal::Sent,
     /// The fix's build while the world runs production's ([`CheckoutWorld::deploy_fix`]).
     fix: Option<std::path::PathBuf>,
+    /// Production's build served part of this history: its calls say nothing about the
+    /// fix's design.
+    ran_production: bool,
 }
 
 impl CheckoutWorld {
@@ -210,6 +213,7 @@ impl CheckoutWorld {
             counter: 0,
             sent: Default::default(),
             fix: None,
+            ran_production: false,
         })
     }
 
@@ -225,6 +229,7 @@ impl CheckoutWorld {
         production.binary = pristine;
         let mut w = CheckoutWorld::start(production).await?;
         w.fix = Some(fix);
+        w.ran_production = true;
         Ok(Some(w))
     }
 
@@ -849,10 +854,12 @@ impl Drop for CheckoutWorld {
             if sent.is_empty() && self.catalogue.is_empty() {
                 return;
             }
-            self.env.journal.observed(designs::provider_observations(
-                &sent,
-                &self.provider.calls(),
-            ));
+            if !self.ran_production {
+                self.env.journal.observed(designs::provider_observations(
+                    &sent,
+                    &self.provider.calls(),
+                ));
+            }
             let Ok(shop) = self.shop() else { return };
             let charges = self.provider.charges();
             for (requirement, broken) in judge_standing(&sent, &self.catalogue, &shop, &charges) {
