@@ -89,16 +89,6 @@ impl Timeline {
         self.record_at(Instant::now(), actor, what.into(), false);
     }
 
-    /// Records what happened at `at` (a fake's own record, converted to this clock).
-    pub fn record_then(&self, at: Instant, actor: &str, what: impl Into<String>) {
-        self.record_at(at, actor, what.into(), false);
-    }
-
-    /// Records a broken requirement at `at`: where the judge saw it happen.
-    pub fn violation_at(&self, at: Instant, actor: &str, what: impl Into<String>) {
-        self.record_at(at, actor, what.into(), true);
-    }
-
     /// Records a broken requirement now (when a judge only knows it at the end).
     pub fn violation(&self, actor: &str, what: impl Into<String>) {
         self.record_at(Instant::now(), actor, what.into(), true);
@@ -152,13 +142,24 @@ mod tests {
     fn moments_come_out_in_time_order_on_the_checks_clock() {
         let t = Timeline::new();
         let start = Instant::now();
-        t.record_then(
+        t.record_at(
             start + Duration::from_millis(5),
             "client",
-            "POST /charges sent",
+            "POST /charges sent".to_owned(),
+            false,
         );
-        t.record_then(start, "provider", "a call recorded later, made earlier");
-        t.violation_at(start + Duration::from_secs(3), "judge", "charged twice");
+        t.record_at(
+            start,
+            "provider",
+            "a call recorded later, made earlier".to_owned(),
+            false,
+        );
+        t.record_at(
+            start + Duration::from_secs(3),
+            "judge",
+            "charged twice".to_owned(),
+            true,
+        );
         let r = t.take();
         let actors: Vec<&str> = r.moments.iter().map(|m| m.actor.as_str()).collect();
         assert_eq!(actors, ["provider", "client", "judge"]);

@@ -31,14 +31,15 @@ pub async fn retry_across_upgrade(env: CheckEnv) -> CheckResult {
     let mut broken = Vec::new();
     // The brief's 200 replays "a request that already succeeded (same key, same body)".
     // The old version stored no payment method, so a fix cannot tell this retry from
-    // one with another card: returning the order, or refusing the key with 409 or 422
-    // and doing nothing, are both readings a careful engineer could take. A new order
-    // or a second charge is not (judged below from the database and the provider).
+    // one with another card: returning the order, or refusing the key with 422 and
+    // doing nothing, are both readings a careful engineer could take. A 409 is not: it
+    // says the order is still being processed, and the client retries it for ever. Nor
+    // is a new order or a second charge (judged below from the database and provider).
     let replayed = retry.is_success() && retry.str_field("id") == first.str_field("id");
-    let refused = matches!(retry.status, Some(409 | 422)) && retry.is_json_error();
+    let refused = retry.status == Some(422) && retry.is_json_error();
     if !replayed && !refused {
         broken.push(format!(
-            "A retry of a key the old version answered, with the same cart, must return its order {} (or be refused with 409 or 422, changing nothing): {retry}",
+            "A retry of a key the old version answered, with the same cart, must return its order {} (or be refused with 422, changing nothing): {retry}",
             first.str_field("id").unwrap_or("?")
         ));
     }
