@@ -419,11 +419,14 @@ struct Row {
     status: String,
     points: Option<(u32, u32)>,
     cells: BTreeMap<String, (u32, u32)>,
+    /// The designs recognised in the submission, as `exercise: id`.
+    designs: Vec<String>,
 }
 
-/// Writes `summary.csv` and `summary.md` in `out` for `all` submissions: one row each,
-/// points per exercise and per planted flaw, build failures and grading errors; a
-/// submission with no result yet (another shard, or interrupted) says so.
+/// Writes `summary.csv`, `summary.md` and `summary.html` in `out` for `all`
+/// submissions: one row each, points per exercise, per planted flaw and for the brief's
+/// standing requirements, build failures and grading errors, and the designs
+/// recognised; a submission with no result yet (another shard, or interrupted) says so.
 pub fn write_summary(all: &[Submission], out: &Path) -> Result<(), BatchError> {
     let mut columns: Vec<String> = Vec::new();
     let mut rows = Vec::new();
@@ -442,13 +445,16 @@ pub fn write_summary(all: &[Submission], out: &Path) -> Result<(), BatchError> {
                 status,
                 points: None,
                 cells: BTreeMap::new(),
+                designs: Vec::new(),
             });
             continue;
         };
         let mut cells = BTreeMap::new();
         let mut failed_builds = Vec::new();
         let mut errors = 0;
+        let mut designs = Vec::new();
         for ex in &report.exercises {
+            designs.extend(ex.designs.iter().map(|d| format!("{}: {}", ex.id, d.id)));
             cells.insert(ex.id.clone(), (ex.points, ex.max_points));
             if let Some(review) = &ex.review {
                 cells.insert(
@@ -463,8 +469,15 @@ pub fn write_summary(all: &[Submission], out: &Path) -> Result<(), BatchError> {
                 if c.status == CheckStatus::Error {
                     errors += 1;
                 }
-                if let Some(flaw) = &c.flaw {
-                    let cell = cells.entry(format!("{}:{flaw}", ex.id)).or_insert((0, 0));
+                // The brief's standing requirements, judged on every history, in one
+                // column: what a fix broke next to the planted flaws.
+                let column = match &c.flaw {
+                    Some(flaw) => Some(format!("{}:{flaw}", ex.id)),
+                    None if c.requirement => Some(format!("{}:requirements", ex.id)),
+                    None => None,
+                };
+                if let Some(column) = column {
+                    let cell = cells.entry(column).or_insert((0, 0));
                     cell.0 += c.points;
                     cell.1 += c.max_points;
                 }
@@ -487,6 +500,7 @@ pub fn write_summary(all: &[Submission], out: &Path) -> Result<(), BatchError> {
             status,
             points: Some((report.points, report.max_points)),
             cells,
+            designs,
         });
     }
     columns.sort();
@@ -494,15 +508,16 @@ pub fn write_summary(all: &[Submission], out: &Path) -> Result<(), BatchError> {
     for c in &columns {
         let _ = write!(csv, ",{c}");
     }
-    csv.push('\n');
+    csv.push_str(",designs\n");
     let mut md = String::from("# Batch summary\n\n| submission | status | points |");
     for c in &columns {
         let _ = write!(md, " {c} |");
     }
-    md.push_str("\n|---|---|---|");
+    md.push_str(" designs |\n|---|---|---|");
     for _ in &columns {
         md.push_str("---|");
     }
+    md.push_str("---|");
     md.push('\n');
     for row in &rows {
         let (p, m) = row.points.map_or((String::new(), String::new()), |(p, m)| {
@@ -534,8 +549,9 @@ pub fn write_summary(all: &[Submission], out: &Path) -> Result<(), BatchError> {
                 }
             }
         }
-        csv.push('\n');
-        md.push('\n');
+        let designs = row.designs.join("; ");
+        let _ = writeln!(csv, ",{}", csv_field(&designs));
+        let _ = writeln!(md, " {} |", markdown::text(&designs));
     }
     write_atomically(&out.join("summary.html"), &summary_html(&columns, &rows))
         .map_err(|e| BatchError::Output(out.into(), e))?;
@@ -562,7 +578,7 @@ fn summary_html(columns: &[String], rows: &[Row]) -> String {
     for c in columns {
         let _ = write!(page, "<th class=\"flaw\">{}</th>", esc(c));
     }
-    page.push_str("</tr>\n");
+    page.push_str("<th>designs recognised</th></tr>\n");
     for row in rows {
         let name = if row.points.is_some() {
             format!(
@@ -595,7 +611,7 @@ fn summary_html(columns: &[String], rows: &[Row]) -> String {
                 None => page.push_str("<td>–</td>"),
             }
         }
-        page.push_str("</tr>\n");
+        let _ = writeln!(page, "<td>{}</td></tr>", esc(&row.designs.join("; ")));
     }
     page.push_str("</table></body></html>\n");
     page

@@ -996,3 +996,55 @@ fn the_html_report_renders_in_a_real_browser_and_shows_the_verdicts() {
         assert!(shown.dom.contains(words), "the page shows no {words:?}");
     }
 }
+
+#[test]
+fn the_batch_summary_shows_requirements_and_designs_per_candidate() {
+    let out = tempfile::tempdir().unwrap();
+    let subs: Vec<harness::batch::Submission> = ["alice", "bob"]
+        .iter()
+        .map(|id| harness::batch::Submission {
+            id: (*id).to_owned(),
+            path: PathBuf::from(id),
+        })
+        .collect();
+    let report = full_report();
+    let path = harness::batch::result_path(out.path(), &subs[0]);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, serde_json::to_string(&report).unwrap()).unwrap();
+    harness::batch::write_summary(&subs, out.path()).unwrap();
+
+    let csv = std::fs::read_to_string(out.path().join("summary.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let alice: Vec<&str> = lines[1].split(',').collect();
+    let cell = |name: &str| {
+        let i = header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("no column {name}: {csv}"));
+        alice[i]
+    };
+    // The broken requirement row's points, apart from the planted flaw's.
+    assert_eq!(cell("charge:requirements"), "0/2", "{csv}");
+    assert_eq!(cell("charge:retry-double-charge"), "0/5", "{csv}");
+    // (The sample gives both exercises the same design.)
+    assert_eq!(
+        cell("designs"),
+        "charge: provider-key-clients; orders: provider-key-clients",
+        "{csv}"
+    );
+    assert!(lines[2].starts_with("bob,not graded yet"), "{csv}");
+
+    let md = std::fs::read_to_string(out.path().join("summary.md")).unwrap();
+    assert!(md.contains("| designs |"), "{md}");
+    assert!(md.contains("; orders: provider-key-clients |"), "{md}");
+    let page = std::fs::read_to_string(out.path().join("summary.html")).unwrap();
+    assert!(
+        page.contains("<th class=\"flaw\">charge:requirements</th>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<td>charge: provider-key-clients; orders: provider-key-clients</td>"),
+        "{page}"
+    );
+}

@@ -70,7 +70,7 @@ pub fn standing(exercise: Exercise) -> &'static [&'static str] {
         Key::Transfer => standing_transfer(),
         Key::Checkout => standing_checkout(),
         Key::Quote => standing_quote(),
-        Key::Orders => &[],
+        Key::Orders => standing_orders(),
     }
 }
 
@@ -94,5 +94,7 @@ exercise_standing!(
     standing_checkout = checkout,
     "checkout",
     standing_quote = quote,
-    "quote"
+    "quote",
+    standing_orders = orders,
+    "orders"
 );

@@ -338,7 +338,7 @@ async fn grade_exercise(
         let report = CheckReport {
             timeline: (matches!(status, CheckStatus::Fail | CheckStatus::Error)
                 && !recorded.is_empty())
-            .then_some(recorded),
+            .then(|| recorded.clone()),
             id: check.id.to_owned(),
             flaw: check.flaw.map(str::to_owned),
             visibility: check.visibility,
@@ -359,7 +359,11 @@ async fn grade_exercise(
         // A check that ran out of time is aborted, not finished: its worlds may not
         // have judged their history yet, and a half-judged history proves nothing.
         if status != CheckStatus::Error {
-            histories.push((check.id.to_owned(), journal.take()));
+            histories.push(crate::report::requirements::History {
+                check: check.id.to_owned(),
+                judged: journal.take(),
+                timeline: recorded,
+            });
             observed.extend(journal.take_observed());
         }
     }

@@ -33,6 +33,9 @@ pub struct CorpusEntry {
     pub may_fail: Vec<String>,
     /// Pull-request style description.
     pub summary: String,
+    /// Exactly the designs the report recognises in it, by id (none when absent): each
+    /// one read against the patch by hand, so the test holds the report to the truth.
+    pub designs: Vec<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -41,6 +44,8 @@ struct Meta {
     fails: Vec<String>,
     #[serde(default)]
     may_fail: Vec<String>,
+    #[serde(default)]
+    designs: Vec<String>,
 }
 
 /// Every corpus entry of `exercise`, references first, sorted by name.
@@ -89,6 +94,7 @@ pub fn corpus(exercise: &str) -> Vec<CorpusEntry> {
             fails: meta.fails,
             may_fail: meta.may_fail,
             summary: meta.summary,
+            designs: meta.designs,
         });
     }
     entries.sort_by(|a, b| {

@@ -65,6 +65,10 @@ pub enum PricingFault {
     /// Answer `200` with a well-formed price for the SKU and quantity asked whose unit
     /// price is negative: what the service has always refused as no usable answer.
     NegativePrice,
+    /// Answer `200` with a unit price of `0` for the SKU and quantity asked: a free
+    /// item, which the brief says is a price like any other (not a fault of pricing's,
+    /// but a case the service must not refuse).
+    FreeItem,
     /// Close the connection without answering.
     Reset,
 }
@@ -531,9 +535,15 @@ async fn serve(
                 price_json(&sku, qty, PricingService::unit_price(&sku))
             } else {
                 let index = guard.index;
+                let free = fault == Some(PricingFault::FreeItem);
                 let price = shared.with(|b| {
-                    let price = PricingService::unit_price(&sku) + b.served;
-                    b.served += 1;
+                    let price = if free {
+                        0
+                    } else {
+                        let price = PricingService::unit_price(&sku) + b.served;
+                        b.served += 1;
+                        price
+                    };
                     b.calls[index].call.served_price = Some(price);
                     price
                 });

@@ -155,7 +155,9 @@ impl ShippingRates {
     }
 
     /// The ground rate in cents for a parcel of `weight_grams` to `country`: a base per
-    /// country plus 25 cents per started 500 g. `None` for a destination not served.
+    /// country plus 25 cents per started 500 g, and nothing for a parcel that weighs
+    /// nothing (gift cards: free shipping, a rate of 0 like any other). `None` for a
+    /// destination not served.
     pub fn rate(country: &str, weight_grams: i64) -> Option<i64> {
         let base = match country {
             "US" => 499,
@@ -163,7 +165,10 @@ impl ShippingRates {
             "GB" | "DE" | "FR" | "NL" => 1299,
             _ => return None,
         };
-        Some(base + 25 * ((weight_grams.max(0) + 499) / 500))
+        if weight_grams <= 0 {
+            return Some(0);
+        }
+        Some(base + 25 * ((weight_grams + 499) / 500))
     }
 
     /// Applies `fault` to the next call that has no earlier queued fault.
@@ -301,7 +306,7 @@ async fn rates(
     let Some(request) = request else {
         return guard.answer(json_error(StatusCode::BAD_REQUEST, "invalid_request"));
     };
-    if request.weight_grams <= 0 {
+    if request.weight_grams < 0 {
         return guard.answer(json_error(StatusCode::BAD_REQUEST, "invalid_weight"));
     }
     let Some(amount) = ShippingRates::rate(&request.country, request.weight_grams) else {

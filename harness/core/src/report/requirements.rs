@@ -16,6 +16,19 @@ use serde::Deserialize;
 use super::{CheckReport, CheckStatus};
 use crate::checks::Visibility;
 use crate::checks::journal::Judged;
+use crate::checks::timeline::Recorded;
+
+/// One check's history as the requirements see it: what its worlds filed, and its
+/// timeline, which a broken requirement's row shows.
+#[derive(Debug, Clone)]
+pub struct History {
+    /// The check that recorded it.
+    pub check: String,
+    /// Each requirement's judgement of it.
+    pub judged: Vec<Judged>,
+    /// What happened, as the check recorded it (its judges' findings marked).
+    pub timeline: Recorded,
+}
 
 /// One standing requirement of a brief.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -84,23 +97,24 @@ pub fn sentence(description: &str) -> &str {
 /// How many lines of the first breaking history a row shows.
 const SHOWN: usize = 6;
 
-/// One row per requirement, judged on `histories` (each check's id with what its
-/// worlds filed). A requirement no history judged is an error: the grade cannot say.
+/// One row per requirement, judged on `histories`. A requirement no history judged is
+/// an error: the grade cannot say. A broken one carries the timeline of the first
+/// history that broke it, where its judge's finding is marked.
 pub fn judge(
     exercise: &str,
     requirements: &[Requirement],
-    histories: &[(String, Vec<Judged>)],
+    histories: &[History],
 ) -> Vec<CheckReport> {
     requirements
         .iter()
         .map(|r| {
             let judged: Vec<(&str, &Judged)> = histories
                 .iter()
-                .flat_map(|(check, filed)| {
-                    filed
+                .flat_map(|h| {
+                    h.judged
                         .iter()
                         .filter(|j| j.requirement == r.id)
-                        .map(move |j| (check.as_str(), j))
+                        .map(move |j| (h.check.as_str(), j))
                 })
                 .collect();
             let mut broken_in: Vec<&str> = judged
@@ -110,6 +124,12 @@ pub fn judge(
                 .collect();
             broken_in.dedup();
             let mut evidence = Vec::new();
+            let timeline = broken_in.first().and_then(|first| {
+                histories
+                    .iter()
+                    .find(|h| h.check == *first && !h.timeline.is_empty())
+                    .map(|h| h.timeline.clone())
+            });
             let status = if judged.is_empty() {
                 evidence.push(
                     "No check's history judged this requirement: the grade cannot say whether it holds."
@@ -150,7 +170,7 @@ pub fn judge(
                 CheckStatus::Pass
             };
             CheckReport {
-                timeline: None,
+                timeline,
                 id: row_id(exercise, &r.id),
                 flaw: None,
                 visibility: Visibility::Hidden,
@@ -189,6 +209,14 @@ mod tests {
         }
     }
 
+    fn history(check: &str, judged: Vec<Judged>) -> History {
+        History {
+            check: check.to_owned(),
+            judged,
+            timeline: Recorded::default(),
+        }
+    }
+
     fn filed(requirement: &'static str, broken: &[&str]) -> Judged {
         Judged {
             requirement,
@@ -202,8 +230,8 @@ mod tests {
             "charge",
             &[req("once")],
             &[
-                ("charge.a".to_owned(), vec![filed("once", &[])]),
-                ("charge.b".to_owned(), vec![filed("once", &[])]),
+                history("charge.a", vec![filed("once", &[])]),
+                history("charge.b", vec![filed("once", &[])]),
             ],
         );
         assert_eq!(rows.len(), 1);
@@ -219,24 +247,31 @@ mod tests {
 
     #[test]
     fn one_breaking_history_breaks_it_and_is_shown_first() {
+        let b = crate::checks::timeline::Timeline::new();
+        b.record("client", "→ POST /charges");
+        b.violation("judge", "once: cus_1 charged twice");
+        let b_timeline = b.take();
         let rows = judge(
             "charge",
             &[req("once"), req("agrees")],
             &[
-                ("charge.a".to_owned(), vec![filed("once", &[])]),
-                (
-                    "charge.b".to_owned(),
-                    vec![
-                        filed("once", &["cus_1 charged twice"]),
-                        filed("agrees", &[]),
-                    ],
-                ),
-                (
-                    "charge.c".to_owned(),
-                    vec![filed("once", &["cus_2 charged twice"])],
-                ),
+                history("charge.a", vec![filed("once", &[])]),
+                History {
+                    timeline: b_timeline.clone(),
+                    ..history(
+                        "charge.b",
+                        vec![
+                            filed("once", &["cus_1 charged twice"]),
+                            filed("agrees", &[]),
+                        ],
+                    )
+                },
+                history("charge.c", vec![filed("once", &["cus_2 charged twice"])]),
             ],
         );
+        // The row shows the story of the history it names; a kept one shows none.
+        assert_eq!(rows[0].timeline.as_ref(), Some(&b_timeline));
+        assert_eq!(rows[1].timeline, None);
         assert_eq!(rows[0].status, CheckStatus::Fail);
         assert_eq!(rows[0].points, 0);
         assert_eq!(rows[0].evidence[0], "✗ cus_1 charged twice");
@@ -254,7 +289,7 @@ mod tests {
 
     #[test]
     fn a_requirement_no_history_judged_cannot_be_said_to_hold() {
-        let rows = judge("charge", &[req("once")], &[("charge.a".to_owned(), vec![])]);
+        let rows = judge("charge", &[req("once")], &[history("charge.a", vec![])]);
         assert_eq!(rows[0].status, CheckStatus::Error);
         assert_eq!(rows[0].points, 0);
     }
@@ -263,11 +298,7 @@ mod tests {
     fn a_long_story_is_cut_and_counted() {
         let lines: Vec<String> = (0..10).map(|i| format!("line {i}")).collect();
         let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-        let rows = judge(
-            "t",
-            &[req("r")],
-            &[("t.a".to_owned(), vec![filed("r", &refs)])],
-        );
+        let rows = judge("t", &[req("r")], &[history("t.a", vec![filed("r", &refs)])]);
         assert_eq!(rows[0].evidence.len(), SHOWN + 2);
         assert_eq!(rows[0].evidence[SHOWN], "… and 4 more.");
     }

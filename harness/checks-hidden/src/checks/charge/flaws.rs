@@ -137,7 +137,8 @@ fn judge_burst(
 }
 
 /// A key that already charged is reused with a different amount, a different currency
-/// and a different customer: each must be refused with 422 and change nothing.
+/// and a different customer: each must be refused with 422 and change nothing; so is a
+/// key whose first request failed, and its retry then completes at once.
 pub async fn key_reuse_different_body(env: CheckEnv) -> CheckResult {
     let mut w = ChargeWorld::start(env).await?;
     let mut story = Evidence::new();
@@ -180,6 +181,55 @@ pub async fn key_reuse_different_body(env: CheckEnv) -> CheckResult {
         broken.push("The original request and its exact retry must both succeed.".to_owned());
     }
     broken.extend(judge_one_key(&w, &body, &[first, replay], &mut story)?);
+
+    // A key whose first request failed cleanly (the provider answered 500). If the
+    // service recorded the attempt, a different body under the key is refused with 422
+    // and changes nothing — so the original's retry, which the service has already
+    // answered, gets no 409 and completes at once. If it recorded nothing, the key is
+    // unused and the other body may go through (the brief's 422 is for a key "that
+    // already has a charge recorded"); then the original is the different body.
+    let customer = w.new_customer();
+    let key = w.new_key();
+    let body = w.body_for(&customer);
+    let mut other = body.clone();
+    other.amount += 1;
+    w.provider.fail_next(ProviderFault::ServerError);
+    story.say("The provider will answer the next charge call with 500 and charge nothing.");
+    let failed = w.post_charge(Some(&key), &body).await;
+    story.exchange(&failed);
+    let recorded = w
+        .db_charges_for(&customer)?
+        .iter()
+        .any(|c| c.idempotency_key == key);
+    let reused = w.post_charge(Some(&key), &other).await;
+    story.exchange(&reused);
+    if failed.is_success() {
+        // The first attempt succeeded after all (an internal retry): the first part
+        // of this check judged reuse after a success.
+        return Ok(verdict(story, broken));
+    }
+    if reused.is_success() {
+        // Read from `charges` between the two requests, not from the service's word.
+        if recorded {
+            broken.push(format!(
+                "The failed attempt left a charge recorded under key {key}, so a different body under it must be refused with 422, not charged: {reused}"
+            ));
+        }
+        return Ok(verdict(story, broken));
+    }
+    if reused.status != Some(422) || !reused.is_json_error() {
+        broken.push(format!(
+            "After its first request failed, reusing the key with a different `amount` must be refused with 422 and a JSON error (or go through, if the failed attempt recorded nothing): {reused}"
+        ));
+    }
+    let retry = w.post_charge(Some(&key), &body).await;
+    story.exchange(&retry);
+    if !retry.is_success() {
+        broken.push(format!(
+            "The original request's retry, after a different body was refused under its key, must complete (the service had answered it, so no 409; the refusal changed nothing): {retry}"
+        ));
+    }
+    broken.extend(judge_one_key(&w, &body, &[failed, retry], &mut story)?);
     Ok(verdict(story, broken))
 }
 

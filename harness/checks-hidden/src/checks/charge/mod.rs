@@ -34,7 +34,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("key-not-bound-to-request"),
             visibility: Visibility::Hidden,
             points: 2,
-            description: "A key that already charged is reused with a different amount, a different currency and a different customer: each must be refused with 422 and a JSON error, charge nobody, and the original body must still replay the original charge.",
+            description: "A key that already charged is reused with a different amount, a different currency and a different customer: each must be refused with 422 and a JSON error, charge nobody, and the original body must still replay the original charge. Then a key whose first request failed (provider 500) is reused with a different amount (422, nothing changes), and the original's retry must complete at once (no 409).",
             run: |env| Box::pin(async move { settle(flaws::key_reuse_different_body(env).await) }),
         },
         Check {

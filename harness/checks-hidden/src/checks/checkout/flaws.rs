@@ -483,7 +483,8 @@ pub async fn crash_at_every_write(env: CheckEnv) -> CheckResult {
 }
 
 /// A cart whose last line asks for more than the shelf holds is refused with 409 and
-/// takes nothing from the other lines' stock.
+/// takes nothing from the other lines' stock; so is a cart whose two lines of one SKU
+/// together ask for more than its shelf holds.
 pub async fn out_of_stock_midway(env: CheckEnv) -> CheckResult {
     let mut w = CheckoutWorld::start(env).await?;
     let mut story = Evidence::new();
@@ -509,6 +510,24 @@ pub async fn out_of_stock_midway(env: CheckEnv) -> CheckResult {
         broken.push(format!(
             "Afterwards the last unit of {} must still be for sale: {x}",
             scarce[0]
+        ));
+    }
+    broken.extend(w.judge_scope(Scope::Stock)?);
+    // One SKU on two lines (the brief allows it) asks for more than the shelf holds in
+    // all, each line alone less: the lines are one demand on one shelf.
+    let twice = w.stock_products(1, 5)?;
+    let cart = w.cart(&[(&twice[0], 3), (&plenty[1], 1), (&twice[0], 3)]);
+    let key = w.new_key();
+    let x = w.checkout(&key, &cart).await;
+    story.say(format!(
+        "{} has 5 units on the shelf; a cart asks for 3 of it on two lines (6 in all):",
+        twice[0]
+    ));
+    story.exchange(&x);
+    if x.status != Some(409) || !x.is_json_error() {
+        broken.push(format!(
+            "A cart that names {} on two lines of 3 (6 in all, 5 on the shelf) must be answered 409 with a JSON error: {x}",
+            twice[0]
         ));
     }
     broken.extend(w.judge_scope(Scope::Stock)?);
@@ -842,6 +861,22 @@ pub async fn shipping_fails(env: CheckEnv) -> CheckResult {
         carts.push((key, cart));
     }
     after_recovery(&mut w, &carts, &mut broken, &mut story).await?;
+    // Free shipping is a rate like any other (the brief: `0` or more), not an answer
+    // that is "not a rate": a weightless parcel is quoted 0 and must be ordered. Asked
+    // once shipping-rates is back and every outage key completed, so no breaker is open.
+    let gift = w.stock_priced(2_500, 0, STOCK)?;
+    let cart = w.cart(&[(&gift, 1)]);
+    let key = w.new_key();
+    let x = w.checkout(&key, &cart).await;
+    story.say(format!(
+        "Shipping-rates quotes free shipping (0 cents) for a weightless gift card: {x}"
+    ));
+    if !x.is_success() {
+        broken.push(format!(
+            "A shipping rate of 0 is a rate (the brief: `0` or more), so checkout {key} for a gift card must succeed with shipping 0: {x}"
+        ));
+    }
+    broken.extend(w.judge_answer(&cart, &x));
     Ok(verdict(story, broken))
 }
 

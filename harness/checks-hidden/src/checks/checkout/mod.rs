@@ -70,7 +70,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("order-not-atomic"),
             visibility: Visibility::Hidden,
             points: 1,
-            description: "A cart whose last line asks for more than the shelf holds gets 409 and takes no stock from its other lines; the scarce unit is still for sale afterwards.",
+            description: "A cart whose last line asks for more than the shelf holds gets 409 and takes no stock from its other lines; the scarce unit is still for sale afterwards; a cart naming one SKU on two lines of 3 with 5 on the shelf gets 409 too, and nothing is oversold.",
             run: |env| Box::pin(async move { settle(flaws::out_of_stock_midway(env).await) }),
         },
         Check {
@@ -126,7 +126,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("shipping-unguarded"),
             visibility: Visibility::Hidden,
             points: 3,
-            description: "Shipping-rates hangs for one checkout and stalls its body after the headers for another, at once: each is answered 502/503/504 with a JSON error within the brief's 2 s (2.5 s allowed), with nothing charged and no stock reserved; once shipping-rates is back the same keys complete within 10 s of retries (time for a circuit breaker to cool down).",
+            description: "Shipping-rates hangs for one checkout and stalls its body after the headers for another, at once: each is answered 502/503/504 with a JSON error within the brief's 2 s (2.5 s allowed), with nothing charged and no stock reserved; once shipping-rates is back the same keys complete within 10 s of retries (time for a circuit breaker to cool down); then a weightless gift card, quoted free shipping (0 cents, a rate like any other), is ordered with shipping 0.",
             run: |env| Box::pin(async move { settle(flaws::shipping_hangs(env).await) }),
         },
         Check {
@@ -134,7 +134,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("shipping-unguarded"),
             visibility: Visibility::Hidden,
             points: 2,
-            description: "Shipping-rates answers 500, 503, an HTML page, truncated JSON, a rate of -500 cents or one in euros, or resets the connection: each checkout is answered 502/503/504 with a JSON error within the budget (never a made-up rate), with nothing charged and no stock reserved; once shipping-rates is back the same keys complete within 10 s of retries (time for a circuit breaker to cool down).",
+            description: "Shipping-rates answers 500, 503, an HTML page, truncated JSON, a rate of -500 cents or one in euros, or resets the connection: each checkout is answered 502/503/504 with a JSON error within the budget (never a made-up rate), with nothing charged and no stock reserved; once shipping-rates is back the same keys complete within 10 s of retries (time for a circuit breaker to cool down); then a weightless gift card, quoted free shipping (0 cents, a rate like any other), is ordered with shipping 0.",
             run: |env| Box::pin(async move { settle(flaws::shipping_fails(env).await) }),
         },
         Check {

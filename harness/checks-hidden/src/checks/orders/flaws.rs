@@ -380,6 +380,15 @@ pub async fn page_cost_independent_of_history(env: CheckEnv) -> CheckResult {
             count(short)
         ));
     }
+    // The short history's 20 newest orders lie among about 2,000 of other customers',
+    // the long one's among about 30: a page that costs more for the first grows with
+    // the shop around the customer, which the brief rules out as much as history.
+    if cost[0] > RATIO * cost[1] + SLACK {
+        broken.push(format!(
+            "A page costs {}× more for a customer whose orders lie among ~2,000 of other customers' than for one whose lie among ~30: the work per page grows with the size of the shop.",
+            cost[0] / cost[1].max(1)
+        ));
+    }
     Ok(verdict(story, broken))
 }
 

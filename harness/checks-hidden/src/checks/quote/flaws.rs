@@ -19,6 +19,12 @@ const FAIL_FAST_LIMIT: Duration = Duration::from_millis(500);
 const PROBE_PACE: Duration = Duration::from_millis(250);
 /// How long it waits for the probe: the brief's 5 s cool-down, and room for the pace.
 const PROBE_LIMIT: Duration = Duration::from_secs(6);
+/// How long after a failed probe quotes must still fail without reaching pricing: half
+/// the brief's least cool-down (1 s), so a loaded machine's slow quote cannot reach
+/// past a cool-down of exactly a second.
+const REOPEN_WINDOW: Duration = Duration::from_millis(500);
+/// The pace of quotes in that window.
+const REOPEN_PACE: Duration = Duration::from_millis(100);
 /// Quotes that must all be priced after the first one after recovery.
 const STAY_RECOVERED: usize = 10;
 /// The brief: quotes succeed again within 10 s of pricing recovering.
@@ -60,9 +66,10 @@ pub async fn deadline(env: CheckEnv) -> CheckResult {
     Ok(verdict(story, broken))
 }
 
-/// Pricing answers garbage, truncated JSON, a price for something else, resets the
-/// connection, answers 500, answers 503: each quote gets a clean JSON error (or a
-/// correct price) in time, never a made-up price, and the service stays up.
+/// A free item is quoted; then pricing answers garbage, truncated JSON, a price for
+/// something else, resets the connection, answers 500, answers 503: each quote gets a
+/// clean JSON error (or a correct price) in time, never a made-up price, and the
+/// service stays up.
 pub async fn honest_errors(env: CheckEnv) -> CheckResult {
     let w = QuoteWorld::start(&env, "world").await?;
     let mut story = Evidence::new();
@@ -75,6 +82,18 @@ pub async fn honest_errors(env: CheckEnv) -> CheckResult {
             story.say(format!("While pricing is healthy: {t}"));
         }
     }
+    // A free item is a price like any other (the brief says prices are 0 or more): it
+    // must be quoted, not refused as if pricing had failed.
+    w.pricing.fail_next(PricingFault::FreeItem);
+    let sku = &w.skus[0];
+    let t = w.quote(sku, 2).await;
+    story.say(format!("Pricing quotes a free item (unit price 0): {t}"));
+    if t.x.status != Some(200) {
+        broken.push(format!(
+            "A unit price of 0 is a price (the brief: 0 or more), so the quote must be a 200 with it, not an error: {t}"
+        ));
+    }
+    broken.extend(judge_quote(&t, sku, 2, &w.pricing));
     story.say("Every product quoted once while pricing is healthy; then pricing breaks:");
     let faults = [
         PricingFault::Garbage,
@@ -369,61 +388,36 @@ pub async fn unknown_skus_are_not_an_outage(env: CheckEnv) -> CheckResult {
     Ok(verdict(story, broken))
 }
 
-/// During an outage the calls pricing receives stop growing with the quotes the service
-/// receives, quotes fail fast, and once pricing recovers quotes succeed again in time.
+/// During an outage — garbage, stalled bodies or 503s — the calls pricing receives stop
+/// growing with the quotes the service receives and quotes fail fast; a failed probe
+/// starts another cool-down; once pricing recovers quotes succeed again in time.
 pub async fn circuit_breaker(env: CheckEnv) -> CheckResult {
-    let w = QuoteWorld::start(&env, "world").await?;
     let mut story = Evidence::new();
     let mut broken = Vec::new();
-    w.pricing.set_standing(Some(PricingFault::Status(503)));
-    story.say("Pricing is down: every call answers 503. 20 quotes arrive at once.");
-    let client = w.client();
-    let tasks: Vec<_> = (0..20)
-        .map(|i| {
-            let (c, sku) = (client.clone(), w.skus[i % w.skus.len()].clone());
-            tokio::spawn(async move { (c.quote(&sku, 1).await, sku) })
-        })
-        .collect();
-    for task in tasks {
-        let (t, sku) = task
-            .await
-            .map_err(|e| Problem::Harness(format!("request task failed: {e}")))?;
-        let found = judge_quote(&t, &sku, 1, &w.pricing);
-        if !found.is_empty() {
-            story.say(t.to_string());
-            broken.extend(found);
-            break;
+    // "When pricing keeps failing" is every way it fails: each of the brief's other
+    // kinds must open the breaker too, each on a service of its own.
+    for (name, fault, what) in [
+        (
+            "world-garbage",
+            PricingFault::Garbage,
+            "Pricing keeps failing another way: every call answers 200 with an HTML page.",
+        ),
+        (
+            "world-stall",
+            PricingFault::SlowBody,
+            "Pricing keeps failing another way: every call sends its headers, then stalls mid-body.",
+        ),
+    ] {
+        let w = QuoteWorld::start(&env, name).await?;
+        story.say(what);
+        if !opens(&w, fault, &mut story, &mut broken).await? {
+            return Ok(verdict(story, broken));
         }
     }
-    let first = w.pricing.price_calls().len();
-    story.say(format!(
-        "Pricing received {first} call(s) for those 20 quotes."
-    ));
-    if !broken.is_empty() {
+    let w = QuoteWorld::start(&env, "world").await?;
+    story.say("On a fresh service, pricing is down: every call answers 503.");
+    if !opens(&w, PricingFault::Status(503), &mut story, &mut broken).await? {
         return Ok(verdict(story, broken));
-    }
-
-    story.say("10 more quotes, one after another, while pricing is still down:");
-    let mut slow = None;
-    for i in 0..10 {
-        let sku = &w.skus[i % w.skus.len()];
-        let t = w.quote(sku, 1).await;
-        if t.took > FAIL_FAST_LIMIT || !judge_quote(&t, sku, 1, &w.pricing).is_empty() {
-            slow.get_or_insert(t);
-        }
-    }
-    let more = w.pricing.price_calls().len() - first;
-    story.say(format!("Pricing received {more} more call(s)."));
-    if more > 2 {
-        broken.push(format!(
-            "While pricing keeps failing the service must stop calling it (a probe or two after a cool-down is fine): 10 more quotes made {more} calls."
-        ));
-    }
-    if let Some(t) = slow {
-        broken.push(format!(
-            "With pricing known to be down, quotes must fail fast (within {} ms here) with a JSON error: {t}",
-            FAIL_FAST_LIMIT.as_millis()
-        ));
     }
 
     // Pricing stays down past a cool-down: the breaker must probe it, and a probe that
@@ -455,6 +449,36 @@ pub async fn circuit_breaker(env: CheckEnv) -> CheckResult {
         "Pricing received a probe {} ms later; it failed (503).",
         waiting.elapsed().as_millis()
     ));
+
+    // A failed probe opens the breaker again for a cool-down of at least a second (the
+    // brief): quotes right after it fail fast without reaching pricing, or the breaker
+    // probes on every quote and piles on as if it were not there.
+    let after_probe = w.pricing.price_calls().len();
+    let reopened = Instant::now();
+    let mut sent = 0;
+    while reopened.elapsed() < REOPEN_WINDOW {
+        let sku = &w.skus[0];
+        let t = w.quote(sku, 1).await;
+        sent += 1;
+        if let Some(b) = judge_quote(&t, sku, 1, &w.pricing).into_iter().next() {
+            story.say(t.to_string());
+            broken.push(b);
+            return Ok(verdict(story, broken));
+        }
+        tokio::time::sleep(REOPEN_PACE).await;
+    }
+    let leaked = w.pricing.price_calls().len() - after_probe;
+    story.say(format!(
+        "{sent} quotes in the {} ms after the failed probe made {leaked} call(s) to pricing.",
+        REOPEN_WINDOW.as_millis()
+    ));
+    if leaked > 0 {
+        broken.push(format!(
+            "A failed probe must open the breaker again for a cool-down of at least 1 s: {sent} quotes sent within {} ms of it made {leaked} more call(s) to pricing.",
+            REOPEN_WINDOW.as_millis()
+        ));
+        return Ok(verdict(story, broken));
+    }
 
     // The next probe's client gives up while pricing holds the call: a probe that ends
     // that way says nothing about pricing, and must not leave the breaker waiting for it.
@@ -529,6 +553,67 @@ pub async fn circuit_breaker(env: CheckEnv) -> CheckResult {
         )),
     }
     Ok(verdict(story, broken))
+}
+
+/// Pricing fails with `fault` on every call: after 20 quotes at once, 10 more one
+/// after another make at most 2 calls to pricing and each fails fast with a JSON error.
+/// Returns whether the check may go on (the 20 quotes were answered as the brief says).
+async fn opens(
+    w: &QuoteWorld,
+    fault: PricingFault,
+    story: &mut Evidence,
+    broken: &mut Vec<String>,
+) -> Result<bool, Problem> {
+    w.pricing.set_standing(Some(fault));
+    story.say("20 quotes arrive at once.");
+    let client = w.client();
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let (c, sku) = (client.clone(), w.skus[i % w.skus.len()].clone());
+            tokio::spawn(async move { (c.quote(&sku, 1).await, sku) })
+        })
+        .collect();
+    for task in tasks {
+        let (t, sku) = task
+            .await
+            .map_err(|e| Problem::Harness(format!("request task failed: {e}")))?;
+        let found = judge_quote(&t, &sku, 1, &w.pricing);
+        if !found.is_empty() {
+            story.say(t.to_string());
+            broken.extend(found);
+            break;
+        }
+    }
+    let first = w.pricing.price_calls().len();
+    story.say(format!(
+        "Pricing received {first} call(s) for those 20 quotes."
+    ));
+    if !broken.is_empty() {
+        return Ok(false);
+    }
+    story.say("10 more quotes, one after another, while pricing still fails:");
+    let mut slow = None;
+    for i in 0..10 {
+        let sku = &w.skus[i % w.skus.len()];
+        let t = w.quote(sku, 1).await;
+        if t.took > FAIL_FAST_LIMIT || !judge_quote(&t, sku, 1, &w.pricing).is_empty() {
+            slow.get_or_insert(t);
+        }
+    }
+    let more = w.pricing.price_calls().len() - first;
+    story.say(format!("Pricing received {more} more call(s)."));
+    if more > 2 {
+        broken.push(format!(
+            "While pricing keeps failing the service must stop calling it (a probe or two after a cool-down is fine): 10 more quotes made {more} calls."
+        ));
+    }
+    if let Some(t) = slow {
+        broken.push(format!(
+            "With pricing known to be down, quotes must fail fast (within {} ms here) with a JSON error: {t}",
+            FAIL_FAST_LIMIT.as_millis()
+        ));
+    }
+    Ok(broken.is_empty())
 }
 
 /// While many quotes are stuck on a hanging pricing service, product pages answer fast.

@@ -32,7 +32,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("unwrap-on-body"),
             visibility: Visibility::Hidden,
             points: 2,
-            description: "Pricing answers garbage, truncated JSON, a price for another SKU, a negative price (which the service has always refused), a connection reset, 500, 503: each quote gets 502/503/504 with a JSON error in time (or pricing's correct price), never a made-up price or a dropped connection, and the service stays up.",
+            description: "Pricing quotes a free item (unit price 0), which must be a 200 with that price; then pricing answers garbage, truncated JSON, a price for another SKU, a negative price (which the service has always refused), a connection reset, 500, 503: each quote gets 502/503/504 with a JSON error in time (or pricing's correct price), never a made-up price or a dropped connection, and the service stays up.",
             run: |env| Box::pin(async move { settle(flaws::honest_errors(env).await) }),
         },
         Check {
@@ -48,7 +48,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("no-circuit-breaker"),
             visibility: Visibility::Hidden,
             points: 3,
-            description: "Pricing is down (503): after 20 concurrent quotes, 10 more make at most 2 calls to pricing and each fails fast (within 500 ms) with a JSON error; pricing stays down until the service probes it (within 6 s), and that probe fails; the next probe's client gives up while pricing holds the call; once pricing recovers, a quote succeeds within 10 s (11 s allowed) and the 10 quotes after it, 100 ms apart, succeed too.",
+            description: "Pricing keeps failing in three ways, each on a service of its own (200s with an HTML page, bodies that stall after the headers, 503): each time, after 20 concurrent quotes, 10 more make at most 2 calls to pricing and each fails fast (within 500 ms) with a JSON error. On the 503 service pricing stays down until the service probes it (within 6 s), and that probe fails; quotes in the 500 ms after it make no call to pricing (the least cool-down is 1 s); the next probe's client gives up while pricing holds the call; once pricing recovers, a quote succeeds within 10 s (11 s allowed) and the 10 quotes after it, 100 ms apart, succeed too.",
             run: |env| Box::pin(async move { settle(flaws::circuit_breaker(env).await) }),
         },
         Check {

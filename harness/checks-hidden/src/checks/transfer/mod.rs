@@ -86,6 +86,14 @@ pub fn checks() -> Vec<Check> {
             description: "Requirements judged while a transfer waits for the risk service: the service does not hold the database's write lock meanwhile (the harness takes it, and no success may arrive until the harness lets it go); a transfer between other accounts is answered 2xx within 3 s; a client that gives up mid-request leaves the transfer whole or absent; transfers that wait long (a 4 s assessment, then the lock held 4.5 s by someone else) get answers that tell the truth: an error means nothing is recorded, also after the lock is free. Afterwards every balance equals its ledger and money is conserved.",
             run: |env| Box::pin(async move { settle(in_flight::in_flight(env).await) }),
         },
+        Check {
+            id: "transfer.everyday-contention",
+            flaw: None,
+            visibility: Visibility::Hidden,
+            points: 2,
+            description: "Four equal transfers (same payer, payee, amount and reference), one after another: each is answered 201 with its own id and moves its money. Then the harness holds the database's write lock for 3 s, less than the brief's 5 s busy timeout, while a transfer arrives: it must succeed once the lock is free, not be refused as busy. Afterwards every balance equals its ledger.",
+            run: |env| Box::pin(async move { settle(flaws::everyday_contention(env).await) }),
+        },
         crate::checks::upgrade::production::registration(
             "transfer.upgrade-from-production",
             |env| Box::pin(crate::checks::upgrade::production::run(env, &["risk"])),

@@ -116,6 +116,15 @@ pub async fn check(env: CheckEnv, upgrade: Upgrade) -> CheckResult {
         "The original service created the production database and filled it: {}.",
         describe_rows(&before.rows)
     ));
+    let timeline = env.journal.timeline();
+    timeline.record(
+        "database",
+        format!(
+            "production: {} schema items; {}",
+            before.items.len(),
+            describe_rows(&before.rows)
+        ),
+    );
 
     // The candidate's build on it, then on a fresh file.
     let mut upgraded = start_service(&spec(&env.binary, &production, "upgrade.log", false))
@@ -132,6 +141,15 @@ pub async fn check(env: CheckEnv, upgrade: Upgrade) -> CheckResult {
     new.stop().await;
     let after = read_shape(&production).map_err(Problem::Harness)?;
     let wanted = read_shape(&fresh).map_err(Problem::Harness)?;
+    timeline.record(
+        "database",
+        format!(
+            "production after the upgrade: {} schema items, {} of them missing that a fresh file gets; {}",
+            after.items.len(),
+            wanted.items.difference(&after.items).count(),
+            describe_rows(&after.rows)
+        ),
+    );
     story.say(format!(
         "The fixed service started on it, and on a fresh file; the fresh file has {} tables, columns, indexes and triggers.",
         wanted.items.len()

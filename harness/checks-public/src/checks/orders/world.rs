@@ -245,6 +245,174 @@ pub struct OrdersWorld {
     rng: SeedRng,
     next_id: i64,
     timeline: crate::checks::Timeline,
+    journal: crate::checks::Journal,
+    /// How many times the harness has changed the database (a dataset, a line, a
+    /// rename, a `PUT`): a page is judged against the database only if no change began
+    /// between its request and its answer, and none since.
+    generation: AtomicU64,
+    /// Every GET this world sent, for the standing requirement.
+    fetched: Mutex<Vec<Fetched>>,
+}
+
+/// A GET the world sent, with the database's generation when it left and came back.
+struct Fetched {
+    path: String,
+    exchange: Exchange,
+    sent: u64,
+    received: u64,
+}
+
+/// "Responses do not change: same fields, values, ordering and status codes as above."
+pub const RESPONSES_UNCHANGED: &str = "responses-unchanged";
+/// Every standing requirement this world judges when its check ends.
+pub const STANDING: &[&str] = &[RESPONSES_UNCHANGED];
+
+/// The brief's default page size.
+const DEFAULT_LIMIT: usize = 20;
+
+/// The page a path asks for, when it is a listing the brief answers with a page:
+/// `(customer, limit, whether it carries a cursor)`. `None` for other paths and for a
+/// limit the brief refuses.
+fn listing(path: &str) -> Option<(i64, usize, bool)> {
+    let rest = path.strip_prefix("/customers/")?;
+    let (id, query) = match rest.split_once('?') {
+        Some((head, query)) => (head.strip_suffix("/orders")?, query),
+        None => (rest.strip_suffix("/orders")?, ""),
+    };
+    let customer = id.parse().ok()?;
+    let mut limit = DEFAULT_LIMIT;
+    let mut cursor = false;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("limit", v)) => {
+                limit = v.parse().ok().filter(|l| (1..=100).contains(l))?;
+            }
+            Some(("cursor", _)) => cursor = true,
+            _ => return None,
+        }
+    }
+    Some((customer, limit, cursor))
+}
+
+/// What is wrong with a page answered `200` for `customer` at `limit` (after a cursor
+/// or not), against `expected`: the customer's whole list as the database holds it,
+/// in the contract's order. The page must be the run of that list that starts where
+/// its cursor left off (the top without one), `limit` long or up to the end, with a
+/// `next_cursor` exactly when more follow. Pure: from the answer and the list.
+pub fn page_differs(
+    customer: i64,
+    limit: usize,
+    after_cursor: bool,
+    body: &Value,
+    expected: &[Value],
+) -> Option<String> {
+    if body.get("customer_id").and_then(Value::as_i64) != Some(customer) {
+        return Some(format!(
+            "A page of customer {customer}'s orders must say `customer_id` {customer}: {}",
+            clip(&body.to_string())
+        ));
+    }
+    let Some(orders) = body.get("orders").and_then(Value::as_array) else {
+        return Some(format!(
+            "A page must carry an `orders` array: {}",
+            clip(&body.to_string())
+        ));
+    };
+    let got: Vec<Value> = orders.iter().map(contract_view).collect();
+    let want: Vec<Value> = expected.iter().map(contract_view).collect();
+    let start = if !after_cursor {
+        0
+    } else {
+        let Some(first) = got.first() else {
+            return Some(format!(
+                "A page reached through a `next_cursor` is never empty (a cursor is given only when more orders follow), for customer {customer}."
+            ));
+        };
+        match want.iter().position(|o| o["id"] == first["id"]) {
+            Some(i) => i,
+            None => {
+                return Some(format!(
+                    "A page of customer {customer}'s orders begins with order {}, which is not one of theirs in the database.",
+                    first["id"]
+                ));
+            }
+        }
+    };
+    if let Some(i) = (0..got.len()).find(|&i| want.get(start + i) != Some(&got[i])) {
+        return Some(match want.get(start + i) {
+            Some(w) => format!(
+                "Customer {customer}'s order #{} (newest first) differs from the database. Expected {} — got {}",
+                start + i + 1,
+                clip(&w.to_string()),
+                clip(&got[i].to_string())
+            ),
+            None => format!(
+                "A page of customer {customer}'s orders goes past their last order (#{}): {}",
+                want.len(),
+                clip(&got[i].to_string())
+            ),
+        });
+    }
+    let left = want.len() - start;
+    if got.len() != limit.min(left) {
+        return Some(format!(
+            "A page of customer {customer}'s orders at limit={limit} has {} order(s); from where it starts the customer has {left}, so it must have {}.",
+            got.len(),
+            limit.min(left)
+        ));
+    }
+    let more = start + got.len() < want.len();
+    let cursor = body.get("next_cursor").map(|c| c.is_string());
+    if cursor != Some(more) {
+        return Some(format!(
+            "`next_cursor` must be a string when more orders follow a page and null on the last page: customer {customer}'s page ending at order #{} of {} has next_cursor {}.",
+            start + got.len(),
+            want.len(),
+            body.get("next_cursor")
+                .map_or("(missing)".to_owned(), Value::to_string)
+        ));
+    }
+    None
+}
+
+impl Drop for OrdersWorld {
+    /// Holds every page this world fetched to the standing requirement, whatever the
+    /// check was about: each page answered `200` while the database stood still is
+    /// compared with what the database holds.
+    fn drop(&mut self) {
+        let fetched =
+            std::mem::take(&mut *self.fetched.lock().unwrap_or_else(PoisonError::into_inner));
+        let now = self.generation.load(Ordering::SeqCst);
+        let pages: Vec<(i64, usize, bool, &Value)> = fetched
+            .iter()
+            .filter(|f| f.sent == now && f.received == now && f.exchange.status == Some(200))
+            .filter_map(|f| {
+                let (customer, limit, cursor) = listing(&f.path)?;
+                Some((customer, limit, cursor, f.exchange.body.as_ref()?))
+            })
+            .collect();
+        if pages.is_empty() {
+            return;
+        }
+        crate::checks::journal::blocking(|| {
+            let mut lists: std::collections::BTreeMap<i64, Vec<Value>> = Default::default();
+            let mut broken = Vec::new();
+            for (customer, limit, cursor, body) in pages {
+                let expected = match lists.entry(customer) {
+                    std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::btree_map::Entry::Vacant(e) => {
+                        // A database the harness cannot read judges nothing.
+                        let Ok(list) = expected_orders(self.svc.db(), customer) else {
+                            return;
+                        };
+                        e.insert(list)
+                    }
+                };
+                broken.extend(page_differs(customer, limit, cursor, body, expected));
+            }
+            self.journal.judged(RESPONSES_UNCHANGED, broken);
+        });
+    }
 }
 
 impl OrdersWorld {
@@ -291,6 +459,9 @@ impl OrdersWorld {
             rng: SeedRng::new(env.seed),
             next_id: 1_000 + (SeedRng::new(env.seed).below(1_000) as i64) * 1_000,
             timeline: env.journal.timeline().clone(),
+            journal: env.journal.clone(),
+            generation: AtomicU64::new(0),
+            fetched: Mutex::new(Vec::new()),
         })
     }
 
@@ -305,8 +476,15 @@ impl OrdersWorld {
         self.next_id
     }
 
+    /// Marks the database as changing: pages in flight, and every page before, are no
+    /// longer judged against it.
+    fn changing(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
     /// Writes `data` into the service's database.
     pub fn write(&self, data: &Dataset) -> Result<(), Problem> {
+        self.changing();
         data.write(self.svc.db()).map_err(|e| {
             let mut ev = Evidence::new();
             ev.say(format!(
@@ -316,7 +494,6 @@ impl OrdersWorld {
         })
     }
 
-    /// Renames a product directly in the database, as the back office does.
     /// Adds a line to `customer`'s latest order straight in the database, as checkout
     /// does when an order grows after it was first shown.
     pub fn add_line_in_db(
@@ -324,6 +501,7 @@ impl OrdersWorld {
         customer: i64,
         line: &crate::checks::orders::dataset::Line,
     ) -> Result<(), Problem> {
+        self.changing();
         let conn = rusqlite::Connection::open(self.svc.db())
             .map_err(|e| Problem::Harness(format!("opening the database: {e}")))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
@@ -344,7 +522,9 @@ impl OrdersWorld {
             })
     }
 
+    /// Renames a product directly in the database, as the back office does.
     pub fn rename_in_db(&self, product: i64, name: &str) -> Result<(), Problem> {
+        self.changing();
         let conn = rusqlite::Connection::open(self.svc.db())
             .map_err(|e| Problem::Harness(format!("opening the database: {e}")))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
@@ -389,6 +569,7 @@ impl OrdersWorld {
 
     /// A GET request the kit records under a fresh id (see [`OrdersWorld::accounts`]).
     pub async fn get(&self, path: &str) -> Page {
+        let generation = self.generation.load(Ordering::SeqCst);
         let id = format!("h{}", self.requests.fetch_add(1, Ordering::SeqCst));
         self.sent
             .lock()
@@ -404,6 +585,15 @@ impl OrdersWorld {
             None,
         )
         .await;
+        self.fetched
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Fetched {
+                path: path.to_owned(),
+                exchange: exchange.clone(),
+                sent: generation,
+                received: self.generation.load(Ordering::SeqCst),
+            });
         Page {
             exchange,
             request_id: id,
@@ -412,7 +602,9 @@ impl OrdersWorld {
 
     /// `PUT /products/{id}` with a JSON body.
     pub async fn put_product(&self, id: i64, body: &Value) -> Exchange {
-        send(
+        // The service writes while it answers: pages around it are not judged.
+        self.changing();
+        let x = send(
             &self.timeline,
             &self.http,
             reqwest::Method::PUT,
@@ -421,7 +613,9 @@ impl OrdersWorld {
             &[("content-type", "application/json")],
             Some(body.to_string()),
         )
-        .await
+        .await;
+        self.changing();
+        x
     }
 
     /// The kit's checked records of every request so far. A last request (the kit's
@@ -546,4 +740,84 @@ fn encode(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod standing_tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Customer 7's orders as the database holds them, newest first: ids 5 down to 1.
+    fn list() -> Vec<Value> {
+        (1..=5)
+            .rev()
+            .map(|id| {
+                json!({
+                    "id": id,
+                    "placed_at": format!("2026-11-0{id}T10:00:00.000Z"),
+                    "lines": [{"product_id": 3, "product_name": "Teapot", "unit_price": 100,
+                               "quantity": id, "line_total": 100 * id}],
+                    "total": 100 * id,
+                })
+            })
+            .collect()
+    }
+
+    fn page(orders: &[Value], next: Option<&str>) -> Value {
+        json!({"customer_id": 7, "orders": orders, "next_cursor": next})
+    }
+
+    #[test]
+    fn listings_are_recognised_with_their_limit_and_cursor() {
+        assert_eq!(listing("/customers/7/orders"), Some((7, 20, false)));
+        assert_eq!(
+            listing("/customers/7/orders?limit=2&cursor=abc"),
+            Some((7, 2, true))
+        );
+        // A limit the brief refuses, or another path, is not a page to judge.
+        assert_eq!(listing("/customers/7/orders?limit=0"), None);
+        assert_eq!(listing("/customers/7/orders?limit=101"), None);
+        assert_eq!(listing("/customers/7"), None);
+        assert_eq!(listing("/customers/x/orders"), None);
+    }
+
+    #[test]
+    fn the_pages_of_a_walk_agree_with_the_database() {
+        let all = list();
+        assert_eq!(
+            page_differs(7, 2, false, &page(&all[..2], Some("c")), &all),
+            None
+        );
+        assert_eq!(
+            page_differs(7, 2, true, &page(&all[2..4], Some("c")), &all),
+            None
+        );
+        assert_eq!(page_differs(7, 2, true, &page(&all[4..], None), &all), None);
+        // An exactly full last page has no cursor.
+        assert_eq!(page_differs(7, 5, false, &page(&all, None), &all), None);
+        assert_eq!(page_differs(7, 20, false, &page(&[], None), &[]), None);
+    }
+
+    #[test]
+    fn a_dropped_stale_short_or_misflagged_page_does_not() {
+        let all = list();
+        // An order left out of the run (say, one without lines).
+        let skipped = [all[0].clone(), all[2].clone()];
+        assert!(page_differs(7, 2, false, &page(&skipped, Some("c")), &all).is_some());
+        // A product's old name.
+        let mut stale = all[0].clone();
+        stale["lines"][0]["product_name"] = json!("Old teapot");
+        assert!(
+            page_differs(7, 1, false, &page(&[stale], Some("c")), &all)
+                .is_some_and(|b| b.contains("differs from the database"))
+        );
+        // Short although more follow; a cursor on the last page; none before the end.
+        assert!(page_differs(7, 3, false, &page(&all[..2], Some("c")), &all).is_some());
+        assert!(page_differs(7, 5, false, &page(&all, Some("c")), &all).is_some());
+        assert!(page_differs(7, 2, false, &page(&all[..2], None), &all).is_some());
+        // An empty page after a cursor; another customer's id.
+        assert!(page_differs(7, 2, true, &page(&[], None), &all).is_some());
+        let other = json!({"customer_id": 8, "orders": [], "next_cursor": null});
+        assert!(page_differs(7, 2, false, &other, &[]).is_some());
+    }
 }

@@ -218,8 +218,59 @@ pub fn judge_quote(t: &Timed, sku: &str, qty: u32, pricing: &PricingService) -> 
 /// "A `200` from `/quotes` carries exactly the price pricing gave us for that request
 /// (that SKU and quantity): never a made-up, default or previously cached price."
 pub const HONEST_PRICE: &str = "honest-price";
+/// "Every `GET /quotes/{sku}` is answered within 2 s, whatever pricing does: a `200`
+/// with a correct price, or a JSON error with `502`, `503` or `504` — never a hang and
+/// never a dropped connection. `400` and `404` as in the contract."
+pub const ANSWERED_IN_TIME: &str = "answered-in-time";
 /// Every standing requirement this world judges when its check ends.
-pub const STANDING: &[&str] = &[HONEST_PRICE];
+pub const STANDING: &[&str] = &[HONEST_PRICE, ANSWERED_IN_TIME];
+
+/// How late a quote may be answered before the standing requirement counts it as
+/// broken, in any history: the 2 s budget and a second for a machine loaded by many
+/// checks at once. What it catches is a quote left to hang or dropped; a budget broken
+/// by a few hundred milliseconds by design is `budget-as-stated`'s to judge, on the
+/// fastest of several trials.
+pub const STANDING_LIMIT: Duration = Duration::from_millis(3_000);
+
+/// How late the harness's own give-up may fire before its measurement is void.
+const STARVED: Duration = Duration::from_secs(1);
+
+/// What is wrong with how a quote was answered, whatever the check was about: no
+/// answer (a hang past [`GIVE_UP`], or a dropped connection), an answer later than
+/// [`STANDING_LIMIT`], a status the contract does not list, or an error that is not
+/// JSON. Pure: from the answer alone.
+pub fn unanswered(t: &Timed) -> Option<String> {
+    let Some(status) = t.x.status else {
+        // The harness gives up after GIVE_UP: when that took far longer, the harness
+        // itself was starved of CPU, and what it measured says nothing of the service.
+        if t.took > GIVE_UP + STARVED
+            && t.x
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("timed out"))
+        {
+            return None;
+        }
+        return Some(format!(
+            "A quote must be answered, never left to hang or dropped: {t}"
+        ));
+    };
+    if t.took > STANDING_LIMIT {
+        return Some(format!(
+            "A quote must be answered within {} s ({} s allowed on a loaded machine): {t}",
+            QUOTE_BUDGET.as_secs(),
+            STANDING_LIMIT.as_secs()
+        ));
+    }
+    match status {
+        200 => None,
+        400 | 404 | 502..=504 if t.x.is_json_error() => None,
+        400 | 404 | 502..=504 => Some(format!("A quote's error must carry a JSON error body: {t}")),
+        _ => Some(format!(
+            "A quote is answered 200, 400, 404, 502, 503 or 504, never {status}: {t}"
+        )),
+    }
+}
 
 /// What is wrong with a `200` quote's price: it must be a unit price pricing served
 /// for that SKU and quantity while the request was in flight, with its total. Pure:
@@ -277,6 +328,11 @@ impl Drop for QuoteWorld {
                 .filter_map(|(sku, qty, t)| dishonest(t, sku, *qty, &calls, started))
                 .collect();
             self.journal.judged(HONEST_PRICE, broken);
+            let broken = quotes
+                .iter()
+                .filter_map(|(_, _, t)| unanswered(t))
+                .collect();
+            self.journal.judged(ANSWERED_IN_TIME, broken);
         });
     }
 }
@@ -402,5 +458,52 @@ mod standing_tests {
         // Never served at all.
         let served = [call(110, 130, 2, 1234)];
         assert!(dishonest(&quote(started, 999, 2), "SKU-1", 2, &served, started).is_some());
+    }
+
+    /// `quote` answered `status` with `body` after `took_ms`.
+    fn answered(status: Option<u16>, body: Option<serde_json::Value>, took_ms: u64) -> Timed {
+        let mut t = quote(Instant::now(), 1234, 2);
+        t.x.status = status;
+        t.x.json_content_type = body.is_some();
+        t.x.body = body;
+        t.took = Duration::from_millis(took_ms);
+        t
+    }
+
+    #[test]
+    fn a_price_or_a_json_error_in_time_is_an_answer() {
+        let error =
+            || Some(serde_json::json!({"error": {"code": "pricing_unavailable", "message": "x"}}));
+        assert_eq!(unanswered(&quote(Instant::now(), 1234, 2)), None);
+        for status in [400, 404, 502, 503, 504] {
+            assert_eq!(
+                unanswered(&answered(Some(status), error(), 1_900)),
+                None,
+                "{status}"
+            );
+        }
+        // Late by less than the loaded machine's second: budget-as-stated judges it.
+        assert_eq!(unanswered(&answered(Some(504), error(), 2_900)), None);
+    }
+
+    #[test]
+    fn a_hang_a_drop_a_late_answer_or_another_status_is_not() {
+        let error = || Some(serde_json::json!({"error": {"code": "x", "message": "x"}}));
+        let mut no_answer = answered(None, None, 4_000);
+        no_answer.x.error = Some("timed out after 4.0s".to_owned());
+        assert!(unanswered(&no_answer).is_some_and(|b| b.contains("never left to hang")));
+        // A dropped connection, however long it took.
+        let mut dropped = answered(None, None, 9_000);
+        dropped.x.error = Some("connection closed before message completed".to_owned());
+        assert!(unanswered(&dropped).is_some());
+        // The harness's own 4 s give-up firing 6 s late: a starved harness, no verdict.
+        let mut starved = answered(None, None, 10_000);
+        starved.x.error = Some("timed out after 4.0s".to_owned());
+        assert_eq!(unanswered(&starved), None);
+        assert!(unanswered(&answered(Some(504), error(), 3_100)).is_some());
+        assert!(unanswered(&answered(Some(500), error(), 100)).is_some());
+        assert!(unanswered(&answered(Some(429), error(), 100)).is_some());
+        // A 503 with an HTML page is not the contract's JSON error.
+        assert!(unanswered(&answered(Some(503), None, 100)).is_some());
     }
 }
