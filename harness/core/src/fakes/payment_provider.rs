@@ -44,6 +44,10 @@ pub enum ProviderFault {
     HoldUntilReleased,
     /// Charge the customer, then hold the response until [`PaymentProvider::release_held`].
     CommitThenHold,
+    /// Hold the call before charging until [`PaymentProvider::release_held`], and go on
+    /// with it even when the caller hangs up or dies, as a real provider does: its key
+    /// stays in use (a repeat hears `409`) and the card is charged on release.
+    HoldOutlivingCaller,
     /// Accept the call and never answer.
     Hang,
     /// Decline the card: `402` (`card_declined`), nothing charged.
@@ -343,14 +347,40 @@ async fn create_charge(
             return *response;
         }
     };
-    let _guard = CallGuard {
+    let guard = CallGuard {
         shared: Arc::clone(&shared),
         key: key.clone(),
     };
     let Ok(params) = params else {
         return error(StatusCode::BAD_REQUEST, "invalid_request");
     };
+    if fault == Some(ProviderFault::HoldOutlivingCaller) {
+        // Its own task, so a caller that goes away (dropping this handler) does not
+        // end the call: the provider still owns the request and finishes it.
+        let call = tokio::spawn(async move {
+            shared.gate.hold().await;
+            let response = charge_and_answer(&shared, key, params, fault, drop_connection).await;
+            drop(guard);
+            response
+        });
+        return call
+            .await
+            .unwrap_or_else(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "processing_error"));
+    }
+    let response = charge_and_answer(&shared, key, params, fault, drop_connection).await;
+    drop(guard);
+    response
+}
 
+/// Makes the charge a call asked for (after the faults that come before it) and
+/// answers it, applying the faults that come after it.
+async fn charge_and_answer(
+    shared: &Arc<Shared>,
+    key: Option<String>,
+    params: ChargeParams,
+    fault: Option<ProviderFault>,
+    drop_connection: DropConnection,
+) -> Response {
     match fault {
         Some(ProviderFault::Latency(delay)) => tokio::time::sleep(delay).await,
         Some(ProviderFault::ServerError) => {
@@ -431,6 +461,9 @@ fn fault_name(fault: ProviderFault) -> String {
         ProviderFault::LostResponse => "charges, then loses the answer".to_owned(),
         ProviderFault::HoldUntilReleased => "held before charging".to_owned(),
         ProviderFault::CommitThenHold => "charges, then holds the answer".to_owned(),
+        ProviderFault::HoldOutlivingCaller => {
+            "held before charging, and goes on if its caller leaves".to_owned()
+        }
         ProviderFault::Hang => "never answers".to_owned(),
         ProviderFault::Decline => "declines the card (402)".to_owned(),
     }

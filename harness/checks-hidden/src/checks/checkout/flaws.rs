@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::checks::checkout::carts::{breakers, refused_cleanly, stock_near_cap, stock_pricey};
 use crate::checks::checkout::world::{
-    BUDGET, BUDGET_ALLOWED, CRASH_RECOVERY, Cart, CheckoutWorld, Line, Scope, join,
+    BUDGET, BUDGET_ALLOWED, CRASH_RECOVERY, Cart, CheckoutWorld, Line, RECOVERY_MARGIN, Scope, join,
 };
 use crate::checks::http::Exchange;
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
@@ -127,7 +127,84 @@ pub async fn crash_after_charge(env: CheckEnv) -> CheckResult {
     }
     broken.extend(w.judge_answer(&cart, &x));
     broken.extend(w.judge_scope(Scope::Charges)?);
+    if !broken.is_empty() {
+        return Ok(verdict(story, broken));
+    }
+    crash_while_provider_charges(&mut w, &skus, &mut story, &mut broken).await?;
     Ok(verdict(story, broken))
+}
+
+/// The second round of [`crash_after_charge`]: the service dies while the provider is
+/// still processing its charge, which the provider finishes anyway. A retry that asks
+/// the provider again under the same key hears `409` (the original is in flight): that
+/// is not a decline, so the checkout must neither answer `402` nor give up the order,
+/// and once the provider has charged, a retry completes it with that charge.
+async fn crash_while_provider_charges(
+    w: &mut CheckoutWorld,
+    skus: &[String],
+    story: &mut Evidence,
+    broken: &mut Vec<String>,
+) -> Result<(), Problem> {
+    let cart = w.cart(&[(&skus[0], 2)]);
+    let key = w.new_key();
+    w.provider.fail_next(ProviderFault::HoldOutlivingCaller);
+    let client = w.client();
+    let (url, k, body) = (w.svc.url(), key.clone(), cart.json());
+    let task = tokio::spawn(async move { client.checkout(&url, &k, &body).await });
+    if !w.provider.wait_for_held(1, Duration::from_secs(10)).await {
+        let x = join(task).await?;
+        w.record(&key, Some(&cart), &cart.value(), &x);
+        story.exchange(&x);
+        story.say("The second checkout never reached the payment provider.");
+        return Err(Problem::Service(story.clone()));
+    }
+    story.say("A second checkout: the provider is still processing its charge (and will finish it whatever the caller does) when the service is killed with SIGKILL and restarted.");
+    w.svc.kill9().await;
+    let x = join(task).await?;
+    w.record(&key, Some(&cart), &cart.value(), &x);
+    let asked = w.provider.calls().len();
+    w.restart_after_kill9().await?;
+    // Retry until the service has asked the provider again (it hears 409: the original
+    // is still in flight) or the brief's crash window has passed.
+    let until = Instant::now() + CRASH_RECOVERY + RECOVERY_MARGIN;
+    loop {
+        let x = w.checkout(&key, &cart).await;
+        let asked_again = w.provider.calls().len() > asked;
+        if asked_again || !matches!(x.status, None | Some(409) | Some(500..=599)) {
+            story.exchange(&x);
+            if asked_again {
+                story.say("The service asked the provider about the charge again; the provider answered 409 (idempotency_key_in_use): the original is still being processed.");
+            }
+            if x.status == Some(402) || x.is_success() {
+                broken.push(format!(
+                    "While the provider was still processing the charge (it answers 409 idempotency_key_in_use: nothing is decided), the retry was answered {}; only a retryable 409/502/503/504 is right: the card may yet be charged, and is.",
+                    x.status.unwrap_or_default()
+                ));
+            }
+            break;
+        }
+        if Instant::now() >= until {
+            story.exchange(&x);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    w.provider.release_held();
+    let released = tokio::time::Instant::now();
+    w.provider.wait_idle(Duration::from_secs(5)).await;
+    story.say("The provider finishes the original call: it charges the card.");
+    let x = w
+        .checkout_until_recovered(&key, &cart, ATTEMPTS, released, story)
+        .await;
+    if !x.is_success() {
+        broken.push(format!(
+            "Once the provider had charged the card, retries with the same key for {} s never completed the checkout with that charge; the last answer: {x}",
+            (CRASH_RECOVERY + RECOVERY_MARGIN).as_secs()
+        ));
+    }
+    broken.extend(w.judge_answer(&cart, &x));
+    broken.extend(w.judge_scope(Scope::Charges)?);
+    Ok(())
 }
 
 // ----------------------------------------------------------------- replay-not-guarded
