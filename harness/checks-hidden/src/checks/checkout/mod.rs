@@ -142,7 +142,7 @@ pub fn checks() -> Vec<Check> {
             flaw: None,
             visibility: Visibility::Hidden,
             points: 1,
-            description: "An order made by the version production runs today is retried under its key, with the same cart, after the fix is deployed on the same database: the retry returns that order (or, since the old version stored no payment method to compare, refuses the key with 422), and the card is charged once and the stock taken once.",
+            description: "An order made by the version production runs today is retried under its key, with the same cart, after the fix is deployed on the same database: the retry returns that order (or, since the old version stored no payment method to compare, refuses the key with 422), and the card is charged once and the stock taken once. The same key with another cart, or another address, is refused with 422 and changes nothing.",
             run: |env| Box::pin(async move { settle(upgrade::retry_across_upgrade(env).await) }),
         },
         crate::checks::upgrade::production::registration(
