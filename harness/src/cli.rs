@@ -612,7 +612,7 @@ async fn demo(exercise: String, path: PathBuf, seed: u64, verbose: bool) -> Exit
             println!();
             println!("▶ {flaw}: {}", c.description);
             if verbose {
-                for line in c.evidence.iter().filter(|l| !l.starts_with('✗')) {
+                for line in c.evidence.iter().filter(|l| !l.is_violation()) {
                     println!("    {line}");
                 }
             }
@@ -623,7 +623,7 @@ async fn demo(exercise: String, path: PathBuf, seed: u64, verbose: bool) -> Exit
                 ),
                 CheckStatus::Fail => {
                     reproduced += 1;
-                    for line in c.evidence.iter().filter(|l| l.starts_with('✗')) {
+                    for line in c.evidence.iter().filter(|l| l.is_violation()) {
                         println!("  {}", paint(color, "31", line));
                     }
                 }

@@ -4,6 +4,7 @@
 
 mod common;
 
+use harness::checks::Line;
 use harness::grade::DEFAULT_SEED;
 use harness::report::{BuildStatus, CheckStatus};
 
@@ -69,7 +70,7 @@ async fn pristine_exercises_fail_every_flaw_check_and_pass_the_contract() {
             );
             if c.status == CheckStatus::Fail {
                 assert!(
-                    c.evidence.iter().any(|l| l.starts_with('✗')),
+                    c.evidence.iter().any(|l| l.is_violation()),
                     "{}: failure without a broken invariant",
                     c.id
                 );
@@ -95,7 +96,7 @@ async fn pristine_exercises_fail_every_flaw_check_and_pass_the_contract() {
                     .iter()
                     .any(|v| c.id == *v || v.strip_suffix('*').is_some_and(|p| c.id.starts_with(p)))
             {
-                c.evidence = vec!["[evidence depends on scheduling and timing]".to_owned()];
+                c.evidence = vec![Line::said("[evidence depends on scheduling and timing]")];
             }
         }
         let markdown = harness::report::markdown::render(&report, false);

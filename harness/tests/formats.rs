@@ -12,8 +12,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use harness::checks::Visibility;
 use harness::checks::timeline::{Moment, Recorded};
+use harness::checks::{Line, Visibility};
 use harness::report::classroom::{self, ClassroomResult};
 use harness::report::{
     BuildReport, BuildStatus, CheckReport, CheckStatus, ExerciseReport, FlawVerdict, Report,
@@ -266,10 +266,10 @@ fn check(id: &str, flaw: Option<&str>, status: CheckStatus, points: u32) -> Chec
         description: format!("{id}: what must hold"),
         requirement: false,
         evidence: vec![
-            format!("✗ {id} broke <here> & \"there\""),
-            "POST /charges → 500".to_owned(),
+            Line::violation(format!("{id} broke <here> & \"there\"")),
+            Line::said("POST /charges → 500"),
             // Over the line cap: cut in `evidence`, whole in `full_evidence`.
-            format!("gaps in ms: {}", "1 / ".repeat(200)),
+            Line::said(format!("gaps in ms: {}", "1 / ".repeat(200))),
         ],
     }
 }
@@ -853,7 +853,10 @@ fn classroom_output_fits_one_environment_variable() {
     for ex in &mut report.exercises {
         ex.build.log = Some(huge.clone());
         for c in &mut ex.checks {
-            c.evidence = vec![huge.clone(), "\u{0}\u{7}".repeat(10_000)];
+            c.evidence = vec![
+                Line::said(huge.clone()),
+                Line::said("\u{0}\u{7}".repeat(10_000)),
+            ];
         }
         let template = ex.checks[0].clone();
         for i in 0..60 {

@@ -17,6 +17,7 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use harness::checks::Line;
 use harness::intake::{self, IntakeError, Source};
 use harness::report::{
     BuildReport, BuildStatus, CheckReport, CheckStatus, ExerciseReport, Report, SubmissionReport,
@@ -325,7 +326,7 @@ fn hostile_report() -> Report {
         duration_ms: 1,
         description: "Three requests with one key.".to_owned(),
         requirement: false,
-        evidence: evidence.clone(),
+        evidence: evidence.iter().cloned().map(Line::said).collect(),
     };
     let mut review = harness::review::ReviewReport {
         submitted: true,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 
 use crate::catalog::{self, Exercise};
-use crate::checks::{CheckEnv, Verdict};
+use crate::checks::{CheckEnv, Line, Verdict};
 use crate::report::{
     BuildReport, BuildStatus, CheckReport, CheckStatus, ExerciseReport, FlawVerdict, Report,
     SCHEMA, SubmissionReport,
@@ -283,7 +283,7 @@ async fn grade_exercise(
         let (status, evidence) = match &binary {
             None => (
                 CheckStatus::Skipped,
-                vec!["Not run: the service did not build.".to_owned()],
+                vec![Line::said("Not run: the service did not build.")],
             ),
             Some(binary) => {
                 let workdir = dir.join(check.id);
@@ -313,16 +313,21 @@ async fn grade_exercise(
                         task.0.abort();
                         (
                             CheckStatus::Error,
-                            vec![format!(
+                            vec![Line::said(format!(
                                 "The check did not finish within {}s.",
                                 CHECK_TIMEOUT.as_secs()
-                            )],
+                            ))],
                         )
                     }
-                    Ok(Err(e)) => (CheckStatus::Error, vec![format!("The check panicked: {e}")]),
+                    Ok(Err(e)) => (
+                        CheckStatus::Error,
+                        vec![Line::said(format!("The check panicked: {e}"))],
+                    ),
                     Ok(Ok(Verdict::Pass(ev))) => (CheckStatus::Pass, ev.into_lines()),
                     Ok(Ok(Verdict::Fail(ev))) => (CheckStatus::Fail, ev.into_lines()),
-                    Ok(Ok(Verdict::Error(reason))) => (CheckStatus::Error, vec![reason]),
+                    Ok(Ok(Verdict::Error(reason))) => {
+                        (CheckStatus::Error, vec![Line::said(reason)])
+                    }
                 }
             }
         };
@@ -330,8 +335,8 @@ async fn grade_exercise(
         if status == CheckStatus::Fail {
             // The check's own verdict: where its judge saw the requirement broken is in
             // its evidence; the timeline marks when the check concluded it.
-            for line in evidence.iter().filter(|l| l.starts_with('✗')) {
-                timeline.violation("judge", line.trim_start_matches('✗').trim());
+            for line in evidence.iter().filter(|l| l.is_violation()) {
+                timeline.violation("judge", line.detail());
             }
         }
         let recorded = timeline.take();
@@ -384,7 +389,7 @@ async fn grade_exercise(
             duration_ms: 0,
             description: r.text.clone(),
             requirement: true,
-            evidence: vec!["Not judged: the service did not build.".to_owned()],
+            evidence: vec![Line::said("Not judged: the service did not build.")],
         }));
     }
     let review = crate::review::grade(

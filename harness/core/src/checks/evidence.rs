@@ -7,7 +7,7 @@
 //! evidence (the JSON report's `evidence`, the Markdown), and the JSON report keeps the
 //! whole text beside it, so nothing a check observed is lost on the way to a reader.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::http::Exchange;
 
@@ -20,10 +20,105 @@ pub const MAX_LINE_CHARS: usize = 500;
 /// is not shown half (a gap of `12` ms cut to `1`).
 const WORD_SLACK: usize = 60;
 
+/// How a report writes a broken requirement in its text form (JSON, Markdown, the
+/// terminal): the detail after this mark. Only [`Line`] writes and reads it.
+pub const VIOLATION_MARK: &str = "✗ ";
+
+/// One line of a check's story: something that happened (a request and its answer,
+/// what ground truth holds), or a requirement of the brief found broken. Which one it is
+/// travels with the line, so no reader has to tell them apart by their words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// The line as a report shows it: a violation carries [`VIOLATION_MARK`] first.
+    shown: String,
+    violation: bool,
+}
+
+impl Line {
+    /// Something that happened.
+    pub fn said(text: impl Into<String>) -> Line {
+        Line {
+            shown: text.into(),
+            violation: false,
+        }
+    }
+
+    /// A requirement found broken, in words.
+    pub fn violation(detail: impl AsRef<str>) -> Line {
+        Line {
+            shown: format!("{VIOLATION_MARK}{}", detail.as_ref()),
+            violation: true,
+        }
+    }
+
+    /// Reads a line back from a report's text form, where a violation is marked.
+    pub fn read(shown: String) -> Line {
+        let violation = shown.starts_with(VIOLATION_MARK);
+        Line { shown, violation }
+    }
+
+    /// Whether this line is a broken requirement.
+    pub fn is_violation(&self) -> bool {
+        self.violation
+    }
+
+    /// What the line says, without the violation mark.
+    pub fn detail(&self) -> &str {
+        if self.violation {
+            &self.shown[VIOLATION_MARK.len()..]
+        } else {
+            &self.shown
+        }
+    }
+
+    /// The line as a report shows it (a violation marked).
+    pub fn as_str(&self) -> &str {
+        &self.shown
+    }
+}
+
+impl std::ops::Deref for Line {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.shown
+    }
+}
+
+impl std::borrow::Borrow<str> for Line {
+    fn borrow(&self) -> &str {
+        &self.shown
+    }
+}
+
+impl std::fmt::Display for Line {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.shown)
+    }
+}
+
+impl PartialEq<&str> for Line {
+    fn eq(&self, other: &&str) -> bool {
+        self.shown == *other
+    }
+}
+
+impl Serialize for Line {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.shown)
+    }
+}
+
+impl<'de> Deserialize<'de> for Line {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Line, D::Error> {
+        String::deserialize(d).map(Line::read)
+    }
+}
+
 /// Lines of evidence in the order things happened.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 #[serde(transparent)]
-pub struct Evidence(Vec<String>);
+pub struct Evidence(Vec<Line>);
 
 impl Evidence {
     /// An empty story.
@@ -34,21 +129,31 @@ impl Evidence {
     /// Adds one line, whole: a line over [`MAX_LINE_CHARS`] is cut only where a report
     /// shows it ([`cut`]), so the JSON report can still carry its full text.
     pub fn say(&mut self, line: impl Into<String>) {
-        self.0.push(line.into());
+        self.0.push(Line::said(line));
+    }
+
+    /// Adds a requirement found broken.
+    pub fn violation(&mut self, detail: impl AsRef<str>) {
+        self.0.push(Line::violation(detail));
+    }
+
+    /// Adds a line as it is (a violation stays one).
+    pub fn push(&mut self, line: Line) {
+        self.0.push(line);
     }
 
     /// Adds a request and what came back.
     pub fn exchange(&mut self, exchange: &Exchange) {
-        self.0.push(exchange.to_string());
+        self.0.push(Line::said(exchange.to_string()));
     }
 
     /// The lines so far.
-    pub fn lines(&self) -> &[String] {
+    pub fn lines(&self) -> &[Line] {
         &self.0
     }
 
     /// Consumes the story into its lines.
-    pub fn into_lines(self) -> Vec<String> {
+    pub fn into_lines(self) -> Vec<Line> {
         self.0
     }
 }
@@ -92,6 +197,29 @@ fn over(line: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_violation_is_known_as_one_and_survives_its_text_form() {
+        let mut ev = Evidence::new();
+        ev.say("POST /charges → 201");
+        ev.violation("cus_1 charged twice");
+        let lines = ev.into_lines();
+        assert!(!lines[0].is_violation());
+        assert!(lines[1].is_violation());
+        assert_eq!(lines[1].detail(), "cus_1 charged twice");
+        assert_eq!(lines[1], "✗ cus_1 charged twice");
+        let json = serde_json::to_string(&lines).expect("serialises");
+        assert_eq!(json, r#"["POST /charges → 201","✗ cus_1 charged twice"]"#);
+        let back: Vec<Line> = serde_json::from_str(&json).expect("reads back");
+        assert_eq!(back, lines);
+    }
+
+    #[test]
+    fn said_text_is_never_a_violation_whatever_it_starts_with() {
+        let line = Line::said("✗ copied from a service's log");
+        assert!(!line.is_violation());
+        assert_eq!(line.detail(), "✗ copied from a service's log");
+    }
 
     #[test]
     fn short_lines_are_left_alone() {

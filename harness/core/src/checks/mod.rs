@@ -16,7 +16,7 @@ use std::pin::Pin;
 
 use serde::Serialize;
 
-pub use evidence::Evidence;
+pub use evidence::{Evidence, Line};
 pub use journal::Journal;
 pub use timeline::Timeline;
 
@@ -150,10 +150,10 @@ pub fn verdict(story: Evidence, broken: Vec<String>) -> Verdict {
     }
     let mut evidence = Evidence::new();
     for b in broken {
-        evidence.say(format!("✗ {b}"));
+        evidence.violation(b);
     }
     for line in story.into_lines() {
-        evidence.say(line);
+        evidence.push(line);
     }
     Verdict::Fail(evidence)
 }

@@ -91,7 +91,7 @@ pub fn shrunk_verdict(
     let broken = match replayed {
         Ok((broken, exchanges)) => {
             for line in exchanges.into_lines() {
-                story.say(line);
+                story.push(line);
             }
             if broken.is_empty() {
                 vec![format!(
@@ -101,7 +101,11 @@ pub fn shrunk_verdict(
                 broken
             }
         }
-        Err(Problem::Service(ev)) => ev.into_lines(),
+        Err(Problem::Service(ev)) => ev
+            .into_lines()
+            .iter()
+            .map(|l| l.as_str().to_owned())
+            .collect(),
         Err(Problem::Harness(e)) => return Err(Problem::Harness(e)),
     };
     Ok(verdict(story, broken))

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use super::{BuildStatus, CheckReport, CheckStatus, ExerciseReport, Report};
-use crate::checks::evidence::cut;
+use crate::checks::evidence::{Line, cut};
 
 /// The page's whole stylesheet: print-friendly, readable on a shared screen.
 const STYLE: &str = "
@@ -353,8 +353,8 @@ fn render_failed(out: &mut String, c: &CheckReport) {
             esc(&super::markdown::first_sentence(&c.description))
         );
     }
-    let (broken, story): (Vec<&String>, Vec<&String>) =
-        c.evidence.iter().partition(|l| l.starts_with('✗'));
+    let (broken, story): (Vec<&Line>, Vec<&Line>) =
+        c.evidence.iter().partition(|l| l.is_violation());
     if !broken.is_empty() {
         let _ = writeln!(
             out,

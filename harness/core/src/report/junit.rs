@@ -10,6 +10,7 @@
 use std::fmt::Write;
 
 use super::{BuildStatus, CheckStatus, ExerciseReport, Report};
+use crate::checks::Line;
 
 /// Name of an exercise's build test case: `<exercise>.build`. No check id ends in
 /// `.build` (a test keeps it so), so the name never collides with a check's.
@@ -57,7 +58,7 @@ pub fn render(report: &Report) -> String {
                 seconds(c.duration_ms)
             );
             let body = escape(&c.evidence.join("\n"));
-            let first = escape(c.evidence.first().map_or("", String::as_str));
+            let first = escape(c.evidence.first().map_or("", Line::as_str));
             match c.status {
                 CheckStatus::Pass => out.push_str("/>\n"),
                 CheckStatus::Fail => {

@@ -18,7 +18,7 @@ use std::fmt::Write;
 
 use super::{BuildStatus, CheckStatus, Report};
 use crate::checks::Visibility;
-use crate::checks::evidence::cut;
+use crate::checks::evidence::{Line, cut};
 
 /// Renders `report`. With `timings` false the output holds no durations and no
 /// machine-specific isolation details, so it is stable across runs (snapshots).
@@ -332,10 +332,10 @@ const EVIDENCE_BUDGET: usize = 600;
 /// counted and left to the JSON report, which holds every line whole. A check that
 /// names no broken requirement (its service did not start, the harness could not judge)
 /// shows at least the first line of its story.
-fn render_check_evidence(out: &mut String, evidence: &[String]) {
-    let shown = |line: &String| cut(line).unwrap_or_else(|| line.clone());
-    let mut broken: Vec<&String> = Vec::new();
-    for line in evidence.iter().filter(|l| l.starts_with('✗')) {
+fn render_check_evidence(out: &mut String, evidence: &[Line]) {
+    let shown = |line: &Line| cut(line).unwrap_or_else(|| line.to_string());
+    let mut broken: Vec<&Line> = Vec::new();
+    for line in evidence.iter().filter(|l| l.is_violation()) {
         if !broken.contains(&line) {
             broken.push(line);
         }
@@ -347,14 +347,14 @@ fn render_check_evidence(out: &mut String, evidence: &[String]) {
         render_evidence(out, line);
     }
     // A story line a shown broken requirement already quotes whole is not told twice.
-    let quoted = |line: &String| {
+    let quoted = |line: &Line| {
         broken_shown
             .iter()
             .any(|b| b.len() > line.len() && b.contains(line.as_str()))
     };
-    let story: Vec<&String> = evidence
+    let story: Vec<&Line> = evidence
         .iter()
-        .filter(|l| !l.starts_with('✗') && !quoted(l))
+        .filter(|l| !l.is_violation() && !quoted(l))
         .collect();
     let mut told = 0;
     for line in &story {
@@ -563,6 +563,11 @@ mod tests {
         assert!(block.ends_with("\n`````"), "{block}");
     }
 
+    /// Evidence as a report's text form writes it: a violation marked.
+    fn read(lines: Vec<String>) -> Vec<Line> {
+        lines.into_iter().map(Line::read).collect()
+    }
+
     #[test]
     fn broken_requirements_come_first_once_each_and_the_rest_is_counted() {
         let mut evidence: Vec<String> = vec!["Pricing answers 503 to every call.".to_owned()];
@@ -573,7 +578,7 @@ mod tests {
         evidence.push("GET /quotes/SKU-1 → 503".to_owned());
         evidence.extend((0..20).map(|i| format!("Pricing call {i}: {}", "x".repeat(150))));
         let mut out = String::new();
-        render_check_evidence(&mut out, &evidence);
+        render_check_evidence(&mut out, &read(evidence));
         let items: Vec<&str> = out.lines().collect();
         assert_eq!(
             items[..5],
@@ -612,7 +617,7 @@ mod tests {
             x.to_owned(),
         ];
         let mut out = String::new();
-        render_check_evidence(&mut out, &evidence);
+        render_check_evidence(&mut out, &read(evidence));
         assert_eq!(
             out,
             format!("- ✗ A quote must be answered within 2 s: {x}\n- Pricing hangs.\n")
@@ -627,7 +632,7 @@ mod tests {
         );
         let evidence = vec![log, "The service did not start.".to_owned()];
         let mut out = String::new();
-        render_check_evidence(&mut out, &evidence);
+        render_check_evidence(&mut out, &read(evidence));
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[0], "- Its log ends with:");
         assert!(

@@ -194,7 +194,7 @@ pub struct CheckReport {
     /// in the JSON a line over [`crate::checks::evidence::MAX_LINE_CHARS`] is cut in
     /// `evidence` and kept whole in `full_evidence` ([`evidence_json`]).
     #[serde(flatten, with = "evidence_json")]
-    pub evidence: Vec<String>,
+    pub evidence: Vec<crate::checks::Line>,
     /// What happened during a check that did not pass, on one clock, one lane per
     /// actor, with each broken requirement marked; absent for passing checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -210,7 +210,7 @@ pub struct CheckReport {
 mod evidence_json {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    use crate::checks::evidence::cut;
+    use crate::checks::evidence::{Line, cut};
 
     /// The whole text of one evidence line that `evidence` shows cut.
     #[derive(Serialize, Deserialize)]
@@ -241,7 +241,7 @@ mod evidence_json {
         full_evidence: Vec<FullLine>,
     }
 
-    pub fn serialize<S: Serializer>(lines: &[String], s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(lines: &[Line], s: S) -> Result<S::Ok, S::Error> {
         let mut shown = Shown {
             evidence: Vec::with_capacity(lines.len()),
             full_evidence: Vec::new(),
@@ -250,7 +250,10 @@ mod evidence_json {
             match cut(line) {
                 Some(short) => {
                     shown.evidence.push(short.into());
-                    shown.full_evidence.push(FullLineRef { index, text: line });
+                    shown.full_evidence.push(FullLineRef {
+                        index,
+                        text: line.as_str(),
+                    });
                 }
                 None => shown.evidence.push(line.as_str().into()),
             }
@@ -258,7 +261,7 @@ mod evidence_json {
         shown.serialize(s)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Line>, D::Error> {
         let Read {
             mut evidence,
             full_evidence,
@@ -268,7 +271,7 @@ mod evidence_json {
                 *line = full.text;
             }
         }
-        Ok(evidence)
+        Ok(evidence.into_iter().map(Line::read).collect())
     }
 }
 
@@ -345,9 +348,9 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::evidence::MAX_LINE_CHARS;
+    use crate::checks::evidence::{Line, MAX_LINE_CHARS};
 
-    fn check(evidence: Vec<String>) -> CheckReport {
+    fn check(evidence: Vec<Line>) -> CheckReport {
         CheckReport {
             timeline: None,
             id: "example.long-evidence".to_owned(),
@@ -366,7 +369,10 @@ mod tests {
     #[test]
     fn long_evidence_lines_are_cut_in_evidence_and_kept_whole_in_full_evidence() {
         let long = format!("gaps in ms: {}", "1 / ".repeat(5_000));
-        let c = check(vec!["✗ 5001 calls for one quote.".to_owned(), long.clone()]);
+        let c = check(vec![
+            Line::violation("5001 calls for one quote."),
+            Line::said(long.clone()),
+        ]);
         let json: serde_json::Value =
             serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
         let shown = json["evidence"].as_array().unwrap();
@@ -384,7 +390,7 @@ mod tests {
 
     #[test]
     fn short_evidence_has_no_full_evidence_member() {
-        let c = check(vec!["GET /health → 200".to_owned()]);
+        let c = check(vec![Line::said("GET /health → 200")]);
         let json = serde_json::to_value(&c).unwrap();
         assert!(json.get("full_evidence").is_none(), "{json}");
         assert_eq!(serde_json::from_value::<CheckReport>(json).unwrap(), c);

@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{CheckReport, CheckStatus};
-use crate::checks::Visibility;
 use crate::checks::journal::Judged;
 use crate::checks::timeline::Recorded;
+use crate::checks::{Evidence, Visibility};
 
 /// One check's history as the requirements see it: what its worlds filed, and its
 /// timeline, which a broken requirement's row shows.
@@ -123,7 +123,7 @@ pub fn judge(
                 .map(|(check, _)| *check)
                 .collect();
             broken_in.dedup();
-            let mut evidence = Vec::new();
+            let mut evidence = Evidence::new();
             let timeline = broken_in.first().and_then(|first| {
                 histories
                     .iter()
@@ -131,9 +131,8 @@ pub fn judge(
                     .map(|h| h.timeline.clone())
             });
             let status = if judged.is_empty() {
-                evidence.push(
-                    "No check's history judged this requirement: the grade cannot say whether it holds."
-                        .to_owned(),
+                evidence.say(
+                    "No check's history judged this requirement: the grade cannot say whether it holds.",
                 );
                 CheckStatus::Error
             } else if let Some(first) = broken_in.first() {
@@ -143,16 +142,16 @@ pub fn judge(
                     .flat_map(|(_, j)| &j.broken)
                     .collect();
                 for line in lines.iter().take(SHOWN) {
-                    evidence.push(format!("✗ {line}"));
+                    evidence.violation(line);
                 }
                 if lines.len() > SHOWN {
-                    evidence.push(format!("… and {} more.", lines.len() - SHOWN));
+                    evidence.say(format!("… and {} more.", lines.len() - SHOWN));
                 }
-                evidence.push(format!(
+                evidence.say(format!(
                     "Broken in the history of `{first}` (replay that check to see it).",
                 ));
                 if broken_in.len() > 1 {
-                    evidence.push(format!(
+                    evidence.say(format!(
                         "Also broken in the histories of: {}.",
                         broken_in[1..]
                             .iter()
@@ -163,7 +162,7 @@ pub fn judge(
                 }
                 CheckStatus::Fail
             } else {
-                evidence.push(format!(
+                evidence.say(format!(
                     "Held in every history that judged it: {} check(s).",
                     count_checks(&judged)
                 ));
@@ -184,7 +183,7 @@ pub fn judge(
                 duration_ms: 0,
                 description: format!("{}{NOTE}", r.text),
                 requirement: true,
-                evidence,
+                evidence: evidence.into_lines(),
             }
         })
         .collect()

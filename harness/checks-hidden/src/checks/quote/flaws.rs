@@ -152,7 +152,7 @@ pub async fn retry_discipline(env: CheckEnv) -> CheckResult {
             .await
             .map_err(|e| Problem::Harness(format!("scenario task failed: {e}")))??;
         for line in lines.into_lines() {
-            story.say(line);
+            story.push(line);
         }
         found.push(broken);
     }

@@ -236,7 +236,7 @@ pub async fn fault_schedules(env: CheckEnv) -> CheckResult {
                     ));
                 }
                 for line in answers.into_lines() {
-                    story.say(line);
+                    story.push(line);
                 }
                 story.say(format!("Replay: {replay}"));
                 return Ok(verdict(story, broken.all()));
@@ -246,7 +246,7 @@ pub async fn fault_schedules(env: CheckEnv) -> CheckResult {
                     "Replay {trial} answered every quote in time: lateness that does not repeat is the machine's, since load only ever adds time."
                 ));
                 for line in answers.into_lines() {
-                    story.say(line);
+                    story.push(line);
                 }
                 return Ok(Verdict::Pass(story));
             }

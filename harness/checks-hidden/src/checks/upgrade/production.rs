@@ -131,7 +131,7 @@ pub async fn check(env: CheckEnv, upgrade: Upgrade) -> CheckResult {
         .await
         .map_err(|p| match p {
             Problem::Service(mut ev) => {
-                ev.say("✗ The fixed service must start on the production database (the original service's schema, with data).");
+                ev.violation("The fixed service must start on the production database (the original service's schema, with data).");
                 Problem::Service(ev)
             }
             other => other,

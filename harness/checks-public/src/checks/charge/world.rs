@@ -636,7 +636,7 @@ pub fn judge_one_key_on(
                 ev.exchange(x);
             }
             for line in unreadable.into_lines() {
-                ev.say(line);
+                ev.push(line);
             }
             return Err(Problem::Service(ev));
         }
