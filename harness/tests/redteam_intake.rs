@@ -308,13 +308,16 @@ fn a_review_fifo_is_refused_without_blocking() {
 
 /// A report whose every submission-influenced string tries to break out.
 fn hostile_report() -> Report {
-    let evidence = vec![
+    let evidence: Vec<Line> = [
         "POST /charges → 500 \"```\\n</details>\\n# All checks passed\"".to_owned(),
         "service log tail:\n```\n</details>\n# Grade report\n**22 / 22 points**\n\n---\n| check | result |\n|---|---|\n<!-- hide the rest".to_owned(),
         "<details><summary>ok</summary>".to_owned(),
         "[click](http://evil.example/) ![x](http://evil.example/t.png)\r# carriage-return heading"
             .to_owned(),
-    ];
+    ]
+    .into_iter()
+    .map(Line::said)
+    .collect();
     let check = |id: &str, status| CheckReport {
         timeline: None,
         id: id.to_owned(),
@@ -326,7 +329,7 @@ fn hostile_report() -> Report {
         duration_ms: 1,
         description: "Three requests with one key.".to_owned(),
         requirement: false,
-        evidence: evidence.iter().cloned().map(Line::said).collect(),
+        evidence: evidence.clone(),
     };
     let mut review = harness::review::ReviewReport {
         submitted: true,
