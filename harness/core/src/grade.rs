@@ -21,7 +21,11 @@ pub const UPGRADE_CHECK: &str = ".upgrade-from-production";
 
 /// Id suffixes of the checks that start production's own build (the grader's pristine
 /// exercise) before the fix: they get it in [`CheckEnv::pristine`].
-pub const NEEDS_PRODUCTION_BUILD: &[&str] = &[UPGRADE_CHECK, ".retry-across-upgrade"];
+pub const NEEDS_PRODUCTION_BUILD: &[&str] = &[
+    UPGRADE_CHECK,
+    ".retry-across-upgrade",
+    ".key-reused-with-other-cart",
+];
 
 /// The seed used when `--seed` is not given: the same for every submission, so a
 /// pipeline grades every candidate against the same histories.

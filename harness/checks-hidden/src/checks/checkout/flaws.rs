@@ -374,6 +374,9 @@ async fn duplicates_while_held(
 /// A key is reused with a different cart: 422 with a JSON error, nothing changes, and
 /// the original cart still replays its order.
 pub async fn key_reused_with_other_cart(env: CheckEnv) -> CheckResult {
+    let mut across_deploy = env.clone();
+    across_deploy.workdir = env.workdir.join("across-deploy");
+    std::fs::create_dir_all(&across_deploy.workdir)?;
     let mut w = CheckoutWorld::start(env).await?;
     let mut story = Evidence::new();
     let mut broken = Vec::new();
@@ -421,7 +424,66 @@ pub async fn key_reused_with_other_cart(env: CheckEnv) -> CheckResult {
         broken.push("The original cart no longer replays its order with 200.".to_owned());
     }
     broken.extend(w.judge_scope(Scope::Charges)?);
+    if !broken.is_empty() {
+        return Ok(verdict(story, broken));
+    }
+    drop(w);
+    reused_across_deploy(across_deploy, &mut story, &mut broken).await?;
     Ok(verdict(story, broken))
+}
+
+/// The second round of [`key_reused_with_other_cart`]: the order was made by the version
+/// production runs today, which kept no fingerprint of its requests, but its rows keep
+/// the customer, the lines and the address. "A different body under a key that already
+/// has an order, in any status, gets 422": after the deploy, its key with another cart
+/// or another address is refused.
+async fn reused_across_deploy(
+    env: CheckEnv,
+    story: &mut Evidence,
+    broken: &mut Vec<String>,
+) -> Result<(), Problem> {
+    let Some(mut w) = CheckoutWorld::start_as_production(env).await? else {
+        return Err(Problem::Harness(
+            "production's build was not handed to this check".to_owned(),
+        ));
+    };
+    let skus = w.stock_products(1, STOCK)?;
+    let cart = w.cart(&[(&skus[0], 2)]);
+    let key = w.new_key();
+    let first = w.checkout(&key, &cart).await;
+    story.say(format!(
+        "Across a deploy: the version production runs today places an order: {first}"
+    ));
+    if !first.is_success() {
+        return Err(Problem::Harness(format!(
+            "production's own build did not complete a plain checkout: {first}"
+        )));
+    }
+    w.deploy_fix().await?;
+    story.say("It is stopped for the deploy; the fixed service starts on the same database.");
+    let mut more = cart.clone();
+    more.lines[0].quantity = 3;
+    let mut elsewhere = cart.clone();
+    elsewhere.shipping_address.line1 = format!("{} (back door)", cart.shipping_address.line1);
+    for (other, what, kept) in [
+        (more, "another cart (3 units, not 2)", "`order_lines`"),
+        (elsewhere, "another shipping address", "`orders`"),
+    ] {
+        let reused = w.client().checkout(&w.svc.url(), &key, &other.json()).await;
+        w.record(&key, None, &other.value(), &reused);
+        story.exchange(&reused);
+        if reused.status != Some(422) || !reused.is_json_error() {
+            broken.push(format!(
+                "The key of order {}, placed before the deploy, was reused with {what} and answered {}; the brief requires 422 with a JSON error (the old version kept it in {kept}).",
+                first.str_field("id").unwrap_or("?"),
+                reused
+                    .status
+                    .map_or("nothing".to_owned(), |s| s.to_string())
+            ));
+        }
+    }
+    broken.extend(w.judge_scope(Scope::Charges)?);
+    Ok(())
 }
 
 // -------------------------------------------------------------------- order-not-atomic

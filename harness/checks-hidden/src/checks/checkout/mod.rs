@@ -44,7 +44,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("replay-not-guarded"),
             visibility: Visibility::Hidden,
             points: 1,
-            description: "A key that placed an order is reused with another cart, another payment method and another shipping address: 422 with a JSON error each time and nothing charged or changed; the original cart still replays its order with 200.",
+            description: "A key that placed an order is reused with another cart, another payment method and another shipping address: 422 with a JSON error each time and nothing charged or changed; the original cart still replays its order with 200. Then across a deploy: an order made by the version production runs today, its key sent to the fix with another cart and with another address (the old rows keep both): 422 each time.",
             run: |env| {
                 Box::pin(async move { settle(flaws::key_reused_with_other_cart(env).await) })
             },
@@ -142,7 +142,7 @@ pub fn checks() -> Vec<Check> {
             flaw: None,
             visibility: Visibility::Hidden,
             points: 1,
-            description: "An order made by the version production runs today is retried under its key, with the same cart, after the fix is deployed on the same database: the retry returns that order (or, since the old version stored no payment method to compare, refuses the key with 422), and the card is charged once and the stock taken once. The same key with another cart, or another address, is refused with 422 and changes nothing.",
+            description: "An order made by the version production runs today is retried under its key, with the same cart, after the fix is deployed on the same database: the retry returns that order with 200, and the card is charged once and the stock taken once.",
             run: |env| Box::pin(async move { settle(upgrade::retry_across_upgrade(env).await) }),
         },
         crate::checks::upgrade::production::registration(
