@@ -12,6 +12,10 @@ use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
 use crate::fakes::{LockHolder, ProviderFault};
 use crate::service::RunningService;
 
+/// How long the crash check's request waits on the provider before its instance is
+/// killed: long enough for a lease renewed every second to have been renewed a few times.
+const IN_FLIGHT_BEFORE_KILL: Duration = Duration::from_secs(4);
+
 /// How long the harness holds the write lock while duplicates reach their first write:
 /// far above a request's way to it, far below the busy timeout (5 s by default).
 const GATE_HOLD: Duration = Duration::from_millis(1000);
@@ -320,12 +324,29 @@ pub async fn crash_after_provider_call(env: CheckEnv) -> CheckResult {
         "Sent {} with Idempotency-Key {key}; the provider charged the card and is holding its answer.",
         body.json()
     ));
+    // The provider is slow to answer: the request stays in flight a while before the
+    // instance dies, so a lease renewed while it waits must still run out within 5 s of
+    // the crash, not 5 s after a deadline that grew with every renewal.
+    let answered = match tokio::time::timeout(IN_FLIGHT_BEFORE_KILL, &mut in_flight).await {
+        Ok(x) => Some(x.map_err(|e| Problem::Harness(e.to_string()))?),
+        Err(_) => None,
+    };
     w.svc.kill9().await;
-    story.say("Killed the service with SIGKILL while it waited for the provider.");
+    story.say(if answered.is_some() {
+        "The service answered before the provider did; then it was killed with SIGKILL.".to_owned()
+    } else {
+        format!(
+            "Killed the service with SIGKILL {} ms later while it waited for the provider.",
+            IN_FLIGHT_BEFORE_KILL.as_millis()
+        )
+    });
     w.provider.release_held();
-    let cut = in_flight
-        .await
-        .map_err(|e| Problem::Harness(e.to_string()))?;
+    let cut = match answered {
+        Some(x) => x,
+        None => in_flight
+            .await
+            .map_err(|e| Problem::Harness(e.to_string()))?,
+    };
     story.exchange(&cut);
     if !w.provider.wait_idle(Duration::from_secs(5)).await {
         return Err(Problem::Harness("the provider call did not finish".into()));
