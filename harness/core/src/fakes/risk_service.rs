@@ -41,6 +41,9 @@ pub enum RiskFault {
     UnknownDecision,
     /// Drop the connection without answering.
     Reset,
+    /// Send `200` and its headers and the first half of an approval, then stall for
+    /// good: no usable answer, however long the service waits.
+    SlowBody,
 }
 
 /// One assessment the risk service received.
@@ -237,6 +240,20 @@ async fn assess(
             outcome("unknown decision");
             return Json(json!({ "decision": "review", "reason": "manual review queue" }))
                 .into_response();
+        }
+        Some(RiskFault::SlowBody) => {
+            outcome("stalled mid-body");
+            let mut response = Response::new(axum::body::Body::empty());
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("application/json"),
+            );
+            return response.map(|_| {
+                axum::body::Body::new(super::body::StalledBody::new(
+                    super::body::first_half(r#"{"decision": "approve"}"#),
+                    (),
+                ))
+            });
         }
         Some(RiskFault::Reset) => {
             outcome("reset");

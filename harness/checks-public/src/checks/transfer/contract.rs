@@ -313,6 +313,11 @@ pub async fn risk_decline_and_outage(env: CheckEnv) -> CheckResult {
             "reset",
             "drops the connection without answering",
         ),
+        (
+            RiskFault::SlowBody,
+            "stalled mid-body",
+            "sends its headers and half an approval, then stalls for good",
+        ),
     ]
     .into_iter()
     .enumerate()
