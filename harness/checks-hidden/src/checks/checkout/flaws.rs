@@ -97,17 +97,7 @@ pub async fn crash_after_charge(env: CheckEnv) -> CheckResult {
     let skus = w.stock_products(2, STOCK)?;
     let cart = w.cart(&[(&skus[0], 1), (&skus[1], 3)]);
     let key = w.new_key();
-    w.provider.fail_next(ProviderFault::CommitThenHold);
-    let client = w.client();
-    let (url, k, body) = (w.svc.url(), key.clone(), cart.json());
-    let task = tokio::spawn(async move { client.checkout(&url, &k, &body).await });
-    if !w.provider.wait_for_held(1, Duration::from_secs(10)).await {
-        let x = join(task).await?;
-        w.record(&key, Some(&cart), &cart.value(), &x);
-        story.exchange(&x);
-        story.say("The checkout never reached the payment provider.");
-        return Err(Problem::Service(story));
-    }
+    let task = held_at_provider(&mut w, &key, &cart, ProviderFault::CommitThenHold, &story).await?;
     story.say("The provider charged the card and holds its answer; the service is killed with SIGKILL and restarted.");
     w.svc.kill9().await;
     let x = join(task).await?;
@@ -134,6 +124,31 @@ pub async fn crash_after_charge(env: CheckEnv) -> CheckResult {
     Ok(verdict(story, broken))
 }
 
+/// Sends `cart` under `key` with the provider set to hold it in `fault`, and returns the
+/// request's task once the provider holds it; a checkout that never reaches the provider
+/// fails the check, with `story` and its answer as evidence.
+async fn held_at_provider(
+    w: &mut CheckoutWorld,
+    key: &str,
+    cart: &Cart,
+    fault: ProviderFault,
+    story: &Evidence,
+) -> Result<tokio::task::JoinHandle<Exchange>, Problem> {
+    w.provider.fail_next(fault);
+    let client = w.client();
+    let (url, k, body) = (w.svc.url(), key.to_owned(), cart.json());
+    let task = tokio::spawn(async move { client.checkout(&url, &k, &body).await });
+    if w.provider.wait_for_held(1, Duration::from_secs(10)).await {
+        return Ok(task);
+    }
+    let x = join(task).await?;
+    w.record(key, Some(cart), &cart.value(), &x);
+    let mut story = story.clone();
+    story.exchange(&x);
+    story.say("The checkout never reached the payment provider.");
+    Err(Problem::Service(story))
+}
+
 /// The second round of [`crash_after_charge`]: the service dies while the provider is
 /// still processing its charge, which the provider finishes anyway. A retry that asks
 /// the provider again under the same key hears `409` (the original is in flight): that
@@ -147,17 +162,7 @@ async fn crash_while_provider_charges(
 ) -> Result<(), Problem> {
     let cart = w.cart(&[(&skus[0], 2)]);
     let key = w.new_key();
-    w.provider.fail_next(ProviderFault::HoldOutlivingCaller);
-    let client = w.client();
-    let (url, k, body) = (w.svc.url(), key.clone(), cart.json());
-    let task = tokio::spawn(async move { client.checkout(&url, &k, &body).await });
-    if !w.provider.wait_for_held(1, Duration::from_secs(10)).await {
-        let x = join(task).await?;
-        w.record(&key, Some(&cart), &cart.value(), &x);
-        story.exchange(&x);
-        story.say("The second checkout never reached the payment provider.");
-        return Err(Problem::Service(story.clone()));
-    }
+    let task = held_at_provider(w, &key, &cart, ProviderFault::HoldOutlivingCaller, story).await?;
     story.say("A second checkout: the provider is still processing its charge (and will finish it whatever the caller does) when the service is killed with SIGKILL and restarted.");
     w.svc.kill9().await;
     let x = join(task).await?;
