@@ -178,7 +178,7 @@ async fn crash_while_provider_charges(
         if asked_again || !matches!(x.status, None | Some(409) | Some(500..=599)) {
             story.exchange(&x);
             if asked_again {
-                story.say("The service asked the provider about the charge again; the provider answered 409 (idempotency_key_in_use): the original is still being processed.");
+                story.say("The service asked the provider about the charge again while the original call was still held (under the same provider key the provider answers 409 idempotency_key_in_use).");
             }
             if x.status == Some(402) || x.is_success() {
                 broken.push(format!(
@@ -196,7 +196,12 @@ async fn crash_while_provider_charges(
     }
     w.provider.release_held();
     let released = tokio::time::Instant::now();
-    w.provider.wait_idle(Duration::from_secs(5)).await;
+    // The fault is believed only once it happened: the held call ran to its end.
+    if !w.provider.wait_idle(Duration::from_secs(5)).await {
+        return Err(Problem::Harness(
+            "the provider's held call did not finish after its release".to_owned(),
+        ));
+    }
     story.say("The provider finishes the original call: it charges the card.");
     let x = w
         .checkout_until_recovered(&key, &cart, ATTEMPTS, released, story)

@@ -42,6 +42,5 @@ pub async fn retry_across_upgrade(env: CheckEnv) -> CheckResult {
         ));
     }
     broken.extend(w.judge()?);
-    broken.dedup();
     Ok(verdict(story, broken))
 }
