@@ -166,6 +166,15 @@ fn pristine_html_in_a_browser(report: &harness::report::Report) {
 /// (those decide on the fastest of several trials, which load cannot make faster).
 const STREAMS: usize = 3;
 
+/// `CORPUS_STREAMS=N` overrides [`STREAMS`], to measure how the corpus run scales.
+fn stream_count() -> usize {
+    std::env::var("CORPUS_STREAMS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(STREAMS)
+}
+
 // More workers than streams: a judge's SQLite read blocks its worker for a moment, and
 // must not hold up another stream's clock.
 #[tokio::test(flavor = "multi_thread", worker_threads = 6)]
@@ -190,7 +199,7 @@ async fn corpus_references_pass_and_decoys_fail_exactly_their_checks() {
     }
     let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
     let mut streams = Vec::new();
-    for _ in 0..STREAMS {
+    for _ in 0..stream_count() {
         let queue = std::sync::Arc::clone(&queue);
         streams.push(tokio::spawn(async move {
             let mut mismatches = Vec::new();

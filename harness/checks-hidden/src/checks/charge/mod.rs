@@ -74,7 +74,7 @@ pub fn checks() -> Vec<Check> {
             flaw: None,
             visibility: Visibility::Hidden,
             points: 1,
-            description: "A charge made by the version production runs today is retried under its key after the fix is deployed on the same database: the retry replays that charge and the customer is charged once.",
+            description: "A charge made by the version production runs today is retried under its key after the fix is deployed on the same database: the retry replays that charge and the customer is charged once. Production's data also holds a key the old version charged twice (a mobile double-submit it let through): the fix starts on that database and keeps both rows.",
             run: |env| Box::pin(async move { settle(upgrade::retry_across_upgrade(env).await) }),
         },
         crate::checks::upgrade::production::registration("charge.upgrade-from-production", |env| {

@@ -43,7 +43,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("check-then-act"),
             visibility: Visibility::Hidden,
             points: 3,
-            description: "Five transfers out of one account whose balance covers one of them, then four transfers into one account, each held at the risk check until all have read their balances: no overdraft, money conserved, exactly the accepted transfers applied, no transfer the payer could cover refused, every refusal a clean 409/422/503.",
+            description: "Five transfers out of one account whose balance covers one of them, then four transfers into one account, then two out of an account that covers both and one into it, each held at the risk check until all have read their balances: no overdraft, money conserved, exactly the accepted transfers applied, no transfer the payer could cover refused, every refusal a clean 409/422/503.",
             run: |env| Box::pin(async move { settle(flaws::concurrent_overdraft(env).await) }),
         },
         Check {

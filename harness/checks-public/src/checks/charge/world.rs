@@ -557,6 +557,23 @@ pub fn judge_standing(
     ]
 }
 
+/// [`judge_standing`] on the `charges` rows of `db` for every customer in `sent`; an
+/// error if the table cannot be read (the check's own failure to report, not a finding).
+pub fn judge_standing_on(
+    db: &std::path::Path,
+    provider: &PaymentProvider,
+    sent: &[(Option<String>, String)],
+) -> rusqlite::Result<Vec<(&'static str, Vec<String>)>> {
+    let mut rows = std::collections::BTreeMap::new();
+    for customer in sent.iter().filter_map(|(_, body)| customer_of(body)) {
+        if !rows.contains_key(&customer) {
+            let found = read_db_charges(db, &customer)?;
+            rows.insert(customer, found);
+        }
+    }
+    Ok(judge_standing(sent, &provider.charges(), &rows))
+}
+
 /// The `customer_id` of a request body, when it has one.
 fn customer_of(body: &str) -> Option<String> {
     let value: serde_json::Value = serde_json::from_str(body).ok()?;
@@ -577,17 +594,10 @@ impl Drop for ChargeWorld {
                 &sent,
                 &self.provider.calls(),
             ));
-            let mut rows = std::collections::BTreeMap::new();
-            for customer in sent.iter().filter_map(|(_, body)| customer_of(body)) {
-                if rows.contains_key(&customer) {
-                    continue;
-                }
-                let Ok(found) = read_db_charges(self.svc.db(), &customer) else {
-                    return;
-                };
-                rows.insert(customer, found);
-            }
-            for (requirement, broken) in judge_standing(&sent, &self.provider.charges(), &rows) {
+            let Ok(judged) = judge_standing_on(self.svc.db(), &self.provider, &sent) else {
+                return;
+            };
+            for (requirement, broken) in judged {
                 self.env.journal.judged(requirement, broken);
             }
             self.env.journal.judged(
