@@ -458,17 +458,20 @@ async fn concurrency_rounds(w: &mut TransferWorld, targets: &[Target], how: &str
     // Round 3: two transfers out of an account that covers both, and one into it, all
     // read before any commits. Whatever commits first changes the payer's balance under
     // the others: a fix that re-checks "the balance I read" instead of "the balance
-    // covers the amount" refuses transfers the payer can pay.
+    // covers the amount" refuses transfers the payer can pay. The incoming amount
+    // differs from the outgoing one, so no order of commits brings the payer's balance
+    // back to a value an earlier reader saw.
     let amount = 500 + w.rng().below(2_000) as i64;
+    let incoming = amount + 1 + w.rng().below(500) as i64;
     let balance = 2 * amount + w.rng().below(amount as u64) as i64;
-    let [payer, other, payee] = accounts::<3>(w, &[balance, amount, 0])?;
+    let [payer, other, payee] = accounts::<3>(w, &[balance, incoming, 0])?;
     let bodies = vec![
         w.body(&payer, &payee, amount),
-        w.body(&other, &payer, amount),
+        w.body(&other, &payer, incoming),
         w.body(&payer, &payee, amount),
     ];
     story.say(format!(
-        "{how}: 2 transfers of {amount} out of {payer} (balance {balance}, enough for both) and 1 into it from {other}, held at the risk check until all have arrived."
+        "{how}: 2 transfers of {amount} out of {payer} (balance {balance}, enough for both) and 1 of {incoming} into it from {other}, held at the risk check until all have arrived."
     ));
     let answers = burst_held(w, targets, &bodies, &mut story).await?;
     judge_statuses(&answers, &mut broken, "in a concurrent burst");
