@@ -32,7 +32,7 @@ pub use risk_service::{RiskFault, RiskService};
 #[cfg(feature = "checkout")]
 pub use shipping_rates::{ShippingCall, ShippingFault, ShippingRates};
 #[cfg(any(feature = "transfer", feature = "checkout"))]
-pub use write_faults::{LockHolder, WriteFault, WriteFaults};
+pub use write_faults::{ArmedLog, LockHolder, WriteFault, WriteFaults};
 
 /// Waits until `done()` holds, re-checking on every bump of `changed` (each fake bumps
 /// it on every change to its records); false if `timeout` passes first.

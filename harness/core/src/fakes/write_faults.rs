@@ -175,7 +175,18 @@ pub struct WriteFaults {
     triggers: BTreeMap<String, String>,
     /// Where arming is recorded, once [`WriteFaults::record_into`] set it.
     recorder: super::recorder::Recorder,
+    /// When faults were armed, once [`WriteFaults::log_arming_into`] set it.
+    armed_log: Option<ArmedLog>,
 }
+
+/// When write faults were armed: `(armed at, disarmed at)`, `None` while still armed.
+/// A judge of answers leaves alone the requests that were in flight meanwhile: the
+/// harness's aborted write surfaces as a constraint error, which no real disk failure
+/// does, so what a service makes of it is not evidence about its requirements.
+pub type ArmedLog = std::sync::Arc<Mutex<Vec<ArmedSpan>>>;
+
+/// One arming: when, and until when (`None` while still armed).
+pub type ArmedSpan = (std::time::Instant, Option<std::time::Instant>);
 
 impl WriteFaults {
     /// Installs the counting triggers on every ordinary table of the database at `db`
@@ -231,6 +242,7 @@ impl WriteFaults {
             tables,
             triggers,
             recorder: Default::default(),
+            armed_log: None,
         })
     }
 
@@ -238,6 +250,18 @@ impl WriteFaults {
     pub fn record_into(self, timeline: &crate::checks::Timeline) -> WriteFaults {
         self.recorder.set(timeline, "database");
         self
+    }
+
+    /// From now on, logs into `log` when faults are armed and disarmed.
+    pub fn log_arming_into(mut self, log: ArmedLog) -> WriteFaults {
+        self.armed_log = Some(log);
+        self
+    }
+
+    fn armed_log(&self) -> Option<MutexGuard<'_, Vec<ArmedSpan>>> {
+        self.armed_log
+            .as_ref()
+            .map(|log| log.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     fn inner(&self) -> MutexGuard<'_, Inner> {
@@ -254,6 +278,9 @@ impl WriteFaults {
     /// harness installed (a restart may have dropped them), since the fault could not
     /// fire.
     pub fn arm(&self, k: u64, fault: WriteFault) -> Result<(), FaultError> {
+        if let Some(mut log) = self.armed_log() {
+            log.push((std::time::Instant::now(), None));
+        }
         self.start(k, fault.mode())?;
         self.recorder
             .note(|| format!("armed: row write {k} from now will {}", fault.mode()));
@@ -346,6 +373,12 @@ impl WriteFaults {
         inner
             .conn
             .execute("UPDATE harness_write_faults SET armed = 0, seen = 0", [])?;
+        if let Some(mut log) = self.armed_log() {
+            let now = std::time::Instant::now();
+            for (_, until) in log.iter_mut().filter(|(_, until)| until.is_none()) {
+                *until = Some(now);
+            }
+        }
         Ok(())
     }
 

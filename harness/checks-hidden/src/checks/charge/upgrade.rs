@@ -233,6 +233,27 @@ fn rows_lost(before: &[Row], after: &[Row]) -> Vec<String> {
         .collect()
 }
 
+async fn post(
+    timeline: &crate::checks::Timeline,
+    base: &str,
+    key: &str,
+    body: &ChargeBody,
+) -> crate::checks::http::Exchange {
+    send(
+        timeline,
+        &reqwest::Client::new(),
+        reqwest::Method::POST,
+        base,
+        "/charges",
+        &[
+            ("content-type", "application/json"),
+            ("idempotency-key", key),
+        ],
+        Some(body.json()),
+    )
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,25 +299,4 @@ mod tests {
         let after = vec![row("ch_a", "k", "pch_9")];
         assert_eq!(rows_lost(&before, &after).len(), 1);
     }
-}
-
-async fn post(
-    timeline: &crate::checks::Timeline,
-    base: &str,
-    key: &str,
-    body: &ChargeBody,
-) -> crate::checks::http::Exchange {
-    send(
-        timeline,
-        &reqwest::Client::new(),
-        reqwest::Method::POST,
-        base,
-        "/charges",
-        &[
-            ("content-type", "application/json"),
-            ("idempotency-key", key),
-        ],
-        Some(body.json()),
-    )
-    .await
 }

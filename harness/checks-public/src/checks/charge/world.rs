@@ -566,9 +566,9 @@ pub fn judge_standing_on(
 ) -> rusqlite::Result<Vec<(&'static str, Vec<String>)>> {
     let mut rows = std::collections::BTreeMap::new();
     for customer in sent.iter().filter_map(|(_, body)| customer_of(body)) {
-        if !rows.contains_key(&customer) {
-            let found = read_db_charges(db, &customer)?;
-            rows.insert(customer, found);
+        if let std::collections::btree_map::Entry::Vacant(slot) = rows.entry(customer) {
+            let found = read_db_charges(db, slot.key())?;
+            slot.insert(found);
         }
     }
     Ok(judge_standing(sent, &provider.charges(), &rows))

@@ -12,7 +12,7 @@
 //! model, no balance below zero, no money created or destroyed.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, params};
 use serde::Serialize;
@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::checks::http::{Exchange, send};
 use crate::checks::{CheckEnv, Evidence, Problem, restart_service, start_service};
 pub use crate::fakes::LockHolder;
-use crate::fakes::{RiskFault, RiskService, WriteFaults};
+use crate::fakes::{ArmedLog, RiskFault, RiskService, WriteFaults};
 use crate::seed::SeedRng;
 use crate::service::{RunningService, ServiceSpec};
 
@@ -85,6 +85,21 @@ pub struct Ledger {
 /// request that may have moved money.
 type Fates = std::sync::Arc<std::sync::Mutex<Vec<(TransferBody, Fate)>>>;
 
+/// When each filed request was sent and answered, in the order of [`Fates`]: pushed
+/// while the fates' lock is held, so the two lists stay aligned.
+type Windows = std::sync::Arc<std::sync::Mutex<Vec<Window>>>;
+
+/// When a request left the harness and, if it did, when its answer came.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    sent: Instant,
+    answered: Option<Instant>,
+}
+
+fn windows(w: &Windows) -> std::sync::MutexGuard<'_, Vec<Window>> {
+    w.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn lock(fates: &Fates) -> std::sync::MutexGuard<'_, Vec<(TransferBody, Fate)>> {
     fates
         .lock()
@@ -127,6 +142,9 @@ pub struct TransferWorld {
     /// Opening balance of every account the harness opened.
     opened: BTreeMap<String, i64>,
     sent: Fates,
+    windows: Windows,
+    /// When the check armed write faults (see [`ArmedLog`]).
+    armed: ArmedLog,
     references: u64,
 }
 
@@ -163,6 +181,8 @@ impl TransferWorld {
             instances: 1,
             opened: BTreeMap::new(),
             sent: Fates::default(),
+            windows: Windows::default(),
+            armed: ArmedLog::default(),
             references: 0,
         })
     }
@@ -235,6 +255,7 @@ impl TransferWorld {
         Client {
             http: self.http.clone(),
             fates: self.sent.clone(),
+            windows: self.windows.clone(),
             timeline: self.env.journal.timeline().clone(),
         }
     }
@@ -247,7 +268,12 @@ impl TransferWorld {
     /// Files a request sent without this world's clients (a raw socket) whose client
     /// gave up before any answer: it may be applied whole or not at all.
     pub fn record_unanswered(&mut self, body: &TransferBody) {
-        lock(&self.sent).push((body.clone(), Fate::Unknown));
+        let mut fates = lock(&self.sent);
+        fates.push((body.clone(), Fate::Unknown));
+        windows(&self.windows).push(Window {
+            sent: Instant::now(),
+            answered: None,
+        });
     }
 
     /// A GET request to the first instance.
@@ -263,7 +289,11 @@ impl TransferWorld {
     /// Installs the write-fault triggers in the service's database.
     pub fn write_faults(&self) -> Result<WriteFaults, Problem> {
         WriteFaults::install(self.db())
-            .map(|faults| faults.record_into(self.timeline()))
+            .map(|faults| {
+                faults
+                    .record_into(self.timeline())
+                    .log_arming_into(self.armed.clone())
+            })
             .map_err(|e| Problem::Harness(format!("could not install write faults: {e}")))
     }
 
@@ -333,6 +363,87 @@ impl TransferWorld {
         }
         balance
     }
+}
+
+/// "`409 insufficient_funds` only when the balance really does not cover the amount":
+/// a 409 is false when the payer's balance covered the amount at every moment its
+/// request was in flight, whatever order the service committed the others in. The
+/// balance is bounded from below: the opening balance, plus the stored transfers into
+/// the payer answered 2xx before the refused request was sent, minus every stored
+/// transfer out of it that may have committed before the refusal (its request sent
+/// before the refusal came, or not sent by this check's clients at all). Only payers
+/// whose balance equals the opening balance moved by the stored transfers are judged:
+/// where it does not, the audit requirement has already found the service out, and
+/// no bound on the balance holds.
+fn judge_covered(
+    opened: &BTreeMap<String, i64>,
+    sent: &[(TransferBody, Fate)],
+    when: &[Window],
+    db: &Ledger,
+) -> Vec<String> {
+    let mut broken = Vec::new();
+    let same = |b: &TransferBody, t: &DbTransfer| {
+        (
+            b.from_account.as_str(),
+            b.to_account.as_str(),
+            b.amount,
+            b.reference.as_deref(),
+        ) == (
+            t.from_account.as_str(),
+            t.to_account.as_str(),
+            t.amount,
+            t.reference.as_deref(),
+        )
+    };
+    // The request that made each stored transfer, if a client of this check sent it.
+    let made_by = |id: &str, t: &DbTransfer| {
+        sent.iter().position(|(b, f)| match f {
+            Fate::Accepted(accepted) => accepted == id,
+            Fate::Unknown => same(b, t),
+            Fate::Refused(_) => false,
+        })
+    };
+    for (i, (body, fate)) in sent.iter().enumerate() {
+        let (Fate::Refused(409), Some(window)) = (fate, when.get(i)) else {
+            continue;
+        };
+        let (Some(refused_at), Some(&opening)) = (window.answered, opened.get(&body.from_account))
+        else {
+            continue;
+        };
+        let payer = body.from_account.as_str();
+        let moved: i64 = db
+            .transfers
+            .values()
+            .map(|t| {
+                i64::from(t.to_account == payer) * t.amount
+                    - i64::from(t.from_account == payer) * t.amount
+            })
+            .sum();
+        if db.balances.get(payer) != Some(&(opening + moved)) {
+            continue;
+        }
+        let mut lowest = opening;
+        for (id, t) in &db.transfers {
+            let by = made_by(id, t).and_then(|k| when.get(k).map(|w| (k, w)));
+            if t.from_account == payer && by.is_none_or(|(_, w)| w.sent < refused_at) {
+                lowest -= t.amount;
+            }
+            if t.to_account == payer
+                && let Some((k, w)) = by
+                && matches!(sent[k].1, Fate::Accepted(_))
+                && w.answered.is_some_and(|a| a < window.sent)
+            {
+                lowest += t.amount;
+            }
+        }
+        if lowest >= body.amount {
+            broken.push(format!(
+                "{body} was refused with 409 although {payer} held at least {lowest} the whole time the request was in flight, whatever order the other transfers committed in."
+            ));
+        }
+    }
+    broken
 }
 
 /// Holds the database to the requests' fates and the ledger invariants.
@@ -464,12 +575,15 @@ pub const MONEY_CONSERVED: &str = "money-conserved";
 /// "A `201` means the transfer is durably recorded; any other answer means nothing was
 /// moved or recorded."
 pub const ANSWER_MEANS_OUTCOME: &str = "answer-means-outcome";
+/// "`409 insufficient_funds` only when the balance really does not cover the amount".
+pub const COVERED_GOES_THROUGH: &str = "covered-goes-through";
 /// Every standing requirement this world judges when its check ends.
 pub const STANDING: &[&str] = &[
     RECONCILES,
     NEVER_BELOW_ZERO,
     MONEY_CONSERVED,
     ANSWER_MEANS_OUTCOME,
+    COVERED_GOES_THROUGH,
 ];
 
 /// The requirements that hold on any history, whatever the requests were and whatever
@@ -565,10 +679,36 @@ impl Drop for TransferWorld {
             for (requirement, broken) in judge_standing(&self.opened, &ledger) {
                 self.env.journal.judged(requirement, broken);
             }
-            let sent = lock(&self.sent).clone();
+            let (sent, when) = {
+                let fates = lock(&self.sent);
+                (fates.clone(), windows(&self.windows).clone())
+            };
             self.env.journal.judged(
                 ANSWER_MEANS_OUTCOME,
                 judge_fates(&self.opened, &sent, &ledger),
+            );
+            let armed = self
+                .armed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            // Requests in flight while a write fault was armed are left out: see
+            // `ArmedLog`.
+            let when: Vec<Window> = when
+                .into_iter()
+                .map(|w| {
+                    let overlaps = armed.iter().any(|(from, until)| {
+                        w.answered.is_none_or(|a| *from <= a) && until.is_none_or(|u| w.sent <= u)
+                    });
+                    Window {
+                        answered: w.answered.filter(|_| !overlaps),
+                        ..w
+                    }
+                })
+                .collect();
+            self.env.journal.judged(
+                COVERED_GOES_THROUGH,
+                judge_covered(&self.opened, &sent, &when, &ledger),
             );
             // The payer's only request in the history: a risk call names it, and its 409
             // was due before any risk call (no other transfer of the payer's could have
@@ -727,6 +867,7 @@ pub fn clean_refusal(x: &Exchange) -> bool {
 pub struct Client {
     http: reqwest::Client,
     fates: Fates,
+    windows: Windows,
     timeline: crate::checks::Timeline,
 }
 
@@ -736,11 +877,21 @@ impl Client {
         let index = {
             let mut fates = lock(&self.fates);
             fates.push((body.clone(), Fate::Unknown));
+            windows(&self.windows).push(Window {
+                sent: Instant::now(),
+                answered: None,
+            });
             fates.len() - 1
         };
         let x = self.post_raw(base, &body.json()).await;
+        let answered = Instant::now();
         if let Some(filed) = lock(&self.fates).get_mut(index) {
             filed.1 = Fate::of(&x);
+        }
+        if x.status.is_some()
+            && let Some(window) = windows(&self.windows).get_mut(index)
+        {
+            window.answered = Some(answered);
         }
         x
     }
@@ -1024,6 +1175,105 @@ mod judge_tests {
             "no request of the check made it (or it was applied twice)"
         ));
         assert!(says(&broken, "leave it at 70"), "{broken:?}");
+    }
+
+    /// A window `sent`..`answered` ms after a common start.
+    fn at(start: Instant, sent: u64, answered: Option<u64>) -> Window {
+        Window {
+            sent: start + Duration::from_millis(sent),
+            answered: answered.map(|a| start + Duration::from_millis(a)),
+        }
+    }
+
+    fn reverse(t: &TransferBody) -> TransferBody {
+        TransferBody {
+            from_account: t.to_account.clone(),
+            to_account: t.from_account.clone(),
+            amount: t.amount,
+            reference: t.reference.clone(),
+        }
+    }
+
+    #[test]
+    fn a_409_for_a_balance_that_covered_the_amount_all_along_is_false() {
+        let start = Instant::now();
+        let t = body(60, "r1");
+        let broken = judge_covered(
+            &opened(),
+            &[(t.clone(), Fate::Refused(409))],
+            &[at(start, 0, Some(10))],
+            &ledger(&[]),
+        );
+        assert_eq!(broken.len(), 1, "{broken:?}");
+        assert!(broken[0].contains("at least 100"), "{broken:?}");
+    }
+
+    #[test]
+    fn a_409_after_a_concurrent_transfer_drained_the_account_is_true() {
+        let start = Instant::now();
+        let (first, second) = (body(60, "r1"), body(60, "r2"));
+        // The first was sent while the second was in flight and went through: whatever
+        // the order, the second may have met a balance of 40.
+        let sent = [
+            (first.clone(), Fate::Accepted("t1".into())),
+            (second.clone(), Fate::Refused(409)),
+        ];
+        let when = [at(start, 5, Some(20)), at(start, 0, Some(10))];
+        assert!(judge_covered(&opened(), &sent, &when, &ledger(&[&first])).is_empty());
+    }
+
+    #[test]
+    fn a_transfer_sent_after_the_refusal_does_not_excuse_it() {
+        let start = Instant::now();
+        let (refused, later) = (body(60, "r1"), body(60, "r2"));
+        let sent = [
+            (refused.clone(), Fate::Refused(409)),
+            (later.clone(), Fate::Accepted("t1".into())),
+        ];
+        let when = [at(start, 0, Some(10)), at(start, 20, Some(30))];
+        assert_eq!(
+            judge_covered(&opened(), &sent, &when, &ledger(&[&later])).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn money_that_arrived_before_the_request_counts_and_money_in_flight_does_not() {
+        let start = Instant::now();
+        let incoming = reverse(&body(50, "in"));
+        let refused = body(120, "out");
+        let sent = [
+            (incoming.clone(), Fate::Accepted("t1".into())),
+            (refused.clone(), Fate::Refused(409)),
+        ];
+        // Answered before the 120 was sent: 150 covered it.
+        let before = [at(start, 0, Some(10)), at(start, 20, Some(30))];
+        assert_eq!(
+            judge_covered(&opened(), &sent, &before, &ledger(&[&incoming])).len(),
+            1
+        );
+        // Still in flight when the 120 was sent: the service may have seen 100.
+        let during = [at(start, 0, Some(25)), at(start, 20, Some(30))];
+        assert!(judge_covered(&opened(), &sent, &during, &ledger(&[&incoming])).is_empty());
+    }
+
+    #[test]
+    fn a_transfer_no_client_of_the_check_sent_may_have_drained_the_account() {
+        let start = Instant::now();
+        let (refused, unknown) = (body(60, "r1"), body(60, "raw"));
+        let sent = [(refused.clone(), Fate::Refused(409))];
+        let when = [at(start, 0, Some(10))];
+        assert!(judge_covered(&opened(), &sent, &when, &ledger(&[&unknown])).is_empty());
+    }
+
+    #[test]
+    fn a_payer_whose_balance_does_not_follow_its_transfers_is_left_to_the_audit() {
+        let start = Instant::now();
+        let t = body(60, "r1");
+        let mut db = ledger(&[]);
+        db.balances.insert(A.to_owned(), 40);
+        let sent = [(t, Fate::Refused(409))];
+        assert!(judge_covered(&opened(), &sent, &[at(start, 0, Some(10))], &db).is_empty());
     }
 }
 
