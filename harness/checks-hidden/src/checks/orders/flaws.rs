@@ -405,3 +405,115 @@ mod tests {
         assert_eq!(resolve_alias(sql, "x"), None);
     }
 }
+
+/// `order_count` is "all of the customer's orders" whoever wrote them: the harness
+/// writes `orders` directly as checkout, the back office and test tooling may — an
+/// order moved to another customer, an order written again with `INSERT OR REPLACE`,
+/// an order and its lines deleted — and after each, both customers' `order_count` and
+/// first page must be what the database holds. A count kept beside the table (a
+/// column, a cache) must follow every kind of write, not only the inserts checkout
+/// makes.
+pub async fn counts_follow_direct_writes(env: CheckEnv) -> CheckResult {
+    let mut w = OrdersWorld::start(env).await?;
+    let mut story = Evidence::new();
+    let mut broken = Vec::new();
+    let (a, b) = (w.fresh_id(), w.fresh_id());
+    let product = Product {
+        id: w.fresh_id(),
+        name: "Desk lamp".to_owned(),
+        price: 2_499,
+    };
+    let mut data = Dataset {
+        customers: vec![a, b],
+        ..Dataset::default()
+    };
+    for (k, customer) in [a, a, a, a, b].into_iter().enumerate() {
+        data.orders.push(Order {
+            customer_id: customer,
+            placed_at: timestamp(k as i64 * 5),
+            lines: vec![Line {
+                product_id: product.id,
+                quantity: 1 + k as i64,
+                unit_price: product.price,
+            }],
+        });
+    }
+    data.products.push(product);
+    w.write(&data)?;
+    story.say(format!(
+        "Customer {a} has 4 orders, customer {b} has 1, written as checkout writes them."
+    ));
+    broken.extend(judge_counts_now(&w, &[a, b], "after checkout's inserts", &mut story).await?);
+    let newest_of_a = format!("(SELECT max(id) FROM orders WHERE customer_id = {a})");
+    let oldest_of_a = format!("(SELECT min(id) FROM orders WHERE customer_id = {a})");
+    let writes = [
+        (
+            "the back office moves an order to another customer",
+            format!("UPDATE orders SET customer_id = {b} WHERE id = {newest_of_a};"),
+        ),
+        (
+            "test tooling writes an existing order again with INSERT OR REPLACE",
+            format!(
+                "INSERT OR REPLACE INTO orders (id, customer_id, placed_at)
+                 SELECT id, customer_id, placed_at FROM orders WHERE id = {oldest_of_a};"
+            ),
+        ),
+        (
+            "test tooling deletes an order and its lines",
+            format!(
+                "BEGIN;
+                 DELETE FROM order_lines WHERE order_id = {oldest_of_a};
+                 DELETE FROM orders WHERE id = {oldest_of_a};
+                 COMMIT;"
+            ),
+        ),
+    ];
+    for (what, sql) in writes {
+        if !broken.is_empty() {
+            break;
+        }
+        w.write_in_db(what, &sql)?;
+        story.say(format!("Then {what}, directly in the database."));
+        broken.extend(judge_counts_now(&w, &[a, b], &format!("after {what}"), &mut story).await?);
+    }
+    Ok(verdict(story, broken))
+}
+
+/// Each customer's `order_count` and first page (limit 100) against the database.
+async fn judge_counts_now(
+    w: &OrdersWorld,
+    customers: &[i64],
+    when: &str,
+    story: &mut Evidence,
+) -> Result<Vec<String>, Problem> {
+    let mut broken = Vec::new();
+    for &customer in customers {
+        let expected = w.expected(customer)?;
+        let x = w.get(&format!("/customers/{customer}")).await.exchange;
+        story.exchange(&x);
+        if x.status != Some(200) || x.i64_field("order_count") != i64::try_from(expected.len()).ok()
+        {
+            broken.push(format!(
+                "{when}, customer {customer} has {} order(s) in the database, so GET /customers/{customer} must answer 200 with `order_count` {} (\"all of the customer's orders\"): {x}",
+                expected.len(),
+                expected.len()
+            ));
+        }
+        let page = w.page(customer, Some("100"), None).await;
+        let ids = |orders: &[serde_json::Value]| -> Vec<Option<i64>> {
+            orders
+                .iter()
+                .map(|o| o.get("id").and_then(|v| v.as_i64()))
+                .collect()
+        };
+        if page.exchange.status != Some(200) || ids(&page.orders()) != ids(&expected) {
+            story.exchange(&page.exchange);
+            broken.push(format!(
+                "{when}, customer {customer}'s first page must list the orders the database holds, {:?}; got {:?}.",
+                ids(&expected),
+                ids(&page.orders())
+            ));
+        }
+    }
+    Ok(broken)
+}

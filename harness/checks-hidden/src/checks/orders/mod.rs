@@ -30,6 +30,16 @@ pub fn checks() -> Vec<Check> {
             },
         },
         Check {
+            id: "orders.counts-follow-direct-writes",
+            flaw: None,
+            visibility: Visibility::Hidden,
+            points: 1,
+            description: "Checkout, the back office and test tooling write the tables directly: an order moved to another customer, an order written again with INSERT OR REPLACE, an order and its lines deleted. After each, both customers' `order_count` and first page are what the database holds.",
+            run: |env| {
+                Box::pin(async move { settle(flaws::counts_follow_direct_writes(env).await) })
+            },
+        },
+        Check {
             id: "orders.statements-per-order",
             flaw: Some("n-plus-one-lines"),
             visibility: Visibility::Hidden,

@@ -522,6 +522,22 @@ impl OrdersWorld {
             })
     }
 
+    /// Runs `sql` straight in the database, as checkout, the back office or test
+    /// tooling may (the brief: they "read and write these tables directly"); `what`
+    /// names the write for the error.
+    pub fn write_in_db(&self, what: &str, sql: &str) -> Result<(), Problem> {
+        self.changing();
+        let conn = rusqlite::Connection::open(self.svc.db())
+            .map_err(|e| Problem::Harness(format!("opening the database: {e}")))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .and_then(|()| conn.execute_batch(sql))
+            .map_err(|e| {
+                let mut ev = Evidence::new();
+                ev.say(format!("{what} failed in the database: {e}"));
+                Problem::Service(ev)
+            })
+    }
+
     /// Renames a product directly in the database, as the back office does.
     pub fn rename_in_db(&self, product: i64, name: &str) -> Result<(), Problem> {
         self.changing();
