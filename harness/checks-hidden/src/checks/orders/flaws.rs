@@ -392,20 +392,6 @@ pub async fn page_cost_independent_of_history(env: CheckEnv) -> CheckResult {
     Ok(verdict(story, broken))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn aliases_resolve_to_contract_tables() {
-        let sql = "SELECT l.id FROM order_lines AS l JOIN products p ON p.id = l.product_id";
-        assert_eq!(resolve_alias(sql, "l").as_deref(), Some("order_lines"));
-        assert_eq!(resolve_alias(sql, "p").as_deref(), Some("products"));
-        assert_eq!(resolve_alias(sql, "orders").as_deref(), Some("orders"));
-        assert_eq!(resolve_alias(sql, "x"), None);
-    }
-}
-
 /// `order_count` is "all of the customer's orders" whoever wrote them: the harness
 /// writes `orders` directly as checkout, the back office and test tooling may — an
 /// order moved to another customer, an order written again with `INSERT OR REPLACE`,
@@ -516,4 +502,18 @@ async fn judge_counts_now(
         }
     }
     Ok(broken)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_resolve_to_contract_tables() {
+        let sql = "SELECT l.id FROM order_lines AS l JOIN products p ON p.id = l.product_id";
+        assert_eq!(resolve_alias(sql, "l").as_deref(), Some("order_lines"));
+        assert_eq!(resolve_alias(sql, "p").as_deref(), Some("products"));
+        assert_eq!(resolve_alias(sql, "orders").as_deref(), Some("orders"));
+        assert_eq!(resolve_alias(sql, "x"), None);
+    }
 }
