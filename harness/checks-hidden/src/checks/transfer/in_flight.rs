@@ -124,6 +124,7 @@ pub async fn in_flight(env: CheckEnv) -> CheckResult {
         body.json()
     ));
     w.risk.fail_next(RiskFault::Hold);
+    let sent = std::time::Instant::now();
     let reached = post_then_hang_up(
         w.timeline(),
         &w.svc.url(),
@@ -140,7 +141,7 @@ pub async fn in_flight(env: CheckEnv) -> CheckResult {
         return Err(Problem::Service(story));
     }
     story.say("The client closed its connection while the risk service held the assessment.");
-    w.record_unanswered(&body);
+    w.record_unanswered(&body, sent);
     // A service that cancels the request drops its risk call with it: wait for that
     // (or, for one that carries on, a second) before the risk service answers.
     let cancelled = w

@@ -66,6 +66,24 @@ pub struct DbTransfer {
     pub entries: Vec<(String, i64)>,
 }
 
+impl DbTransfer {
+    /// Whether this row is what `body` asked for: payer, payee, amount and reference
+    /// (how a stored transfer is matched to a request whose answer never came).
+    fn describes(&self, body: &TransferBody) -> bool {
+        (
+            body.from_account.as_str(),
+            body.to_account.as_str(),
+            body.amount,
+            body.reference.as_deref(),
+        ) == (
+            self.from_account.as_str(),
+            self.to_account.as_str(),
+            self.amount,
+            self.reference.as_deref(),
+        )
+    }
+}
+
 /// The contract tables, read in one snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Ledger {
@@ -265,13 +283,13 @@ impl TransferWorld {
         self.client().transfer(&self.svc.url(), body).await
     }
 
-    /// Files a request sent without this world's clients (a raw socket) whose client
-    /// gave up before any answer: it may be applied whole or not at all.
-    pub fn record_unanswered(&mut self, body: &TransferBody) {
+    /// Files a request sent at `sent` without this world's clients (a raw socket) whose
+    /// client gave up before any answer: it may be applied whole or not at all.
+    pub fn record_unanswered(&mut self, body: &TransferBody, sent: Instant) {
         let mut fates = lock(&self.sent);
         fates.push((body.clone(), Fate::Unknown));
         windows(&self.windows).push(Window {
-            sent: Instant::now(),
+            sent,
             answered: None,
         });
     }
@@ -382,24 +400,11 @@ fn judge_covered(
     db: &Ledger,
 ) -> Vec<String> {
     let mut broken = Vec::new();
-    let same = |b: &TransferBody, t: &DbTransfer| {
-        (
-            b.from_account.as_str(),
-            b.to_account.as_str(),
-            b.amount,
-            b.reference.as_deref(),
-        ) == (
-            t.from_account.as_str(),
-            t.to_account.as_str(),
-            t.amount,
-            t.reference.as_deref(),
-        )
-    };
     // The request that made each stored transfer, if a client of this check sent it.
     let made_by = |id: &str, t: &DbTransfer| {
         sent.iter().position(|(b, f)| match f {
             Fate::Accepted(accepted) => accepted == id,
-            Fate::Unknown => same(b, t),
+            Fate::Unknown => t.describes(b),
             Fate::Refused(_) => false,
         })
     };
@@ -516,19 +521,7 @@ fn judge_fates(
         if claimed.contains(&id.as_str()) || !opened.contains_key(&t.from_account) {
             continue;
         }
-        let matches = |b: &&TransferBody| {
-            (
-                b.from_account.as_str(),
-                b.to_account.as_str(),
-                b.amount,
-                b.reference.as_deref(),
-            ) == (
-                t.from_account.as_str(),
-                t.to_account.as_str(),
-                t.amount,
-                t.reference.as_deref(),
-            )
-        };
+        let matches = |b: &&TransferBody| t.describes(b);
         if let Some(pos) = unknown.iter().position(matches) {
             apply(unknown.remove(pos));
             continue;
