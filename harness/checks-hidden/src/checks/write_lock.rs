@@ -39,10 +39,8 @@ pub async fn answer_under_write_lock(
     downstream: &str,
     story: &mut Evidence,
 ) -> Result<Answered, Problem> {
-    let path = db.to_path_buf();
-    let lock = tokio::task::spawn_blocking(move || LockHolder::take(&path, TAKE_WITHIN))
+    let lock = LockHolder::take(db, TAKE_WITHIN)
         .await
-        .map_err(|e| Problem::Harness(format!("lock task failed: {e}")))?
         .map_err(|e| Problem::Harness(format!("taking the database's write lock: {e}")))?;
     let Some(lock) = lock else {
         story.say(format!(

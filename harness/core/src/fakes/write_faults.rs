@@ -647,7 +647,22 @@ pub struct LockHolder {
 
 impl LockHolder {
     /// Takes the write lock, waiting up to `wait`; `None` when someone else kept it.
-    pub fn take(db: &std::path::Path, wait: Duration) -> rusqlite::Result<Option<LockHolder>> {
+    ///
+    /// The wait is SQLite's busy handler sleeping on this thread, so it runs on the
+    /// blocking pool: on a runtime worker it would stall every task queued behind it
+    /// (another check's client, the fake whose release the service is waiting for)
+    /// and turn the harness's own lateness into the service's timeout.
+    pub async fn take(db: &std::path::Path, wait: Duration) -> rusqlite::Result<Option<LockHolder>> {
+        let db = db.to_path_buf();
+        match tokio::task::spawn_blocking(move || LockHolder::take_now(&db, wait)).await {
+            Ok(taken) => taken,
+            // The closure only calls SQLite; a panic there is a harness bug to surface.
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+
+    /// [`LockHolder::take`] on the calling thread.
+    fn take_now(db: &std::path::Path, wait: Duration) -> rusqlite::Result<Option<LockHolder>> {
         let conn = rusqlite::Connection::open(db)?;
         conn.busy_timeout(wait)?;
         let taken = conn.execute_batch(

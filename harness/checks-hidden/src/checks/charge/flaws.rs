@@ -82,10 +82,8 @@ async fn both_at_their_first_write(
     let customer = w.new_customer();
     let key = w.new_key();
     let body = w.body_for(&customer);
-    let db = w.svc.db().to_path_buf();
-    let lock = tokio::task::spawn_blocking(move || LockHolder::take(&db, Duration::from_secs(2)))
+    let lock = LockHolder::take(w.svc.db(), Duration::from_secs(2))
         .await
-        .map_err(|e| Problem::Harness(format!("lock task failed: {e}")))?
         .map_err(|e| Problem::Harness(format!("taking the database's write lock: {e}")))?
         .ok_or_else(|| {
             Problem::Harness(

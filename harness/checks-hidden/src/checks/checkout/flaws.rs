@@ -359,6 +359,7 @@ async fn duplicates_while_held(
         }
         HoldAt::Shipping => {
             let lock = LockHolder::take(w.db(), Duration::from_millis(100))
+                .await
                 .map_err(|e| Problem::Harness(format!("could not take the write lock: {e}")))?;
             w.shipping.heal();
             w.shipping.release_held();

@@ -234,7 +234,9 @@ pub async fn busy_database(env: CheckEnv) -> CheckResult {
     story.say(
         "Two instances (busy timeout 200 ms); the harness takes the database's write lock, as the nightly audit would, and sends 6 transfers.",
     );
-    let Some(locker) = LockHolder::take(w.db(), Duration::from_secs(10)).map_err(harness)? else {
+    let Some(locker) = LockHolder::take(w.db(), Duration::from_secs(10))
+        .await
+        .map_err(harness)? else {
         story.say(
             "The harness could not get the write lock within 10 s: something holds it forever.",
         );
@@ -318,7 +320,9 @@ pub async fn everyday_contention(env: CheckEnv) -> CheckResult {
         }
     }
 
-    let Some(locker) = LockHolder::take(w.db(), Duration::from_secs(10)).map_err(harness)? else {
+    let Some(locker) = LockHolder::take(w.db(), Duration::from_secs(10))
+        .await
+        .map_err(harness)? else {
         story.say(
             "The harness could not get the write lock within 10 s: something holds it forever.",
         );

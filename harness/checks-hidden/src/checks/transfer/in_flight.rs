@@ -195,13 +195,9 @@ async fn long_waits(
     tokio::time::sleep(LATE_SENT).await;
     let second = spawn_transfer(w, &bodies[1]);
     tokio::time::sleep_until((started + SLOW_RISK).into()).await;
-    let db = w.db().to_path_buf();
-    let lock = tokio::task::spawn_blocking(move || {
-        crate::fakes::LockHolder::take(&db, Duration::from_secs(2))
-    })
-    .await
-    .map_err(|e| Problem::Harness(format!("lock task failed: {e}")))?
-    .map_err(|e| Problem::Harness(format!("taking the database's write lock: {e}")))?;
+    let lock = crate::fakes::LockHolder::take(w.db(), Duration::from_secs(2))
+        .await
+        .map_err(|e| Problem::Harness(format!("taking the database's write lock: {e}")))?;
     w.risk.release_held();
     if let Some(lock) = lock {
         tokio::time::sleep(LONG_LOCK).await;

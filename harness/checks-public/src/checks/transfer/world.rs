@@ -790,6 +790,7 @@ pub async fn burst_held(
     // A fix that holds the write lock across the risk call already serialises the
     // burst; then there is no lock to take, and no need for it.
     let lock = LockHolder::take(w.db(), Duration::from_millis(100))
+        .await
         .map_err(|e| Problem::Harness(format!("could not take the write lock: {e}")))?;
     let answered_before = w.risk.answered();
     w.hold_assessments(false);
