@@ -190,12 +190,14 @@ impl RunningService {
                 if let Some(init) = namespace_init(pid).filter(|_| self.own_pids) {
                     let _ = nix::sys::signal::kill(Pid::from_raw(init), Signal::SIGKILL);
                     if tokio::time::timeout(STOP_GRACE, child.wait()).await.is_ok() {
+                        self.spec.timeline.instance_ended(self.url());
                         return;
                     }
                 }
                 let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
             }
             let _ = child.wait().await;
+            self.spec.timeline.instance_ended(self.url());
         }
     }
 
@@ -220,6 +222,7 @@ impl RunningService {
             }
             if tokio::time::timeout(STOP_GRACE, child.wait()).await.is_ok() {
                 self.child = None;
+                self.spec.timeline.instance_ended(self.url());
             }
         }
         self.kill9().await;

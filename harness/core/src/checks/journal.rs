@@ -103,7 +103,12 @@ pub fn blocking<T>(judge: impl FnOnce() -> T) -> T {
 pub struct Sent {
     filed: Arc<Mutex<Vec<Filed>>>,
     successes: Arc<Mutex<Vec<Success>>>,
+    attempts: Arc<Mutex<Vec<super::in_use::Attempt>>>,
 }
+
+/// A filed request's place in [`Sent`], to report its answer against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket(usize);
 
 /// One filed request: its `Idempotency-Key`, if any, and its body.
 pub type Filed = (Option<String>, String);
@@ -112,16 +117,40 @@ pub type Filed = (Option<String>, String);
 pub type Success = (String, Option<String>);
 
 impl Sent {
-    /// Files one request about to be sent.
-    pub fn file(&self, key: Option<&str>, body: &str) {
+    /// Files one request about to be sent to the instance at `base`.
+    pub fn file(&self, base: &str, key: Option<&str>, body: &str) -> Ticket {
         self.filed
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push((key.map(str::to_owned), body.to_owned()));
+        let mut attempts = self.attempts.lock().unwrap_or_else(PoisonError::into_inner);
+        attempts.push(super::in_use::Attempt {
+            key: key.map(str::to_owned),
+            base: base.to_owned(),
+            sent: std::time::Instant::now(),
+            ended: None,
+        });
+        Ticket(attempts.len() - 1)
     }
 
-    /// Files what came back for a request sent under `key`: only a success matters.
-    pub fn answered(&self, key: Option<&str>, x: &crate::checks::http::Exchange) {
+    /// Files what came back for the request `ticket`, sent under `key`.
+    pub fn answered(&self, ticket: Ticket, key: Option<&str>, x: &crate::checks::http::Exchange) {
+        if let Some(attempt) = self
+            .attempts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(ticket.0)
+        {
+            attempt.ended = Some(super::in_use::Ended {
+                at: std::time::Instant::now(),
+                status: x.status,
+                code: x
+                    .body
+                    .as_ref()
+                    .and_then(|b| b.get("error")?.get("code")?.as_str())
+                    .map(str::to_owned),
+            });
+        }
         if let (Some(key), true) = (key, x.is_success()) {
             self.successes
                 .lock()
@@ -133,6 +162,14 @@ impl Sent {
     /// Everything filed so far.
     pub fn all(&self) -> Vec<Filed> {
         self.filed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Every request filed so far, with when it left and what came back.
+    pub fn attempts(&self) -> Vec<super::in_use::Attempt> {
+        self.attempts
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()

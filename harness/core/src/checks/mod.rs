@@ -6,6 +6,7 @@
 
 pub mod evidence;
 pub mod http;
+pub mod in_use;
 pub mod journal;
 pub mod property;
 pub mod timeline;

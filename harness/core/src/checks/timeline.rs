@@ -43,6 +43,9 @@ struct Inner {
     moments: Vec<Moment>,
     violations: usize,
     left_out: usize,
+    /// Every kill or stop of an instance, as `(base URL, when)`: unbounded, as judges
+    /// need each one ([`crate::checks::in_use`]), and never shown as such.
+    ends: Vec<(String, Instant)>,
 }
 
 /// What a timeline holds when its check ends.
@@ -81,12 +84,28 @@ impl Timeline {
             moments: Vec::new(),
             violations: 0,
             left_out: 0,
+            ends: Vec::new(),
         })))
     }
 
     /// Records that `actor` did `what`, now.
     pub fn record(&self, actor: &str, what: impl Into<String>) {
         self.record_at(Instant::now(), actor, what.into(), false);
+    }
+
+    /// Notes that the instance at `base` is gone (killed, or stopped), now.
+    pub fn instance_ended(&self, base: String) {
+        let mut inner = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        inner.ends.push((base, Instant::now()));
+    }
+
+    /// Every instance end noted so far.
+    pub fn ends(&self) -> Vec<(String, Instant)> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .ends
+            .clone()
     }
 
     /// Records a broken requirement now (when a judge only knows it at the end).

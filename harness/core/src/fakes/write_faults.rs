@@ -652,7 +652,10 @@ impl LockHolder {
     /// blocking pool: on a runtime worker it would stall every task queued behind it
     /// (another check's client, the fake whose release the service is waiting for)
     /// and turn the harness's own lateness into the service's timeout.
-    pub async fn take(db: &std::path::Path, wait: Duration) -> rusqlite::Result<Option<LockHolder>> {
+    pub async fn take(
+        db: &std::path::Path,
+        wait: Duration,
+    ) -> rusqlite::Result<Option<LockHolder>> {
         let db = db.to_path_buf();
         match tokio::task::spawn_blocking(move || LockHolder::take_now(&db, wait)).await {
             Ok(taken) => taken,

@@ -131,7 +131,7 @@ async fn client_gone_mid_request(
         body.json()
     ));
     w.provider.fail_next(ProviderFault::HoldUntilReleased);
-    w.client().file(Some(&key), &body.json());
+    let _unreported = w.client().file(&w.svc.url(), Some(&key), &body.json());
     let reached = post_then_hang_up(
         w.timeline(),
         &w.svc.url(),

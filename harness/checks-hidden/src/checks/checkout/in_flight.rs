@@ -139,7 +139,7 @@ pub async fn key_in_flight(env: CheckEnv) -> CheckResult {
         "2. Checkout {key2}: the payment provider holds its charge call and the client gives up (closes its connection)."
     ));
     w.provider.fail_next(ProviderFault::HoldUntilReleased);
-    w.client().file(Some(&key2), &cart.json());
+    let _unreported = w.client().file(&w.svc.url(), Some(&key2), &cart.json());
     let reached = post_then_hang_up(
         w.timeline(),
         &w.svc.url(),

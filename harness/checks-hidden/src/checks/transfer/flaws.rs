@@ -236,7 +236,8 @@ pub async fn busy_database(env: CheckEnv) -> CheckResult {
     );
     let Some(locker) = LockHolder::take(w.db(), Duration::from_secs(10))
         .await
-        .map_err(harness)? else {
+        .map_err(harness)?
+    else {
         story.say(
             "The harness could not get the write lock within 10 s: something holds it forever.",
         );
@@ -322,7 +323,8 @@ pub async fn everyday_contention(env: CheckEnv) -> CheckResult {
 
     let Some(locker) = LockHolder::take(w.db(), Duration::from_secs(10))
         .await
-        .map_err(harness)? else {
+        .map_err(harness)?
+    else {
         story.say(
             "The harness could not get the write lock within 10 s: something holds it forever.",
         );

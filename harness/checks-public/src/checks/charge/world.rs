@@ -10,6 +10,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::checks::http::{Exchange, send};
+use crate::checks::journal::Ticket;
 use crate::checks::{CheckEnv, Evidence, Problem, restart_service, start_service};
 use crate::fakes::{PaymentProvider, ProviderFault};
 use crate::seed::SeedRng;
@@ -357,7 +358,7 @@ pub struct Client {
 impl Client {
     /// `POST /charges` with a raw body.
     pub async fn post_charge(&self, base: &str, key: Option<&str>, body: &str) -> Exchange {
-        self.file(key, body);
+        let ticket = self.file(base, key, body);
         let mut headers = vec![("content-type", "application/json")];
         if let Some(key) = key {
             headers.push(("Idempotency-Key", key));
@@ -372,14 +373,14 @@ impl Client {
             Some(body.to_owned()),
         )
         .await;
-        self.sent.answered(key, &x);
+        self.sent.answered(ticket, key, &x);
         x
     }
 
     /// `POST /charges` with explicit headers and body (for malformed requests).
     pub async fn post_raw(&self, base: &str, headers: &[(&str, &str)], body: &str) -> Exchange {
         let key = crate::checks::journal::key_header(headers);
-        self.file(key, body);
+        let ticket = self.file(base, key, body);
         let x = send(
             &self.timeline,
             &self.http,
@@ -390,7 +391,7 @@ impl Client {
             Some(body.to_owned()),
         )
         .await;
-        self.sent.answered(key, &x);
+        self.sent.answered(ticket, key, &x);
         x
     }
 
@@ -411,8 +412,8 @@ impl Client {
     /// Files a request before it is sent, so the standing judges know every key a
     /// customer was charged under, also for a request whose answer never came. A
     /// request sent without this client (a raw socket) must be filed by hand.
-    pub fn file(&self, key: Option<&str>, body: &str) {
-        self.sent.file(key, body);
+    pub fn file(&self, base: &str, key: Option<&str>, body: &str) -> Ticket {
+        self.sent.file(base, key, body)
     }
 }
 
@@ -463,8 +464,15 @@ pub const NEVER_CHARGED_TWICE: &str = "never-charged-twice";
 pub const PROVIDER_CHARGES_IN_TABLE: &str = "provider-charges-in-table";
 /// "once a retry succeeds, every success for that key returns the same charge."
 pub const SAME_CHARGE: &str = "same-charge-per-key";
+/// "`409` is for a request that is really still in flight, …"
+pub const NO_409_WITHOUT_REQUEST: &str = "409-only-while-in-flight";
 /// Every standing requirement this world judges when its check ends.
-pub const STANDING: &[&str] = &[NEVER_CHARGED_TWICE, PROVIDER_CHARGES_IN_TABLE, SAME_CHARGE];
+pub const STANDING: &[&str] = &[
+    NEVER_CHARGED_TWICE,
+    PROVIDER_CHARGES_IN_TABLE,
+    SAME_CHARGE,
+    NO_409_WITHOUT_REQUEST,
+];
 
 /// The requirements that hold on any history, whatever became of each request: from
 /// every `(key, body)` sent, the provider's charges and the `charges` rows of each
@@ -603,6 +611,17 @@ impl Drop for ChargeWorld {
             self.env.journal.judged(
                 SAME_CHARGE,
                 crate::checks::journal::different_successes(&self.sent.successes(), "charge"),
+            );
+            self.env.journal.judged(
+                NO_409_WITHOUT_REQUEST,
+                crate::checks::in_use::answered_in_use_with_none_in_flight(
+                    &self.sent.attempts(),
+                    &self.env.journal.timeline().ends(),
+                    &crate::checks::in_use::Allowance {
+                        recovery: CRASH_RECOVERY + RECOVERY_MARGIN,
+                        ..Default::default()
+                    },
+                ),
             );
         });
     }

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use crate::checks::http::{Exchange, send, send_within};
 use crate::checks::{CheckEnv, Evidence, Problem, restart_service, start_service};
-use crate::fakes::{PaymentProvider, ProviderCharge, ShippingRates, WriteFaults};
+use crate::fakes::{ArmedLog, PaymentProvider, ProviderCharge, ShippingRates, WriteFaults};
 use crate::seed::SeedRng;
 use crate::service::{RunningService, ServiceSpec};
 use tokio::time::Instant;
@@ -176,6 +176,8 @@ pub struct CheckoutWorld {
     keys: BTreeMap<String, KeyRecord>,
     counter: u64,
     sent: crate::checks::journal::Sent,
+    /// When the check made the service's writes fail (see [`ArmedLog`]).
+    armed: ArmedLog,
     /// The fix's build while the world runs production's ([`CheckoutWorld::deploy_fix`]).
     fix: Option<std::path::PathBuf>,
     /// Production's build served part of this history: its calls say nothing about the
@@ -212,6 +214,7 @@ impl CheckoutWorld {
             keys: BTreeMap::new(),
             counter: 0,
             sent: Default::default(),
+            armed: ArmedLog::default(),
             fix: None,
             ran_production: false,
         })
@@ -551,7 +554,11 @@ impl CheckoutWorld {
     /// Installs the write-fault triggers in the service's database.
     pub fn write_faults(&self) -> Result<WriteFaults, Problem> {
         WriteFaults::install(self.db())
-            .map(|faults| faults.record_into(self.timeline()))
+            .map(|faults| {
+                faults
+                    .record_into(self.timeline())
+                    .log_arming_into(self.armed.clone())
+            })
             .map_err(|e| Problem::Harness(format!("could not install write faults: {e}")))
     }
 
@@ -731,12 +738,15 @@ pub const STOCK_ACCOUNTED: &str = "stock-accounted";
 pub const CHARGE_HAS_ORDER: &str = "charge-has-order";
 /// "once a request succeeds, every success for that key returns the same order."
 pub const SAME_ORDER: &str = "same-order-per-key";
+/// "`409` for a key is for a request that is really still in flight, …"
+pub const NO_409_WITHOUT_REQUEST: &str = "409-only-while-in-flight";
 /// Every standing requirement this world judges when its check ends.
 pub const STANDING: &[&str] = &[
     CHARGED_AT_MOST_ONCE,
     STOCK_ACCOUNTED,
     CHARGE_HAS_ORDER,
     SAME_ORDER,
+    NO_409_WITHOUT_REQUEST,
 ];
 
 /// The requirements that hold on any history, whatever became of each request: from
@@ -868,6 +878,23 @@ impl Drop for CheckoutWorld {
             self.env.journal.judged(
                 SAME_ORDER,
                 crate::checks::journal::different_successes(&self.sent.successes(), "order"),
+            );
+            let writes_failing = self
+                .armed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            self.env.journal.judged(
+                NO_409_WITHOUT_REQUEST,
+                crate::checks::in_use::answered_in_use_with_none_in_flight(
+                    &self.sent.attempts(),
+                    &self.env.journal.timeline().ends(),
+                    &crate::checks::in_use::Allowance {
+                        recovery: CRASH_RECOVERY + RECOVERY_MARGIN,
+                        writes_failing,
+                        other_409s: vec!["out_of_stock"],
+                    },
+                ),
             );
         });
     }
@@ -1142,7 +1169,7 @@ pub struct Client {
 impl Client {
     /// `POST /checkout` with an idempotency key and a raw body.
     pub async fn checkout(&self, base: &str, key: &str, body: &str) -> Exchange {
-        self.file(Some(key), body);
+        let ticket = self.file(base, Some(key), body);
         let x = send(
             &self.timeline,
             &self.http,
@@ -1156,7 +1183,7 @@ impl Client {
             Some(body.to_owned()),
         )
         .await;
-        self.sent.answered(Some(key), &x);
+        self.sent.answered(ticket, Some(key), &x);
         x
     }
 
@@ -1168,7 +1195,7 @@ impl Client {
         body: &str,
         timeout: Duration,
     ) -> Exchange {
-        self.file(Some(key), body);
+        let ticket = self.file(base, Some(key), body);
         let x = send_within(
             &self.timeline,
             &self.http,
@@ -1183,14 +1210,14 @@ impl Client {
             timeout,
         )
         .await;
-        self.sent.answered(Some(key), &x);
+        self.sent.answered(ticket, Some(key), &x);
         x
     }
 
     /// `POST /checkout` with exactly these headers (for requests missing the key).
     pub async fn post_with(&self, base: &str, headers: &[(&str, &str)], body: &str) -> Exchange {
         let key = crate::checks::journal::key_header(headers);
-        self.file(key, body);
+        let ticket = self.file(base, key, body);
         let x = send(
             &self.timeline,
             &self.http,
@@ -1201,7 +1228,7 @@ impl Client {
             Some(body.to_owned()),
         )
         .await;
-        self.sent.answered(key, &x);
+        self.sent.answered(ticket, key, &x);
         x
     }
 
@@ -1222,8 +1249,13 @@ impl Client {
     /// Files a checkout before it is sent, so the standing judges know every key a
     /// customer was sent under, also for a request whose answer never came. A request
     /// sent without this client (a raw socket) must be filed by hand.
-    pub fn file(&self, key: Option<&str>, body: &str) {
-        self.sent.file(key, body);
+    pub fn file(
+        &self,
+        base: &str,
+        key: Option<&str>,
+        body: &str,
+    ) -> crate::checks::journal::Ticket {
+        self.sent.file(base, key, body)
     }
 }
 
