@@ -52,6 +52,19 @@ pub struct Allowance {
     /// `409` error codes that say something else than "in use" (checkout's
     /// `out_of_stock`).
     pub other_409s: Vec<&'static str>,
+    /// When a downstream told the service that the request was still in flight there
+    /// (the payment provider's `409 idempotency_key_in_use`): a `409` answered while
+    /// one came passes on something true, whatever the harness saw of the key.
+    pub in_flight_downstream: Vec<Instant>,
+}
+
+impl Allowance {
+    /// Whether a downstream said "still in flight" between `from` and `to`.
+    fn told_in_flight(&self, from: Instant, to: Instant) -> bool {
+        self.in_flight_downstream
+            .iter()
+            .any(|t| from <= *t && *t <= to)
+    }
 }
 
 impl Attempt {
@@ -69,6 +82,9 @@ impl Attempt {
             .any(|(from, until)| *from <= ended.at && until.is_none_or(|u| u >= self.sent));
         match (ended.at, ended.status) {
             (at, Some(500 | 503)) => Some(at + allow.recovery),
+            // Told by a downstream that the original is still in flight there, the
+            // service may keep the key for that request, as for one that died.
+            (at, Some(409)) if allow.told_in_flight(self.sent, at) => Some(at + allow.recovery),
             (at, Some(_)) if writes_failed => Some(at + allow.recovery),
             (at, Some(_)) => Some(at),
             (_, None) => ends
@@ -108,7 +124,7 @@ pub fn answered_in_use_with_none_in_flight(
             q.in_use_until(ends, allow)
                 .is_none_or(|until| until > r.sent)
         });
-        if in_flight {
+        if in_flight || allow.told_in_flight(r.sent, ended.at) {
             continue;
         }
         if let Some((_, _, more)) = found.iter_mut().find(|(k, _, _)| *k == key.as_str()) {
@@ -321,6 +337,31 @@ mod tests {
             ..allow()
         };
         assert_eq!(h.judge_with(&[], &before).len(), 1);
+    }
+
+    #[test]
+    fn a_409_passing_on_the_providers_in_flight_is_true() {
+        let mut h = H::new();
+        h.req("k", "a", 0, Some((100, None)));
+        h.req("k", "b", 9000, Some((9100, Some(409))));
+        let ends = [("a", 100)];
+        assert_eq!(h.judge(&ends).len(), 1);
+        let ends: Vec<(String, Instant)> = vec![("a".to_owned(), h.ms(100))];
+        let told = Allowance {
+            in_flight_downstream: vec![h.ms(9050)],
+            ..allow()
+        };
+        assert!(h.judge_with(&ends, &told).is_empty());
+        let earlier = Allowance {
+            in_flight_downstream: vec![h.ms(8000)],
+            ..allow()
+        };
+        assert_eq!(h.judge_with(&ends, &earlier).len(), 1);
+        // The request told so may keep the key for the allowance, as a dead one may.
+        h.req("k", "b", 15_000, Some((15_010, Some(409))));
+        assert!(h.judge_with(&ends, &told).is_empty());
+        h.req("k", "b", 15_200, Some((15_210, Some(409))));
+        assert_eq!(h.judge_with(&ends, &told).len(), 1);
     }
 
     #[test]

@@ -269,6 +269,48 @@ mod tests {
     }
 
     #[test]
+    fn each_filed_request_ends_with_its_own_status_and_error_code() {
+        let sent = Sent::default();
+        let exchange =
+            |status: Option<u16>, body: Option<serde_json::Value>| crate::checks::http::Exchange {
+                request_line: "POST /checkout".to_owned(),
+                shown_headers: Vec::new(),
+                body_sent: None,
+                status,
+                body,
+                raw_body: None,
+                json_content_type: true,
+                error: None,
+                body_cut: false,
+            };
+        let first = sent.file("http://a", Some("k"), "{}");
+        let second = sent.file("http://b", Some("k"), "{}");
+        let unreported = sent.file("http://a", None, "{}");
+        sent.answered(
+            second,
+            Some("k"),
+            &exchange(
+                Some(409),
+                Some(serde_json::json!({"error": {"code": "out_of_stock"}})),
+            ),
+        );
+        sent.answered(first, Some("k"), &exchange(None, None));
+        let attempts = sent.attempts();
+        assert_eq!(attempts.len(), 3);
+        assert_eq!(attempts[0].base, "http://a");
+        let first = attempts[0].ended.as_ref().unwrap();
+        let second = attempts[1].ended.as_ref().unwrap();
+        assert_eq!((first.status, first.code.as_deref()), (None, None));
+        assert_eq!(
+            (second.status, second.code.as_deref()),
+            (Some(409), Some("out_of_stock"))
+        );
+        assert!(second.at <= first.at && attempts[0].sent <= attempts[1].sent);
+        assert_eq!(attempts[2].ended, None);
+        assert_eq!(unreported, Ticket(2));
+    }
+
+    #[test]
     fn one_key_answered_with_two_objects_is_named_once() {
         let s = |k: &str, id: Option<&str>| (k.to_owned(), id.map(str::to_owned));
         let broken = different_successes(

@@ -88,6 +88,8 @@ struct Ledger {
     charges: Vec<ProviderCharge>,
     calls: Vec<ProviderCall>,
     keys: HashMap<String, KeyState>,
+    /// When the provider answered `409 idempotency_key_in_use`.
+    in_use_answers: Vec<Instant>,
     plan: FaultPlan<ProviderFault>,
     in_progress: usize,
 }
@@ -195,6 +197,13 @@ impl PaymentProvider {
         self.shared.read(|l| l.calls.clone())
     }
 
+    /// When the provider answered `409 idempotency_key_in_use` (a call under a key
+    /// whose first call it was still processing): a service passing that on says
+    /// something true.
+    pub fn in_use_answers(&self) -> Vec<Instant> {
+        self.shared.read(|l| l.in_use_answers.clone())
+    }
+
     /// Waits until `held` calls are held; false if `timeout` passes first.
     pub async fn wait_for_held(&self, held: usize, timeout: Duration) -> bool {
         self.shared.gate.wait_for_held(held, timeout).await
@@ -290,6 +299,7 @@ async fn create_charge(
         if let Some(key) = &key {
             match l.keys.get(key) {
                 Some(KeyState::InFlight) => {
+                    l.in_use_answers.push(Instant::now());
                     return Err(Box::new(error(
                         StatusCode::CONFLICT,
                         "idempotency_key_in_use",

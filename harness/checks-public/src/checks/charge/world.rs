@@ -619,6 +619,7 @@ impl Drop for ChargeWorld {
                     &self.env.journal.timeline().ends(),
                     &crate::checks::in_use::Allowance {
                         recovery: CRASH_RECOVERY + RECOVERY_MARGIN,
+                        in_flight_downstream: self.provider.in_use_answers(),
                         ..Default::default()
                     },
                 ),

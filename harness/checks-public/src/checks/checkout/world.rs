@@ -893,6 +893,7 @@ impl Drop for CheckoutWorld {
                         recovery: CRASH_RECOVERY + RECOVERY_MARGIN,
                         writes_failing,
                         other_409s: vec!["out_of_stock"],
+                        in_flight_downstream: self.provider.in_use_answers(),
                     },
                 ),
             );
