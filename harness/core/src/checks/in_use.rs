@@ -36,6 +36,11 @@ pub struct Ended {
     pub status: Option<u16>,
     /// The JSON error body's `error.code`, if any.
     pub code: Option<String>,
+    /// For a request whose client hung up at `at`: when the harness let go of what
+    /// the service waited on for it downstream. A service that dropped the request
+    /// with its client may keep the key for the allowance after `at`; one that carried
+    /// it on has it in flight until then.
+    pub let_go: Option<Instant>,
 }
 
 /// How long a request may keep its key in use after it ended without the service
@@ -81,6 +86,7 @@ impl Attempt {
             .iter()
             .any(|(from, until)| *from <= ended.at && until.is_none_or(|u| u >= self.sent));
         match (ended.at, ended.status) {
+            (at, _) if let Some(let_go) = ended.let_go => Some((at + allow.recovery).max(let_go)),
             (at, Some(500 | 503)) => Some(at + allow.recovery),
             // Told by a downstream that the original is still in flight there, the
             // service may keep the key for that request, as for one that died.
@@ -135,7 +141,7 @@ pub fn answered_in_use_with_none_in_flight(
         let holder = others
             .iter()
             .filter(|q| !q.ended.as_ref().is_some_and(|e| is_in_use(e, allow)))
-            .filter_map(|q| Some((q.in_use_until(ends, allow)?, q.ended.as_ref()?.status)))
+            .filter_map(|q| Some((q.in_use_until(ends, allow)?, q.ended.as_ref()?)))
             .max_by_key(|(until, _)| *until);
         let line = match holder {
             None => format!(
@@ -144,9 +150,13 @@ pub fn answered_in_use_with_none_in_flight(
             Some((until, status)) => format!(
                 "Key {key} was answered 409 (in use) {} ms after its last request {}: nothing under it was in flight.",
                 r.sent.saturating_duration_since(until).as_millis(),
-                match status {
-                    Some(s) => format!("was answered {s}"),
-                    None => format!(
+                match (status.status, status.let_go) {
+                    (_, Some(_)) => format!(
+                        "was given up by its client and the {} s a dead request may keep its key had passed",
+                        allow.recovery.as_secs()
+                    ),
+                    (Some(s), None) => format!("was answered {s}"),
+                    (None, None) => format!(
                         "died with its instance and the {} s a dead request may keep its key had passed",
                         allow.recovery.as_secs()
                     ),
@@ -204,6 +214,7 @@ mod tests {
                 at: self.ms(at),
                 status,
                 code: None,
+                let_go: None,
             });
             self.attempts.push(Attempt {
                 key: Some(key.to_owned()),
@@ -362,6 +373,22 @@ mod tests {
         assert!(h.judge_with(&ends, &told).is_empty());
         h.req("k", "b", 15_200, Some((15_210, Some(409))));
         assert_eq!(h.judge_with(&ends, &told).len(), 1);
+    }
+
+    #[test]
+    fn a_request_its_client_gave_up_on_holds_its_key_for_the_allowance_or_until_let_go() {
+        let mut h = H::new();
+        h.req("k", "a", 0, Some((2000, None)));
+        h.attempts[0].ended.as_mut().unwrap().let_go = Some(h.ms(3000));
+        h.req("k", "a", 7900, Some((7910, Some(409))));
+        assert!(h.judge(&[]).is_empty());
+        h.req("k", "a", 8100, Some((8110, Some(409))));
+        let broken = h.judge(&[]);
+        assert_eq!(broken.len(), 1);
+        assert!(broken[0].contains("given up by its client"), "{broken:?}");
+        // Held downstream longer than the allowance: in flight until let go.
+        h.attempts[0].ended.as_mut().unwrap().let_go = Some(h.ms(9000));
+        assert!(h.judge(&[]).is_empty());
     }
 
     #[test]

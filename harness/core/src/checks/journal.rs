@@ -149,6 +149,7 @@ impl Sent {
                     .as_ref()
                     .and_then(|b| b.get("error")?.get("code")?.as_str())
                     .map(str::to_owned),
+                let_go: None,
             });
         }
         if let (Some(key), true) = (key, x.is_success()) {
@@ -165,6 +166,24 @@ impl Sent {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// Files that the client of request `ticket` hung up at `gone`, and that the
+    /// harness let go of what the service waited on for it downstream at `released`.
+    pub fn gave_up(&self, ticket: Ticket, gone: std::time::Instant, released: std::time::Instant) {
+        if let Some(attempt) = self
+            .attempts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(ticket.0)
+        {
+            attempt.ended = Some(super::in_use::Ended {
+                at: gone,
+                status: None,
+                code: None,
+                let_go: Some(released),
+            });
+        }
     }
 
     /// Every request filed so far, with when it left and what came back.

@@ -131,7 +131,7 @@ async fn client_gone_mid_request(
         body.json()
     ));
     w.provider.fail_next(ProviderFault::HoldUntilReleased);
-    let _unreported = w.client().file(&w.svc.url(), Some(&key), &body.json());
+    let abandoned = w.client().file(&w.svc.url(), Some(&key), &body.json());
     let reached = post_then_hang_up(
         w.timeline(),
         &w.svc.url(),
@@ -162,6 +162,7 @@ async fn client_gone_mid_request(
         "The service carried on with the request after its client left."
     });
     w.provider.release_held();
+    w.client().gave_up(abandoned, gone, Instant::now());
     let mut answers = Vec::new();
     loop {
         let x = w.post_charge(Some(&key), &body).await;

@@ -139,7 +139,7 @@ pub async fn key_in_flight(env: CheckEnv) -> CheckResult {
         "2. Checkout {key2}: the payment provider holds its charge call and the client gives up (closes its connection)."
     ));
     w.provider.fail_next(ProviderFault::HoldUntilReleased);
-    let _unreported = w.client().file(&w.svc.url(), Some(&key2), &cart.json());
+    let abandoned = w.client().file(&w.svc.url(), Some(&key2), &cart.json());
     let reached = post_then_hang_up(
         w.timeline(),
         &w.svc.url(),
@@ -168,6 +168,8 @@ pub async fn key_in_flight(env: CheckEnv) -> CheckResult {
         "The service carried on with the request after its client left."
     });
     w.provider.release_held();
+    w.client()
+        .gave_up(abandoned, gone, tokio::time::Instant::now());
     let x = w
         .checkout_until_recovered(&key2, &cart, 4, gone, &mut story)
         .await;

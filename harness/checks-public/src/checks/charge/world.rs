@@ -415,6 +415,17 @@ impl Client {
     pub fn file(&self, base: &str, key: Option<&str>, body: &str) -> Ticket {
         self.sent.file(base, key, body)
     }
+    /// Files that the client of the hand-sent request `ticket` hung up at `gone`, and
+    /// that the harness let go of what the service waited on for it downstream at
+    /// `released`.
+    pub fn gave_up(
+        &self,
+        ticket: crate::checks::journal::Ticket,
+        gone: impl Into<std::time::Instant>,
+        released: impl Into<std::time::Instant>,
+    ) {
+        self.sent.gave_up(ticket, gone.into(), released.into());
+    }
 }
 
 async fn join(task: tokio::task::JoinHandle<Exchange>) -> Result<Exchange, Problem> {

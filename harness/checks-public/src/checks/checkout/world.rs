@@ -1258,6 +1258,18 @@ impl Client {
     ) -> crate::checks::journal::Ticket {
         self.sent.file(base, key, body)
     }
+
+    /// Files that the client of the hand-sent request `ticket` hung up at `gone`, and
+    /// that the harness let go of what the service waited on for it downstream at
+    /// `released`.
+    pub fn gave_up(
+        &self,
+        ticket: crate::checks::journal::Ticket,
+        gone: impl Into<std::time::Instant>,
+        released: impl Into<std::time::Instant>,
+    ) {
+        self.sent.gave_up(ticket, gone.into(), released.into());
+    }
 }
 
 /// Awaits a spawned request.
