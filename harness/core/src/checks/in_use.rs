@@ -74,11 +74,13 @@ impl Allowance {
 
 impl Attempt {
     /// Until when this request may keep its key answering `409`: its answer; for a
-    /// 500 or 503, or an answer given while the harness made writes fail (the service
-    /// may not have been able to write its release), that plus `recovery`; for a
-    /// broken connection, the end of its instance (the first kill or stop of that
-    /// address after it left) plus `recovery`; otherwise for ever, as the harness
-    /// cannot tell when the service stopped working on it.
+    /// 500 or 503, an answer given while the harness made writes fail (the service may
+    /// not have been able to write its release), or a 409 passing on the provider's
+    /// "still in flight", that plus `recovery`; for a request its client gave up on,
+    /// `recovery` after the hang-up or the moment the harness let its downstream call
+    /// go, whichever is later; for a broken connection, the end of its instance (the
+    /// first kill or stop of that address after it left) plus `recovery`; otherwise
+    /// for ever, as the harness cannot tell when the service stopped working on it.
     fn in_use_until(&self, ends: &[(String, Instant)], allow: &Allowance) -> Option<Instant> {
         let ended = self.ended.as_ref()?;
         let writes_failed = allow
