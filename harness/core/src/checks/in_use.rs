@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 pub struct Attempt {
     /// Its `Idempotency-Key`, if it had one.
     pub key: Option<String>,
+    /// Its body, verbatim.
+    pub body: String,
     /// The base URL of the instance it went to (`http://127.0.0.1:PORT`).
     pub base: String,
     /// When it was filed, just before it left.
@@ -36,6 +38,8 @@ pub struct Ended {
     pub status: Option<u16>,
     /// The JSON error body's `error.code`, if any.
     pub code: Option<String>,
+    /// The `id` the body named, if any (the charge or order a success returned).
+    pub id: Option<String>,
     /// For a request whose client hung up at `at`: when the harness let go of what
     /// the service waited on for it downstream. A service that dropped the request
     /// with its client may keep the key for the allowance after `at`; one that carried
@@ -216,10 +220,12 @@ mod tests {
                 at: self.ms(at),
                 status,
                 code: None,
+                id: None,
                 let_go: None,
             });
             self.attempts.push(Attempt {
                 key: Some(key.to_owned()),
+                body: String::new(),
                 base: base.to_owned(),
                 sent: self.ms(sent),
                 ended,
@@ -326,6 +332,7 @@ mod tests {
         h.req("other", "a", 0, None);
         h.attempts.push(Attempt {
             key: None,
+            body: String::new(),
             base: "a".to_owned(),
             sent: h.ms(0),
             ended: None,

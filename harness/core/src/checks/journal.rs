@@ -101,8 +101,6 @@ pub fn blocking<T>(judge: impl FnOnce() -> T) -> T {
 /// hold every success for one key to the same object.
 #[derive(Debug, Clone, Default)]
 pub struct Sent {
-    filed: Arc<Mutex<Vec<Filed>>>,
-    successes: Arc<Mutex<Vec<Success>>>,
     attempts: Arc<Mutex<Vec<super::in_use::Attempt>>>,
 }
 
@@ -119,13 +117,10 @@ pub type Success = (String, Option<String>);
 impl Sent {
     /// Files one request about to be sent to the instance at `base`.
     pub fn file(&self, base: &str, key: Option<&str>, body: &str) -> Ticket {
-        self.filed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push((key.map(str::to_owned), body.to_owned()));
-        let mut attempts = self.attempts.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut attempts = self.lock();
         attempts.push(super::in_use::Attempt {
             key: key.map(str::to_owned),
+            body: body.to_owned(),
             base: base.to_owned(),
             sent: std::time::Instant::now(),
             ended: None,
@@ -133,15 +128,11 @@ impl Sent {
         Ticket(attempts.len() - 1)
     }
 
-    /// Files what came back for the request `ticket`, sent under `key`.
-    pub fn answered(&self, ticket: Ticket, key: Option<&str>, x: &crate::checks::http::Exchange) {
-        if let Some(attempt) = self
-            .attempts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get_mut(ticket.0)
-        {
-            attempt.ended = Some(super::in_use::Ended {
+    /// Files what came back for the request `ticket`.
+    pub fn answered(&self, ticket: Ticket, x: &crate::checks::http::Exchange) {
+        self.end(
+            ticket,
+            super::in_use::Ended {
                 at: std::time::Instant::now(),
                 status: x.status,
                 code: x
@@ -149,57 +140,63 @@ impl Sent {
                     .as_ref()
                     .and_then(|b| b.get("error")?.get("code")?.as_str())
                     .map(str::to_owned),
+                id: x.str_field("id").map(str::to_owned),
                 let_go: None,
-            });
-        }
-        if let (Some(key), true) = (key, x.is_success()) {
-            self.successes
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push((key.to_owned(), x.str_field("id").map(str::to_owned)));
-        }
-    }
-
-    /// Everything filed so far.
-    pub fn all(&self) -> Vec<Filed> {
-        self.filed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            },
+        );
     }
 
     /// Files that the client of request `ticket` hung up at `gone`, and that the
     /// harness let go of what the service waited on for it downstream at `released`.
     pub fn gave_up(&self, ticket: Ticket, gone: std::time::Instant, released: std::time::Instant) {
-        if let Some(attempt) = self
-            .attempts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get_mut(ticket.0)
-        {
-            attempt.ended = Some(super::in_use::Ended {
+        self.end(
+            ticket,
+            super::in_use::Ended {
                 at: gone,
                 status: None,
                 code: None,
+                id: None,
                 let_go: Some(released),
-            });
+            },
+        );
+    }
+
+    fn end(&self, ticket: Ticket, ended: super::in_use::Ended) {
+        if let Some(attempt) = self.lock().get_mut(ticket.0) {
+            attempt.ended = Some(ended);
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<super::in_use::Attempt>> {
+        self.attempts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Everything filed so far, as `(key, body)`.
+    pub fn all(&self) -> Vec<Filed> {
+        self.lock()
+            .iter()
+            .map(|a| (a.key.clone(), a.body.clone()))
+            .collect()
     }
 
     /// Every request filed so far, with when it left and what came back.
     pub fn attempts(&self) -> Vec<super::in_use::Attempt> {
-        self.attempts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.lock().clone()
     }
 
-    /// Every success so far.
+    /// Every 2xx answer to a request sent under a key so far, in the order they came.
     pub fn successes(&self) -> Vec<Success> {
-        self.successes
+        let mut successes: Vec<(std::time::Instant, Success)> = self
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .iter()
+            .filter_map(|a| {
+                let ended = a.ended.as_ref()?;
+                let success = ended.status.is_some_and(|s| (200..300).contains(&s));
+                success.then(|| Some((ended.at, (a.key.clone()?, ended.id.clone()))))?
+            })
+            .collect();
+        successes.sort_by_key(|(at, _)| *at);
+        successes.into_iter().map(|(_, success)| success).collect()
     }
 }
 
@@ -307,13 +304,12 @@ mod tests {
         let unreported = sent.file("http://a", None, "{}");
         sent.answered(
             second,
-            Some("k"),
             &exchange(
                 Some(409),
                 Some(serde_json::json!({"error": {"code": "out_of_stock"}})),
             ),
         );
-        sent.answered(first, Some("k"), &exchange(None, None));
+        sent.answered(first, &exchange(None, None));
         let attempts = sent.attempts();
         assert_eq!(attempts.len(), 3);
         assert_eq!(attempts[0].base, "http://a");
@@ -327,6 +323,22 @@ mod tests {
         assert!(second.at <= first.at && attempts[0].sent <= attempts[1].sent);
         assert_eq!(attempts[2].ended, None);
         assert_eq!(unreported, Ticket(2));
+        assert_eq!(sent.all()[2], (None, "{}".to_owned()));
+        assert!(sent.successes().is_empty());
+        let third = sent.file("http://a", Some("j"), "{}");
+        sent.answered(
+            third,
+            &exchange(Some(201), Some(serde_json::json!({"id": "ch_1"}))),
+        );
+        sent.answered(
+            unreported,
+            &exchange(Some(201), Some(serde_json::json!({"id": "ch_2"}))),
+        );
+        // A keyless success names no key to hold to one object.
+        assert_eq!(
+            sent.successes(),
+            [("j".to_owned(), Some("ch_1".to_owned()))]
+        );
     }
 
     #[test]

@@ -373,7 +373,7 @@ impl Client {
             Some(body.to_owned()),
         )
         .await;
-        self.sent.answered(ticket, key, &x);
+        self.sent.answered(ticket, &x);
         x
     }
 
@@ -391,7 +391,7 @@ impl Client {
             Some(body.to_owned()),
         )
         .await;
-        self.sent.answered(ticket, key, &x);
+        self.sent.answered(ticket, &x);
         x
     }
 

@@ -1184,7 +1184,7 @@ impl Client {
             Some(body.to_owned()),
         )
         .await;
-        self.sent.answered(ticket, Some(key), &x);
+        self.sent.answered(ticket, &x);
         x
     }
 
@@ -1211,7 +1211,7 @@ impl Client {
             timeout,
         )
         .await;
-        self.sent.answered(ticket, Some(key), &x);
+        self.sent.answered(ticket, &x);
         x
     }
 
@@ -1229,7 +1229,7 @@ impl Client {
             Some(body.to_owned()),
         )
         .await;
-        self.sent.answered(ticket, key, &x);
+        self.sent.answered(ticket, &x);
         x
     }
 
