@@ -501,63 +501,56 @@ impl OrdersWorld {
         customer: i64,
         line: &crate::checks::orders::dataset::Line,
     ) -> Result<(), Problem> {
-        self.changing();
-        let conn = rusqlite::Connection::open(self.svc.db())
-            .map_err(|e| Problem::Harness(format!("opening the database: {e}")))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .and_then(|()| {
-                conn.execute(
-                    "INSERT INTO order_lines (order_id, product_id, quantity, unit_price)
-                     VALUES ((SELECT max(id) FROM orders WHERE customer_id = ?1), ?2, ?3, ?4)",
-                    rusqlite::params![customer, line.product_id, line.quantity, line.unit_price],
-                )
-            })
+        self.in_db("Adding a line in the `order_lines` table failed", |conn| {
+            conn.execute(
+                "INSERT INTO order_lines (order_id, product_id, quantity, unit_price)
+                 VALUES ((SELECT max(id) FROM orders WHERE customer_id = ?1), ?2, ?3, ?4)",
+                rusqlite::params![customer, line.product_id, line.quantity, line.unit_price],
+            )
             .map(|_| ())
-            .map_err(|e| {
-                let mut ev = Evidence::new();
-                ev.say(format!(
-                    "Adding a line in the `order_lines` table failed: {e}"
-                ));
-                Problem::Service(ev)
-            })
+        })
     }
 
     /// Runs `sql` straight in the database, as checkout, the back office or test
     /// tooling may (the brief: they "read and write these tables directly"); `what`
     /// names the write for the error.
     pub fn write_in_db(&self, what: &str, sql: &str) -> Result<(), Problem> {
-        self.changing();
-        let conn = rusqlite::Connection::open(self.svc.db())
-            .map_err(|e| Problem::Harness(format!("opening the database: {e}")))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .and_then(|()| conn.execute_batch(sql))
-            .map_err(|e| {
-                let mut ev = Evidence::new();
-                ev.say(format!("{what} failed in the database: {e}"));
-                Problem::Service(ev)
-            })
+        self.in_db(&format!("{what} failed in the database"), |conn| {
+            conn.execute_batch(sql)
+        })
     }
 
     /// Renames a product directly in the database, as the back office does.
     pub fn rename_in_db(&self, product: i64, name: &str) -> Result<(), Problem> {
-        self.changing();
-        let conn = rusqlite::Connection::open(self.svc.db())
-            .map_err(|e| Problem::Harness(format!("opening the database: {e}")))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .and_then(|()| {
+        self.in_db(
+            "Renaming a product in the `products` table failed",
+            |conn| {
                 conn.execute(
                     "UPDATE products SET name = ?1 WHERE id = ?2",
                     rusqlite::params![name, product],
                 )
-            })
+                .map(|_| ())
+            },
+        )
+    }
+
+    /// One write of the harness's own, counted as a change; a write the database
+    /// refuses is the service's finding (`failed`: what to say before the error).
+    fn in_db(
+        &self,
+        failed: &str,
+        write: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<()>,
+    ) -> Result<(), Problem> {
+        self.changing();
+        let conn = rusqlite::Connection::open(self.svc.db())
+            .map_err(|e| Problem::Harness(format!("opening the database: {e}")))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .and_then(|()| write(&conn))
             .map_err(|e| {
                 let mut ev = Evidence::new();
-                ev.say(format!(
-                    "Renaming a product in the `products` table failed: {e}"
-                ));
+                ev.say(format!("{failed}: {e}"));
                 Problem::Service(ev)
-            })?;
-        Ok(())
+            })
     }
 
     /// What the harness computes the full answer to be for `customer`.
