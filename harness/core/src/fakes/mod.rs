@@ -26,7 +26,7 @@ pub mod write_faults;
 #[cfg(any(feature = "charge", feature = "checkout"))]
 pub use payment_provider::{PaymentProvider, ProviderCharge, ProviderFault};
 #[cfg(feature = "quote")]
-pub use pricing_service::{PricingCall, PricingFault, PricingService};
+pub use pricing_service::{PricingCall, PricingFault, PricingService, Unhealthy};
 #[cfg(feature = "transfer")]
 pub use risk_service::{RiskFault, RiskService};
 #[cfg(feature = "checkout")]

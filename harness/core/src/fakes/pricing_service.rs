@@ -73,6 +73,29 @@ pub enum PricingFault {
     Reset,
 }
 
+impl PricingFault {
+    /// Whether a call met by this fault gets no usable answer in any time: what the
+    /// brief calls pricing failing (hangs, stalls, 5xx, garbage, cut or reset
+    /// answers). Not added latency, a hold, a `4xx` or `429` (answers the brief gives
+    /// rules of their own), or an answer a service might misread as a price.
+    pub fn breaks(self) -> bool {
+        match self {
+            PricingFault::Hang
+            | PricingFault::SlowBody
+            | PricingFault::Garbage
+            | PricingFault::Truncated
+            | PricingFault::Reset => true,
+            PricingFault::Status(code) => code >= 500,
+            PricingFault::Latency(_)
+            | PricingFault::Hold
+            | PricingFault::RateLimited { .. }
+            | PricingFault::WrongPrice
+            | PricingFault::NegativePrice
+            | PricingFault::FreeItem => false,
+        }
+    }
+}
+
 /// One call the pricing service received.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PricingCall {
@@ -106,7 +129,7 @@ impl PricingCall {
 }
 
 /// Faults that follow the clock: a schedule of standing faults, or flapping.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 enum Timeline {
     #[default]
     Off,
@@ -166,6 +189,17 @@ struct Book {
     in_flight: usize,
     /// Clean prices served so far; each one moves the next price on.
     served: i64,
+    /// Every change of the standing fault or the timeline, with when it was made: what
+    /// pricing would have done to a call at any moment, called or not.
+    changes: Vec<(Instant, Option<PricingFault>, Timeline)>,
+}
+
+impl Book {
+    /// Notes the standing fault and timeline as they are from now on.
+    fn note_change(&mut self) {
+        let (standing, timeline) = (self.standing, self.timeline.clone());
+        self.changes.push((Instant::now(), standing, timeline));
+    }
 }
 
 struct Shared {
@@ -255,7 +289,10 @@ impl PricingService {
     /// Applies `fault` to every call (price and health) that neither a queued fault nor
     /// the schedule or flapping decides, until cleared with `None`.
     pub fn set_standing(&self, fault: Option<PricingFault>) {
-        self.shared.with(|b| b.standing = fault);
+        self.shared.with(|b| {
+            b.standing = fault;
+            b.note_change();
+        });
     }
 
     /// Follows a timetable from now: each `(offset, fault)` step says that from `offset`
@@ -274,6 +311,7 @@ impl PricingService {
             } else {
                 Timeline::Schedule { from, steps }
             };
+            b.note_change();
         });
     }
 
@@ -288,6 +326,7 @@ impl PricingService {
                 period,
                 fault,
             };
+            b.note_change();
         });
     }
 
@@ -298,6 +337,7 @@ impl PricingService {
             b.queued.clear();
             b.standing = None;
             b.timeline = Timeline::Off;
+            b.note_change();
         });
     }
 
@@ -361,10 +401,146 @@ impl PricingService {
         self.shared.read(|b| b.in_flight)
     }
 
+    /// Every stretch in which pricing was not healthy, in milliseconds since it started
+    /// (overlapping, unsorted): while a standing, scheduled or flapping fault would
+    /// have met a call, whether or not one came, and while a call it received was met
+    /// by a fault. Any fault counts, even added latency or a one-off, so a judge that
+    /// asks "had pricing been healthy for a while?" errs towards the service. A stretch
+    /// that still lasts ends now.
+    pub fn unhealthy(&self) -> Vec<Unhealthy> {
+        let now = Instant::now();
+        let started = self.shared.started;
+        let ms = |at: Instant| at.saturating_duration_since(started).as_millis();
+        self.shared.read(|b| {
+            let mut out: Vec<Unhealthy> = faulty_stretches(&b.changes, now, fails)
+                .into_iter()
+                .map(|(from, until)| Unhealthy {
+                    from_ms: ms(from),
+                    until_ms: ms(until),
+                })
+                .collect();
+            let now_ms = ms(now);
+            out.extend(
+                b.calls
+                    .iter()
+                    .filter(|e| e.call.fault.is_some_and(fails))
+                    .map(|e| Unhealthy {
+                        from_ms: e.call.at_ms,
+                        until_ms: e.call.ended_ms.unwrap_or(now_ms),
+                    }),
+            );
+            out
+        })
+    }
+
+    /// The outages so far, in order, in milliseconds since pricing started: each
+    /// unbroken stretch in which a standing, scheduled or flapping fault that
+    /// [`PricingFault::breaks`] met every call, whether or not one came. One-off
+    /// faults make no outage. One that still lasts ends now.
+    pub fn outages(&self) -> Vec<Unhealthy> {
+        let now = Instant::now();
+        let started = self.shared.started;
+        let ms = |at: Instant| at.saturating_duration_since(started).as_millis();
+        let mut stretches = self
+            .shared
+            .read(|b| faulty_stretches(&b.changes, now, PricingFault::breaks));
+        stretches.sort();
+        let mut out: Vec<Unhealthy> = Vec::new();
+        for (from, until) in stretches {
+            let (from_ms, until_ms) = (ms(from), ms(until));
+            match out.last_mut() {
+                Some(last) if from_ms <= last.until_ms => {
+                    last.until_ms = last.until_ms.max(until_ms);
+                }
+                _ => out.push(Unhealthy { from_ms, until_ms }),
+            }
+        }
+        out
+    }
+
     /// Waits until no call is in flight; false if `timeout` passes first.
     pub async fn wait_idle(&self, timeout: Duration) -> bool {
         super::wait_until(&self.shared.changed, timeout, || self.in_flight() == 0).await
     }
+}
+
+/// A stretch of time in which pricing was not healthy ([`PricingService::unhealthy`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unhealthy {
+    /// Milliseconds since the fake started at which it began.
+    pub from_ms: u128,
+    /// Milliseconds since the fake started at which it ended (or now, if it lasts).
+    pub until_ms: u128,
+}
+
+/// Whether `fault` keeps a call from a clean, prompt answer: every fault but a free
+/// item, which is a price like any other.
+fn fails(fault: PricingFault) -> bool {
+    fault != PricingFault::FreeItem
+}
+
+/// Most flapping phases [`faulty_stretches`] lists for one stretch of changes: far
+/// more than any check's world lives through, a bound on a runaway loop.
+const MAX_PHASES: u128 = 100_000;
+
+/// The stretches, up to `now`, in which the standing fault or the timeline (as
+/// `changes` set them, in order) would have met a call with a fault that `counts`.
+fn faulty_stretches(
+    changes: &[(Instant, Option<PricingFault>, Timeline)],
+    now: Instant,
+    counts: fn(PricingFault) -> bool,
+) -> Vec<(Instant, Instant)> {
+    let mut out = Vec::new();
+    let failing = |f: Option<PricingFault>| f.is_some_and(counts);
+    for (i, (from, standing, timeline)) in changes.iter().enumerate() {
+        let until = changes.get(i + 1).map_or(now, |c| c.0).max(*from);
+        let mut push = |a: Instant, b: Instant| {
+            let (a, b) = (a.max(*from), b.min(until));
+            if a < b {
+                out.push((a, b));
+            }
+        };
+        match timeline {
+            Timeline::Off => {
+                if failing(*standing) {
+                    push(*from, until);
+                }
+            }
+            Timeline::Schedule { from: t0, steps } => {
+                // Before the first step, the standing fault; then each step until the next.
+                let first = steps.first().map_or(until, |(o, _)| *t0 + *o);
+                if failing(*standing) {
+                    push(*from, first);
+                }
+                for (k, (offset, fault)) in steps.iter().enumerate() {
+                    let end = steps.get(k + 1).map_or(until, |(o, _)| *t0 + *o);
+                    if failing(*fault) {
+                        push(*t0 + *offset, end);
+                    }
+                }
+            }
+            Timeline::Flapping {
+                from: t0,
+                period,
+                fault,
+            } => {
+                if !failing(Some(*fault)) || period.is_zero() {
+                    continue;
+                }
+                // Even phases carry the fault.
+                let first = from.saturating_duration_since(*t0).as_nanos() / period.as_nanos();
+                let last = until.saturating_duration_since(*t0).as_nanos() / period.as_nanos();
+                let mut n = first - first % 2;
+                while n <= last && n - first < MAX_PHASES {
+                    let Ok(k) = u32::try_from(n) else { break };
+                    let start = *t0 + period.saturating_mul(k);
+                    push(start, start + *period);
+                    n += 2;
+                }
+            }
+        }
+    }
+    out
 }
 
 /// What a call asks for.
@@ -958,5 +1134,121 @@ mod tests {
         assert_eq!(status_of(&pricing, &quote_path(1)).await, 503);
         pricing.heal();
         assert_eq!(status_of(&pricing, &quote_path(1)).await, 200);
+    }
+
+    /// `ms` milliseconds after `t0`.
+    fn at(t0: Instant, ms: u64) -> Instant {
+        t0 + Duration::from_millis(ms)
+    }
+
+    /// The stretches as milliseconds after `t0`.
+    fn in_ms(t0: Instant, stretches: &[(Instant, Instant)]) -> Vec<(u128, u128)> {
+        let ms = |i: &Instant| i.saturating_duration_since(t0).as_millis();
+        stretches.iter().map(|(a, b)| (ms(a), ms(b))).collect()
+    }
+
+    #[test]
+    fn a_standing_fault_is_unhealthy_until_healed_and_a_free_item_never() {
+        let t0 = Instant::now();
+        let changes = [
+            (at(t0, 0), Some(PricingFault::FreeItem), Timeline::Off),
+            (at(t0, 100), Some(PricingFault::Hang), Timeline::Off),
+            (at(t0, 700), None, Timeline::Off),
+            (at(t0, 900), Some(PricingFault::Status(503)), Timeline::Off),
+        ];
+        let got = faulty_stretches(&changes, at(t0, 1_000), fails);
+        assert_eq!(in_ms(t0, &got), [(100, 700), (900, 1_000)]);
+    }
+
+    #[test]
+    fn a_schedule_is_unhealthy_in_its_faulty_steps_and_before_them_by_the_standing_fault() {
+        let t0 = Instant::now();
+        let schedule = Timeline::Schedule {
+            from: at(t0, 200),
+            steps: vec![
+                (Duration::from_millis(100), Some(PricingFault::Status(503))),
+                (Duration::from_millis(400), None),
+                (Duration::from_millis(600), Some(PricingFault::Reset)),
+            ],
+        };
+        let changes = [(at(t0, 200), Some(PricingFault::Hang), schedule)];
+        let got = faulty_stretches(&changes, at(t0, 1_000), fails);
+        assert_eq!(in_ms(t0, &got), [(200, 300), (300, 600), (800, 1_000)]);
+        // Healed at 500: the schedule's later steps never happen.
+        let mut healed = changes.to_vec();
+        healed.push((at(t0, 500), None, Timeline::Off));
+        let got = faulty_stretches(&healed, at(t0, 1_000), fails);
+        assert_eq!(in_ms(t0, &got), [(200, 300), (300, 500)]);
+    }
+
+    #[tokio::test]
+    async fn outages_are_unbroken_stretches_of_a_fault_that_breaks_calls() {
+        let pricing = PricingService::start().await.unwrap();
+        pricing.set_standing(Some(PricingFault::Latency(Duration::from_millis(5))));
+        pricing.fail_next(PricingFault::Status(503));
+        assert_eq!(status_of(&pricing, &quote_path(1)).await, 503);
+        assert!(pricing.outages().is_empty(), "{:?}", pricing.outages());
+        // 503 then a hang, back to back: one outage.
+        pricing.set_standing(Some(PricingFault::Status(503)));
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        pricing.set_standing(Some(PricingFault::Hang));
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        pricing.set_standing(Some(PricingFault::RateLimited {
+            retry_after_secs: 1,
+        }));
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        pricing.set_standing(Some(PricingFault::Reset));
+        let outages = pricing.outages();
+        assert_eq!(outages.len(), 2, "{outages:?}");
+        assert!(
+            outages[0].until_ms >= outages[0].from_ms + 60,
+            "{outages:?}"
+        );
+        assert!(
+            outages[1].from_ms >= outages[0].until_ms + 30,
+            "{outages:?}"
+        );
+    }
+
+    #[test]
+    fn flapping_is_unhealthy_in_every_other_period() {
+        let t0 = Instant::now();
+        let flapping = Timeline::Flapping {
+            from: t0,
+            period: Duration::from_millis(100),
+            fault: PricingFault::Status(503),
+        };
+        // Flapping set at 0, healed at 450: faulty 0–100, 200–300, 400–450.
+        let changes = [(t0, None, flapping), (at(t0, 450), None, Timeline::Off)];
+        let got = faulty_stretches(&changes, at(t0, 1_000), fails);
+        assert_eq!(in_ms(t0, &got), [(0, 100), (200, 300), (400, 450)]);
+    }
+
+    #[tokio::test]
+    async fn unhealthy_lists_faulty_calls_and_faulty_stretches() {
+        let pricing = PricingService::start().await.unwrap();
+        assert_eq!(status_of(&pricing, &quote_path(1)).await, 200);
+        assert!(pricing.unhealthy().is_empty(), "{:?}", pricing.unhealthy());
+        // A one-off fault: only its call.
+        pricing.fail_next(PricingFault::Status(500));
+        assert_eq!(status_of(&pricing, &quote_path(1)).await, 500);
+        let calls = pricing.calls();
+        let failed = &calls[1];
+        assert_eq!(
+            pricing.unhealthy(),
+            [Unhealthy {
+                from_ms: failed.at_ms,
+                until_ms: failed.ended_ms.unwrap()
+            }]
+        );
+        // A standing fault: unhealthy from when it was set, called or not.
+        pricing.set_standing(Some(PricingFault::Status(503)));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        pricing.heal();
+        let stretches = pricing.unhealthy();
+        assert_eq!(stretches.len(), 2, "{stretches:?}");
+        let standing = stretches[0];
+        assert!(standing.until_ms >= standing.from_ms + 50, "{standing:?}");
+        assert!(standing.from_ms >= failed.ended_ms.unwrap(), "{standing:?}");
     }
 }

@@ -7,7 +7,9 @@
 use std::time::{Duration, Instant};
 
 use crate::checks::http::get_then_hang_up;
-use crate::checks::quote::world::{QUOTE_BUDGET, QuoteWorld, Timed, judge_page, judge_quote};
+use crate::checks::quote::world::{
+    QUOTE_BUDGET, QuoteWorld, RECOVERY_BUDGET, Timed, judge_page, judge_quote,
+};
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
 use crate::fakes::{PricingFault, PricingService};
 
@@ -27,8 +29,6 @@ const REOPEN_WINDOW: Duration = Duration::from_millis(500);
 const REOPEN_PACE: Duration = Duration::from_millis(100);
 /// Quotes that must all be priced after the first one after recovery.
 const STAY_RECOVERED: usize = 10;
-/// The brief: quotes succeed again within 10 s of pricing recovering.
-const RECOVERY_BUDGET: Duration = Duration::from_secs(10);
 /// What the check allows for it.
 const RECOVERY_LIMIT: Duration = Duration::from_secs(11);
 /// Attempts per quote the brief allows.
@@ -649,7 +649,7 @@ async fn isolation(env: CheckEnv, path: impl Fn(&QuoteWorld) -> String, what: &s
     let path = path(&w);
     let probes_from = std::time::Instant::now();
     for _ in 0..5 {
-        let t = w.get(&path).await;
+        let t = w.page(&path).await;
         story.say(t.to_string());
         let found = judge_page(&t);
         if !found.is_empty() {

@@ -4,6 +4,7 @@
 pub use checks_public::checks::quote::*;
 
 pub mod flaws;
+pub mod incidents;
 pub mod property;
 
 use crate::checks::{Check, Visibility, settle};
@@ -84,6 +85,14 @@ pub fn checks() -> Vec<Check> {
             points: 3,
             description: "Random pricing incidents over time, quotes throughout: each quote answered in time with pricing's own price or a JSON error, at most 3 pricing calls per quote. Seeded schedules of healthy, slow, hanging, stalling mid-body, failing, rate-limiting, garbage, reset and flapping stretches, each with a hang and a stalled body; failing schedules are shrunk and replayed, late answers judged on up to 3 replays.",
             run: |env| Box::pin(async move { settle(property::fault_schedules(env).await) }),
+        },
+        Check {
+            id: "quote.long-incidents",
+            flaw: Some("no-circuit-breaker"),
+            visibility: Visibility::Hidden,
+            points: 2,
+            description: "Three long incidents, each on a service of its own: pricing healthy for 1 s, then failing every call for 10 s (hanging, stalling mid-body, and one of 503, 500, garbage, truncated JSON or reset, picked by the seed), then healthy for 13 s; a quote every 100 ms (every 200 ms after), a product page or /health every 250 ms. Once pricing has failed 60 calls and 2.5 s more have passed, the service calls it no more than 5 times a second (probes after cool-downs); quotes are priced again within 10 s of pricing healing (11 s allowed).",
+            run: |env| Box::pin(async move { settle(incidents::long_incidents(env).await) }),
         },
         crate::checks::upgrade::production::registration("quote.upgrade-from-production", |env| {
             Box::pin(crate::checks::upgrade::production::run(env, &["pricing"]))

@@ -55,10 +55,14 @@ pub struct QuoteWorld {
     rng: SeedRng,
     journal: crate::checks::Journal,
     quotes: Quotes,
+    pages: Pages,
 }
 
 /// Every quote any client of a world sent, with its SKU, quantity and what came back.
 type Quotes = std::sync::Arc<std::sync::Mutex<Vec<(String, u32, Timed)>>>;
+/// Every product page and health probe a client sent with [`Client::page`]: its
+/// path and what came back.
+type Pages = std::sync::Arc<std::sync::Mutex<Vec<(String, Timed)>>>;
 
 impl QuoteWorld {
     /// Starts a healthy pricing service and one service instance whose catalogue holds
@@ -108,6 +112,7 @@ impl QuoteWorld {
             rng,
             journal: env.journal.clone(),
             quotes: Quotes::default(),
+            pages: Pages::default(),
         })
     }
 
@@ -127,6 +132,7 @@ impl QuoteWorld {
             http: self.http.clone(),
             base: self.svc.url(),
             quotes: self.quotes.clone(),
+            pages: self.pages.clone(),
             timeline: self.journal.timeline().clone(),
         }
     }
@@ -140,6 +146,12 @@ impl QuoteWorld {
     pub async fn get(&self, path: &str) -> Timed {
         self.client().get(path).await
     }
+
+    /// `GET /products/{sku}` of a catalogue product, or `GET /health`, timed and held
+    /// to the standing requirement on pages.
+    pub async fn page(&self, path: &str) -> Timed {
+        self.client().page(path).await
+    }
 }
 
 /// A cloneable client bound to one service, for spawned requests.
@@ -148,10 +160,22 @@ pub struct Client {
     http: reqwest::Client,
     base: String,
     quotes: Quotes,
+    pages: Pages,
     timeline: crate::checks::Timeline,
 }
 
 impl Client {
+    /// `GET /products/{sku}` of a catalogue product, or `GET /health`, timed and held
+    /// to the standing requirement on pages ([`pages_down`]).
+    pub async fn page(&self, path: &str) -> Timed {
+        let t = self.get(path).await;
+        self.pages
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((path.to_owned(), t.clone()));
+        t
+    }
+
     /// `GET /quotes/{sku}?qty={qty}`, timed.
     pub async fn quote(&self, sku: &str, qty: u32) -> Timed {
         let t = self.get(&format!("/quotes/{sku}?qty={qty}")).await;
@@ -222,8 +246,52 @@ pub const HONEST_PRICE: &str = "honest-price";
 /// with a correct price, or a JSON error with `502`, `503` or `504` — never a hang and
 /// never a dropped connection. `400` and `404` as in the contract."
 pub const ANSWERED_IN_TIME: &str = "answered-in-time";
+/// "quotes succeed again within 10 s of pricing becoming healthy"
+pub const RECOVERS: &str = "recovers-within-10s";
+/// "When pricing keeps failing, stop sending it traffic: fail quotes fast without
+/// calling it, and probe it again after a cool-down of at least 1 s and at most 5 s (a
+/// probe that fails starts another cool-down)"
+pub const STOPS_CALLING: &str = "stops-calling-failing-pricing";
+/// "While pricing is hanging, slow or failing, `GET /products/{sku}` and `GET /health`
+/// keep answering within 200 ms. `GET /health` does not depend on pricing."
+pub const PAGES_UP: &str = "pages-answer-during-incidents";
 /// Every standing requirement this world judges when its check ends.
-pub const STANDING: &[&str] = &[HONEST_PRICE, ANSWERED_IN_TIME];
+pub const STANDING: &[&str] = &[
+    HONEST_PRICE,
+    ANSWERED_IN_TIME,
+    RECOVERS,
+    STOPS_CALLING,
+    PAGES_UP,
+];
+
+/// How late a page may be before the standing judge counts it, in any history: five
+/// times the 200 ms budget. A page held behind a pricing call waits for that call's
+/// timeout, seconds; a right page reads one row.
+pub const PAGE_STANDING_LIMIT: Duration = Duration::from_secs(1);
+/// Late pages in one history before the judge calls the budget broken: one late page
+/// may be the harness starved of CPU, two are the service.
+const LATE_PAGES: usize = 2;
+
+/// Failed calls in one outage after which pricing "keeps failing" by any reading:
+/// the circuit-breaker check's 20 quotes at three attempts each.
+pub const KEEPS_FAILING: usize = 60;
+/// How long after that the quotes already in flight may go on calling: every quote
+/// is answered within the 2 s budget, and half a second for a loaded machine.
+pub const IN_FLIGHT_DRAIN: Duration = Duration::from_millis(2_500);
+/// Calls a second to a pricing that keeps failing beyond which a service is piling
+/// on: probes after cool-downs of at least 1 s make one a second, five even with a
+/// breaker per SKU of the six a world's catalogue holds.
+pub const PILING_ON_RATE: f64 = 5.0;
+/// The least stretch after the drain over which the rate is judged, and the least
+/// number of calls in it: a rate over fewer is noise.
+const PILING_ON_SPAN: Duration = Duration::from_secs(2);
+const PILING_ON_CALLS: usize = 10;
+
+/// The brief: quotes succeed again within this long of pricing becoming healthy.
+pub const RECOVERY_BUDGET: Duration = Duration::from_secs(10);
+/// What the standing judge allows for it: the budget and a second, for a machine
+/// loaded by many checks at once and for a probe's own round trip.
+pub const RECOVERY_STANDING_LIMIT: Duration = Duration::from_secs(11);
 
 /// How late a quote may be answered before the standing requirement counts it as
 /// broken, in any history: the 2 s budget and a second for a machine loaded by many
@@ -307,9 +375,151 @@ pub fn dishonest(
     })
 }
 
+/// What is wrong with a quote that failed for want of pricing (`502`, `503`, `504`)
+/// while pricing had been healthy for longer than [`RECOVERY_STANDING_LIMIT`] and
+/// stayed so until the quote was answered: no fault would have met a call, and no
+/// call was met by one (`unhealthy`, from [`PricingService::unhealthy`]). Time before
+/// pricing started counts as healthy: a service that fails quotes although pricing
+/// never failed has nothing to recover from. Pure: from the answer and pricing's log.
+pub fn unrecovered(
+    t: &Timed,
+    unhealthy: &[crate::fakes::Unhealthy],
+    started: Instant,
+) -> Option<String> {
+    if !matches!(t.x.status, Some(502..=504)) {
+        return None;
+    }
+    let sent = t.sent.saturating_duration_since(started).as_millis();
+    let answered = sent + t.took.as_millis();
+    let from = sent.saturating_sub(RECOVERY_STANDING_LIMIT.as_millis());
+    let before: Vec<u128> = unhealthy
+        .iter()
+        .filter(|u| u.from_ms <= answered)
+        .map(|u| u.until_ms)
+        .collect();
+    if before.iter().any(|until| *until >= from) {
+        return None;
+    }
+    let since = match before.iter().max() {
+        Some(last) => format!(
+            "pricing had been healthy for {:.1} s when it was sent",
+            (sent - last) as f64 / 1000.0
+        ),
+        None => "pricing had not failed once since it started".to_owned(),
+    };
+    Some(format!(
+        "Quotes must succeed again within {} s of pricing becoming healthy ({} s allowed here), but {since}: {t}",
+        RECOVERY_BUDGET.as_secs(),
+        RECOVERY_STANDING_LIMIT.as_secs()
+    ))
+}
+
+/// What is wrong with how the service called pricing during its outages (`outages`,
+/// from [`PricingService::outages`]; `calls`, every price call): once an outage has
+/// failed [`KEEPS_FAILING`] calls and [`IN_FLIGHT_DRAIN`] has passed, calls for the
+/// rest of it must come no faster than [`PILING_ON_RATE`] a second — fail fast
+/// without calling, and probe after each cool-down. One line per outage that broke
+/// it. Pure: from pricing's log.
+pub fn piling_on(
+    calls: &[crate::fakes::PricingCall],
+    outages: &[crate::fakes::Unhealthy],
+) -> Vec<String> {
+    let mut broken = Vec::new();
+    for o in outages {
+        let within = |at: u128| at >= o.from_ms && at <= o.until_ms;
+        let mut failed: Vec<u128> = calls
+            .iter()
+            .filter(|c| c.is_price() && within(c.at_ms))
+            .filter(|c| c.fault.is_some_and(crate::fakes::PricingFault::breaks))
+            .filter_map(|c| c.ended_ms)
+            .collect();
+        failed.sort_unstable();
+        let Some(kept_failing) = failed.get(KEEPS_FAILING - 1) else {
+            continue;
+        };
+        let from = kept_failing + IN_FLIGHT_DRAIN.as_millis();
+        if o.until_ms < from + PILING_ON_SPAN.as_millis() {
+            continue;
+        }
+        let n = calls
+            .iter()
+            .filter(|c| c.is_price() && c.at_ms > from && c.at_ms <= o.until_ms)
+            .count();
+        let secs = (o.until_ms - from) as f64 / 1000.0;
+        let rate = n as f64 / secs;
+        if n >= PILING_ON_CALLS && rate > PILING_ON_RATE {
+            broken.push(format!(
+                "When pricing keeps failing, quotes must fail fast without calling it, with a probe after each cool-down of at least 1 s: pricing failed every call from {:.1} s to {:.1} s (its clock) and had failed {KEEPS_FAILING} by {:.1} s, yet in the last {secs:.1} s of it the service still sent {n} calls ({rate:.1} a second; more than {PILING_ON_RATE} is piling on)",
+                o.from_ms as f64 / 1000.0,
+                o.until_ms as f64 / 1000.0,
+                *kept_failing as f64 / 1000.0,
+            ));
+        }
+    }
+    broken
+}
+
+/// What is wrong with the product pages and health probes of one history (`pages`,
+/// from [`Client::page`]; `calls`, every call pricing received, price and health):
+/// one not answered `200`; [`LATE_PAGES`] or more later than [`PAGE_STANDING_LIMIT`];
+/// or `GET /health` calling pricing — more than half of at least three probes each
+/// met by a call to pricing's `/health` that began while it was answered (a
+/// background poller's call now and then is not a dependency). Pure: from the pages
+/// and pricing's log.
+pub fn pages_down(
+    pages: &[(String, Timed)],
+    calls: &[crate::fakes::PricingCall],
+    started: Instant,
+) -> Vec<String> {
+    let mut broken = Vec::new();
+    if let Some((_, t)) = pages.iter().find(|(_, t)| t.x.status != Some(200)) {
+        broken.push(format!(
+            "Product pages and /health must keep answering 200 whatever pricing does: {t}"
+        ));
+    }
+    let late: Vec<&Timed> = pages
+        .iter()
+        .map(|(_, t)| t)
+        .filter(|t| t.x.status == Some(200) && t.took > PAGE_STANDING_LIMIT)
+        .collect();
+    if late.len() >= LATE_PAGES {
+        broken.push(format!(
+            "Product pages and /health must answer within {} ms whatever pricing does ({} ms allowed here); {} of {} were later, e.g. {}",
+            PAGE_BUDGET.as_millis(),
+            PAGE_STANDING_LIMIT.as_millis(),
+            late.len(),
+            pages.len(),
+            late[0]
+        ));
+    }
+    let ms = |at: Instant| at.saturating_duration_since(started).as_millis();
+    let probes: Vec<&Timed> = pages
+        .iter()
+        .filter(|(path, _)| path == "/health")
+        .map(|(_, t)| t)
+        .collect();
+    let asked = probes
+        .iter()
+        .filter(|t| {
+            let (from, until) = (ms(t.sent), ms(t.sent) + t.took.as_millis() + 1);
+            calls
+                .iter()
+                .any(|c| !c.is_price() && c.at_ms + 1 >= from && c.at_ms <= until)
+        })
+        .count();
+    if probes.len() >= 3 && asked * 2 > probes.len() {
+        broken.push(format!(
+            "GET /health must not depend on pricing: {asked} of {} probes each called pricing's /health while they were answered",
+            probes.len()
+        ));
+    }
+    broken
+}
+
 impl Drop for QuoteWorld {
-    /// Holds every quote this world's clients sent to the standing requirement,
-    /// whatever the check was about: a world that sent none has nothing to judge.
+    /// Holds every quote and page this world's clients sent to the standing
+    /// requirements, whatever the check was about: a world that sent none has nothing
+    /// to judge.
     fn drop(&mut self) {
         crate::checks::journal::blocking(|| {
             let quotes = std::mem::take(
@@ -318,11 +528,21 @@ impl Drop for QuoteWorld {
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner),
             );
+            let pages = std::mem::take(
+                &mut *self
+                    .pages
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
+            let started = self.pricing.started();
+            if !pages.is_empty() {
+                let broken = pages_down(&pages, &self.pricing.calls(), started);
+                self.journal.judged(PAGES_UP, broken);
+            }
             if quotes.is_empty() {
                 return;
             }
             let calls = self.pricing.price_calls();
-            let started = self.pricing.started();
             let broken = quotes
                 .iter()
                 .filter_map(|(sku, qty, t)| dishonest(t, sku, *qty, &calls, started))
@@ -333,6 +553,14 @@ impl Drop for QuoteWorld {
                 .filter_map(|(_, _, t)| unanswered(t))
                 .collect();
             self.journal.judged(ANSWERED_IN_TIME, broken);
+            let unhealthy = self.pricing.unhealthy();
+            let broken = quotes
+                .iter()
+                .filter_map(|(_, _, t)| unrecovered(t, &unhealthy, started))
+                .collect();
+            self.journal.judged(RECOVERS, broken);
+            let broken = piling_on(&calls, &self.pricing.outages());
+            self.journal.judged(STOPS_CALLING, broken);
         });
     }
 }
@@ -399,7 +627,7 @@ fn write_products(db: &std::path::Path, skus: &[String]) -> rusqlite::Result<()>
 #[cfg(test)]
 mod standing_tests {
     use super::*;
-    use crate::fakes::PricingCall;
+    use crate::fakes::{PricingCall, PricingFault};
 
     fn call(at_ms: u128, ended_ms: u128, qty: u32, price: i64) -> PricingCall {
         PricingCall {
@@ -505,5 +733,222 @@ mod standing_tests {
         assert!(unanswered(&answered(Some(429), error(), 100)).is_some());
         // A 503 with an HTML page is not the contract's JSON error.
         assert!(unanswered(&answered(Some(503), None, 100)).is_some());
+    }
+
+    /// A quote sent `sent_ms` after pricing started, answered `status` after 100 ms.
+    fn failed_at(started: Instant, sent_ms: u64, status: u16) -> Timed {
+        let mut t = quote(started, 1234, 2);
+        t.x.status = Some(status);
+        t.sent = started + Duration::from_millis(sent_ms);
+        t.took = Duration::from_millis(100);
+        t
+    }
+
+    fn stretch(from_ms: u128, until_ms: u128) -> crate::fakes::Unhealthy {
+        crate::fakes::Unhealthy { from_ms, until_ms }
+    }
+
+    #[test]
+    fn a_failed_quote_within_the_recovery_budget_is_allowed() {
+        let started = Instant::now();
+        // Pricing failed until 5 s; quotes fail until 15.9 s: within 10 s + the margin.
+        let outage = [stretch(1_000, 5_000)];
+        for sent in [5_500, 9_000, 15_900] {
+            assert_eq!(
+                unrecovered(&failed_at(started, sent, 503), &outage, started),
+                None,
+                "{sent}"
+            );
+        }
+        // Pricing failing again during the quote excuses it, however long ago the outage.
+        let again = [stretch(1_000, 5_000), stretch(30_050, 30_060)];
+        assert_eq!(
+            unrecovered(&failed_at(started, 30_000, 504), &again, started),
+            None
+        );
+        // A price, a 404 or a hang is for the other judges.
+        let mut hung = failed_at(started, 30_000, 503);
+        hung.x.status = None;
+        assert_eq!(unrecovered(&hung, &outage, started), None);
+        for status in [200, 404] {
+            assert_eq!(
+                unrecovered(&failed_at(started, 30_000, status), &outage, started),
+                None
+            );
+        }
+    }
+
+    #[test]
+    fn a_failed_quote_long_after_pricing_healed_or_with_pricing_never_failing_is_broken() {
+        let started = Instant::now();
+        let outage = [stretch(1_000, 5_000)];
+        let late = unrecovered(&failed_at(started, 16_100, 503), &outage, started);
+        assert!(
+            late.as_deref()
+                .is_some_and(|b| b.contains("healthy for 11.1 s")),
+            "{late:?}"
+        );
+        // Never failed: a breaker opened by something other than pricing failing.
+        let never = unrecovered(&failed_at(started, 300, 503), &[], started);
+        assert!(
+            never
+                .as_deref()
+                .is_some_and(|b| b.contains("not failed once")),
+            "{never:?}"
+        );
+        // An outage that began after the quote was answered does not excuse it.
+        let later = [stretch(1_000, 5_000), stretch(40_000, 41_000)];
+        assert!(unrecovered(&failed_at(started, 20_000, 502), &later, started).is_some());
+    }
+
+    /// A price call at `at_ms` met by `fault`, done 50 ms later.
+    fn met(at_ms: u128, fault: Option<PricingFault>) -> PricingCall {
+        PricingCall {
+            at_ms,
+            path: "/v1/prices/SKU-1".to_owned(),
+            sku: Some("SKU-1".to_owned()),
+            qty: Some(1),
+            fault,
+            status: None,
+            ended_ms: Some(at_ms + 50),
+            served_price: None,
+        }
+    }
+
+    /// 60 failed calls 10 ms apart from 1 s (the 60th ends at 1.64 s, the drain ends at
+    /// 4.14 s), then one call every `every_ms` until 10 s, all met by `fault`.
+    fn outage_with_calls_every(every_ms: u128, fault: PricingFault) -> Vec<PricingCall> {
+        let mut calls: Vec<PricingCall> =
+            (0..60).map(|i| met(1_000 + i * 10, Some(fault))).collect();
+        let mut at = 1_600 + every_ms;
+        while at < 10_000 {
+            calls.push(met(at, Some(fault)));
+            at += every_ms;
+        }
+        calls
+    }
+
+    #[test]
+    fn probes_after_cool_downs_are_not_piling_on() {
+        let outage = [stretch(1_000, 10_000)];
+        let hang = PricingFault::Hang;
+        // A probe a second, or six a second for five SKUs' breakers at most.
+        assert!(piling_on(&outage_with_calls_every(1_000, hang), &outage).is_empty());
+        assert!(piling_on(&outage_with_calls_every(200, hang), &outage).is_empty());
+        // Fewer than 60 failed calls: pricing has not kept failing by every reading.
+        let few: Vec<PricingCall> = (0..59).map(|i| met(1_000 + i * 10, Some(hang))).collect();
+        assert!(piling_on(&few, &outage).is_empty());
+        // An outage too short after the drain to judge a rate.
+        assert!(piling_on(&outage_with_calls_every(50, hang), &[stretch(1_000, 5_000)]).is_empty());
+    }
+
+    #[test]
+    fn calling_on_at_the_pace_of_the_quotes_is_piling_on() {
+        let outage = [stretch(1_000, 10_000)];
+        let broken = piling_on(
+            &outage_with_calls_every(100, PricingFault::Status(503)),
+            &outage,
+        );
+        assert_eq!(broken.len(), 1, "{broken:?}");
+        assert!(broken[0].contains("58 calls (9.9 a second"), "{broken:?}");
+        // Two outages, each judged on its own calls.
+        let mut calls = outage_with_calls_every(100, PricingFault::SlowBody);
+        calls.extend(
+            outage_with_calls_every(1_000, PricingFault::SlowBody)
+                .into_iter()
+                .map(|mut c| {
+                    c.at_ms += 20_000;
+                    c.ended_ms = c.ended_ms.map(|e| e + 20_000);
+                    c
+                }),
+        );
+        let two = [stretch(1_000, 10_000), stretch(21_000, 30_000)];
+        assert_eq!(piling_on(&calls, &two).len(), 1);
+    }
+
+    /// A page `path` sent `sent_ms` after pricing started, answered `status` after
+    /// `took_ms`.
+    fn page(
+        started: Instant,
+        path: &str,
+        sent_ms: u64,
+        status: u16,
+        took_ms: u64,
+    ) -> (String, Timed) {
+        let mut t = failed_at(started, sent_ms, status);
+        t.took = Duration::from_millis(took_ms);
+        (path.to_owned(), t)
+    }
+
+    /// A call to pricing's `/health` at `at_ms`.
+    fn health_call(at_ms: u128) -> PricingCall {
+        PricingCall {
+            path: "/health".to_owned(),
+            sku: None,
+            qty: None,
+            ..met(at_ms, None)
+        }
+    }
+
+    #[test]
+    fn pages_answered_fast_without_asking_pricing_are_up() {
+        let started = Instant::now();
+        let pages: Vec<_> = (0..6)
+            .map(|i| {
+                page(
+                    started,
+                    if i % 2 == 0 {
+                        "/health"
+                    } else {
+                        "/products/SKU-1"
+                    },
+                    i * 250,
+                    200,
+                    20,
+                )
+            })
+            .collect();
+        // One late page (a starved harness), and a poller's call to pricing's /health
+        // during one probe of three.
+        let mut one_late = pages.clone();
+        one_late[1].1.took = Duration::from_millis(1_500);
+        assert!(pages_down(&one_late, &[health_call(505)], started).is_empty());
+    }
+
+    #[test]
+    fn an_error_late_pages_or_a_health_that_asks_pricing_are_down() {
+        let started = Instant::now();
+        let pages: Vec<_> = (0..6)
+            .map(|i| {
+                page(
+                    started,
+                    if i % 2 == 0 {
+                        "/health"
+                    } else {
+                        "/products/SKU-1"
+                    },
+                    i * 250,
+                    200,
+                    20,
+                )
+            })
+            .collect();
+        let mut error = pages.clone();
+        error[0].1.x.status = Some(503);
+        assert_eq!(pages_down(&error, &[], started).len(), 1);
+        let mut late = pages.clone();
+        late[1].1.took = Duration::from_millis(1_500);
+        late[3].1.took = Duration::from_millis(2_000);
+        let broken = pages_down(&late, &[], started);
+        assert!(
+            broken.len() == 1 && broken[0].contains("2 of 6"),
+            "{broken:?}"
+        );
+        // Two of three probes each called pricing's /health.
+        let broken = pages_down(&pages, &[health_call(5), health_call(505)], started);
+        assert!(
+            broken.len() == 1 && broken[0].contains("2 of 3"),
+            "{broken:?}"
+        );
     }
 }
