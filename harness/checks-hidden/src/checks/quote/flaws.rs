@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::checks::http::get_then_hang_up;
 use crate::checks::quote::world::{
-    MAX_ATTEMPTS, MIN_BACKOFF, QUOTE_BUDGET, QuoteWorld, RECOVERY_BUDGET, Timed, judge_page,
-    judge_quote,
+    QUOTE_BUDGET, QuoteWorld, RECOVERY_BUDGET, Timed, judge_page, judge_quote,
 };
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
 use crate::fakes::{PricingFault, PricingService};
@@ -32,6 +31,10 @@ const REOPEN_PACE: Duration = Duration::from_millis(100);
 const STAY_RECOVERED: usize = 10;
 /// What the check allows for it.
 const RECOVERY_LIMIT: Duration = Duration::from_secs(11);
+/// Attempts per quote the brief allows.
+const MAX_ATTEMPTS: usize = 3;
+/// Less than this between two attempts is hammering, not backing off.
+const MIN_BACKOFF: Duration = Duration::from_millis(20);
 
 /// While pricing hangs, or sends headers and stalls mid-body, quotes are answered
 /// within the budget with a JSON error.

@@ -255,11 +255,6 @@ pub const STOPS_CALLING: &str = "stops-calling-failing-pricing";
 /// "While pricing is hanging, slow or failing, `GET /products/{sku}` and `GET /health`
 /// keep answering within 200 ms. `GET /health` does not depend on pricing."
 pub const PAGES_UP: &str = "pages-answer-during-incidents";
-/// "At most 3 attempts to pricing per quote request, with growing backoff between
-/// attempts. Never retry a `4xx` other than `429`; on `429`, wait as long as
-/// `Retry-After` says, or fail fast if that is longer than the time left in the 2 s
-/// budget."
-pub const ATTEMPTS: &str = "attempts-per-quote";
 /// Every standing requirement this world judges when its check ends.
 pub const STANDING: &[&str] = &[
     HONEST_PRICE,
@@ -267,17 +262,7 @@ pub const STANDING: &[&str] = &[
     RECOVERS,
     STOPS_CALLING,
     PAGES_UP,
-    ATTEMPTS,
 ];
-
-/// Attempts the brief allows per quote.
-pub const MAX_ATTEMPTS: usize = 3;
-/// Less than this from a failed answer to the next attempt is hammering, not backing
-/// off.
-pub const MIN_BACKOFF: Duration = Duration::from_millis(20);
-/// How much sooner than `Retry-After` asked a retry may come: the clocks of the fake
-/// and of the service tick apart.
-const RETRY_AFTER_SLACK_MS: u128 = 50;
 
 /// How late a page may be before the standing judge counts it, in any history: five
 /// times the 200 ms budget. A page held behind a pricing call waits for that call's
@@ -531,108 +516,6 @@ pub fn pages_down(
     broken
 }
 
-/// What is wrong with how the service spent its attempts on each quote whose calls
-/// can be told apart (`quotes`; `calls`, every price call): the calls for a quote's
-/// SKU and quantity that began while it was in flight are its attempts, when no other
-/// quote for the same SKU and quantity was in flight at any time of it. At most
-/// [`MAX_ATTEMPTS`]; no attempt after a `4xx` other than `429`; after a `429`, none
-/// sooner than its `Retry-After`; after any other complete failed answer, none within
-/// [`MIN_BACKOFF`] (a call cut short by the service or a body that stalls has no end
-/// the fake can time, so the gap after it is not judged). The first finding of each
-/// rule, with how many more. Pure: from the quotes and pricing's log.
-pub fn undisciplined(
-    quotes: &[(String, u32, Timed)],
-    calls: &[crate::fakes::PricingCall],
-    started: Instant,
-) -> Vec<String> {
-    use crate::fakes::PricingFault;
-    let ms = |at: Instant| at.saturating_duration_since(started).as_millis();
-    let window = |t: &Timed| (ms(t.sent), ms(t.sent) + t.took.as_millis() + 1);
-    // Per rule: its first finding and how many there were.
-    let mut found: [(Option<String>, usize); 4] = Default::default();
-    for (i, (sku, qty, t)) in quotes.iter().enumerate() {
-        let (from, until) = window(t);
-        let shared = quotes.iter().enumerate().any(|(j, (s, q, u))| {
-            let (a, b) = window(u);
-            j != i && s == sku && q == qty && a <= until && from <= b
-        });
-        if shared {
-            continue;
-        }
-        let attempts: Vec<&crate::fakes::PricingCall> = calls
-            .iter()
-            .filter(|c| c.sku.as_deref() == Some(sku.as_str()) && c.qty == Some(*qty))
-            .filter(|c| c.at_ms + 1 >= from && c.at_ms <= until)
-            .collect();
-        let mut file = |rule: usize, line: String| {
-            let (first, n) = &mut found[rule];
-            first.get_or_insert(line);
-            *n += 1;
-        };
-        if attempts.len() > MAX_ATTEMPTS {
-            file(
-                0,
-                format!(
-                    "At most {MAX_ATTEMPTS} attempts to pricing per quote: {} calls for {sku} × {qty} while this quote was in flight: {t}",
-                    attempts.len()
-                ),
-            );
-        }
-        for pair in attempts.windows(2) {
-            let (before, next) = (pair[0], pair[1]);
-            match (before.fault, before.status) {
-                (Some(PricingFault::RateLimited { retry_after_secs }), Some(429)) => {
-                    let asked = u128::from(retry_after_secs) * 1000;
-                    if let Some(end) = before.ended_ms
-                        && next.at_ms + RETRY_AFTER_SLACK_MS < end + asked
-                    {
-                        file(
-                            2,
-                            format!(
-                                "On 429, wait as long as Retry-After says: pricing asked for {asked} ms and the next attempt came {} ms later: {t}",
-                                next.at_ms.saturating_sub(end)
-                            ),
-                        );
-                    }
-                }
-                (_, Some(status @ 400..=499)) => file(
-                    1,
-                    format!(
-                        "Never retry a 4xx other than 429: pricing answered {status}, and the quote called it again: {t}"
-                    ),
-                ),
-                // A price (the service's to use or not), or an answer with no end to time.
-                (None | Some(PricingFault::FreeItem | PricingFault::Latency(_)), Some(200))
-                | (Some(PricingFault::SlowBody | PricingFault::Hang | PricingFault::Hold), _)
-                | (_, None) => {}
-                (_, Some(_)) => {
-                    if let Some(end) = before.ended_ms
-                        && next.at_ms < end + MIN_BACKOFF.as_millis()
-                    {
-                        file(
-                            3,
-                            format!(
-                                "Back off between attempts: the next attempt came {} ms after pricing's failed answer (at least {} ms here): {t}",
-                                next.at_ms.saturating_sub(end),
-                                MIN_BACKOFF.as_millis()
-                            ),
-                        );
-                    }
-                }
-            }
-        }
-    }
-    found
-        .into_iter()
-        .filter_map(|(first, n)| {
-            first.map(|f| match n {
-                1 => f,
-                _ => format!("{f} (and {} more quotes like it)", n - 1),
-            })
-        })
-        .collect()
-}
-
 impl Drop for QuoteWorld {
     /// Holds every quote and page this world's clients sent to the standing
     /// requirements, whatever the check was about: a world that sent none has nothing
@@ -678,8 +561,6 @@ impl Drop for QuoteWorld {
             self.journal.judged(RECOVERS, broken);
             let broken = piling_on(&calls, &self.pricing.outages());
             self.journal.judged(STOPS_CALLING, broken);
-            let broken = undisciplined(&quotes, &calls, started);
-            self.journal.judged(ATTEMPTS, broken);
         });
     }
 }
@@ -1067,81 +948,6 @@ mod standing_tests {
         let broken = pages_down(&pages, &[health_call(5), health_call(505)], started);
         assert!(
             broken.len() == 1 && broken[0].contains("2 of 3"),
-            "{broken:?}"
-        );
-    }
-
-    /// A price call for SKU-1 × 2 at `at_ms`, answered `status` 5 ms later under `fault`.
-    fn attempt(at_ms: u128, fault: Option<PricingFault>, status: u16) -> PricingCall {
-        PricingCall {
-            qty: Some(2),
-            status: Some(status),
-            ended_ms: Some(at_ms + 5),
-            ..met(at_ms, fault)
-        }
-    }
-
-    /// One quote for SKU-1 × 2 sent at 100 ms that took a second.
-    fn one_quote(started: Instant) -> Vec<(String, u32, Timed)> {
-        let mut t = quote(started, 1234, 2);
-        t.took = Duration::from_millis(1_000);
-        vec![("SKU-1".to_owned(), 2, t)]
-    }
-
-    #[test]
-    fn three_spaced_attempts_and_a_waited_retry_after_are_disciplined() {
-        let started = Instant::now();
-        let failing = Some(PricingFault::Status(503));
-        let calls = [
-            attempt(110, failing, 503),
-            attempt(200, failing, 503),
-            attempt(400, failing, 503),
-        ];
-        assert!(undisciplined(&one_quote(started), &calls, started).is_empty());
-        let limited = Some(PricingFault::RateLimited {
-            retry_after_secs: 0,
-        });
-        let calls = [attempt(110, limited, 429), attempt(116, failing, 503)];
-        assert!(undisciplined(&one_quote(started), &calls, started).is_empty());
-        // Two quotes for the same SKU and quantity at once: whose calls are whose is
-        // not known, so neither is judged.
-        let mut two = one_quote(started);
-        two.extend(one_quote(started));
-        let calls: Vec<_> = (0..6).map(|i| attempt(110 + i * 3, failing, 503)).collect();
-        assert!(undisciplined(&two, &calls, started).is_empty());
-    }
-
-    #[test]
-    fn a_fourth_attempt_a_retried_4xx_an_early_retry_or_no_backoff_is_not() {
-        let started = Instant::now();
-        let failing = Some(PricingFault::Status(503));
-        let four: Vec<_> = (0..4)
-            .map(|i| attempt(110 + i * 100, failing, 503))
-            .collect();
-        let broken = undisciplined(&one_quote(started), &four, started);
-        assert!(
-            broken.len() == 1 && broken[0].contains("4 calls"),
-            "{broken:?}"
-        );
-        let unknown = [attempt(110, None, 404), attempt(300, None, 404)];
-        let broken = undisciplined(&one_quote(started), &unknown, started);
-        assert!(
-            broken.len() == 1 && broken[0].contains("answered 404"),
-            "{broken:?}"
-        );
-        let limited = Some(PricingFault::RateLimited {
-            retry_after_secs: 1,
-        });
-        let early = [attempt(110, limited, 429), attempt(600, limited, 429)];
-        let broken = undisciplined(&one_quote(started), &early, started);
-        assert!(
-            broken.len() == 1 && broken[0].contains("485 ms later"),
-            "{broken:?}"
-        );
-        let hammering = [attempt(110, failing, 503), attempt(120, failing, 503)];
-        let broken = undisciplined(&one_quote(started), &hammering, started);
-        assert!(
-            broken.len() == 1 && broken[0].contains("5 ms after"),
             "{broken:?}"
         );
     }
