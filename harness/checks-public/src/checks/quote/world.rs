@@ -880,6 +880,21 @@ mod standing_tests {
         (path.to_owned(), t)
     }
 
+    /// Three health probes and three product pages, in turn every 250 ms from 0 ms,
+    /// each answered 200 in 20 ms.
+    fn six_pages(started: Instant) -> Vec<(String, Timed)> {
+        (0..6)
+            .map(|i| {
+                let path = if i % 2 == 0 {
+                    "/health"
+                } else {
+                    "/products/SKU-1"
+                };
+                page(started, path, i * 250, 200, 20)
+            })
+            .collect()
+    }
+
     /// A call to pricing's `/health` at `at_ms`.
     fn health_call(at_ms: u128) -> PricingCall {
         PricingCall {
@@ -893,21 +908,7 @@ mod standing_tests {
     #[test]
     fn pages_answered_fast_without_asking_pricing_are_up() {
         let started = Instant::now();
-        let pages: Vec<_> = (0..6)
-            .map(|i| {
-                page(
-                    started,
-                    if i % 2 == 0 {
-                        "/health"
-                    } else {
-                        "/products/SKU-1"
-                    },
-                    i * 250,
-                    200,
-                    20,
-                )
-            })
-            .collect();
+        let pages = six_pages(started);
         // One late page (a starved harness), and a poller's call to pricing's /health
         // during one probe of three.
         let mut one_late = pages.clone();
@@ -918,21 +919,7 @@ mod standing_tests {
     #[test]
     fn an_error_late_pages_or_a_health_that_asks_pricing_are_down() {
         let started = Instant::now();
-        let pages: Vec<_> = (0..6)
-            .map(|i| {
-                page(
-                    started,
-                    if i % 2 == 0 {
-                        "/health"
-                    } else {
-                        "/products/SKU-1"
-                    },
-                    i * 250,
-                    200,
-                    20,
-                )
-            })
-            .collect();
+        let pages = six_pages(started);
         let mut error = pages.clone();
         error[0].1.x.status = Some(503);
         assert_eq!(pages_down(&error, &[], started).len(), 1);
