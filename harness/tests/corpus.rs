@@ -212,7 +212,11 @@ async fn corpus_references_pass_and_decoys_fail_exactly_their_checks() {
                 let Some((exercise, entry)) = next else {
                     break;
                 };
-                mismatches.extend(grade_entry(exercise, &entry).await);
+                let mismatch = grade_entry(exercise, &entry).await;
+                if let Some(m) = &mismatch {
+                    eprintln!("corpus MISMATCH {m}");
+                }
+                mismatches.extend(mismatch);
             }
             mismatches
         }));
@@ -221,10 +225,16 @@ async fn corpus_references_pass_and_decoys_fail_exactly_their_checks() {
     for stream in streams {
         mismatches.extend(stream.await.expect("a corpus stream panicked"));
     }
+    // The one-line list comes last: CI shows the tail of a long failure.
+    let summary: Vec<&str> = mismatches
+        .iter()
+        .map(|m| m.lines().next().unwrap_or_default())
+        .collect();
     assert!(
         mismatches.is_empty(),
-        "corpus mismatches:\n{}",
-        mismatches.join("\n\n")
+        "corpus mismatches:\n{}\n\nin short:\n{}",
+        mismatches.join("\n\n"),
+        summary.join("\n")
     );
 }
 
