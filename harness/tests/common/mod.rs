@@ -185,8 +185,20 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// Fetches the crates the grader's lock names, once per test binary, as the CLI does
+/// before it grades: a test binary run on its own on a fresh machine must not depend
+/// on another binary having fetched them first (its builds run offline).
+fn fetch_once() {
+    static FETCHED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    FETCHED.get_or_init(|| {
+        harness::toolchain::fetch_dependencies(&repo_root())
+            .unwrap_or_else(|e| panic!("the grader's environment is not ready: {e}"));
+    });
+}
+
 /// Grades `submission` for one exercise with `seed`.
 pub async fn grade_exercise(submission: &Path, exercise: &str, seed: u64) -> Report {
+    fetch_once();
     let opts = GradeOptions {
         submission: submission.to_path_buf(),
         exercises: vec![exercise.to_owned()],

@@ -86,15 +86,34 @@ pub async fn retry_after_lost_response(env: CheckEnv) -> CheckResult {
     Ok(verdict(story, broken))
 }
 
+/// How long the instance has been taking orders when [`crash_after_charge`] kills it.
+/// In production a crashed instance is rarely new: a claim measured on a clock that
+/// starts with the process (kept in the shared file, read by the next process) looks
+/// valid for as long as the dead one had been up, and only an instance older than the
+/// brief's recovery window shows that clear of the edge, whatever the machine's load.
+const UP_BEFORE_CRASH: Duration = Duration::from_secs(6);
+
 /// The provider charges the card and holds its answer; the service is killed with
 /// SIGKILL there and restarted; the client retries with the same key: the checkout
 /// must complete within the brief's [`CRASH_RECOVERY`] (a key whose request died
-/// may answer 409 until then, not longer) and charge once.
+/// may answer 409 until then, not longer) and charge once. The instance killed has
+/// been taking orders for [`UP_BEFORE_CRASH`].
 pub async fn crash_after_charge(env: CheckEnv) -> CheckResult {
     let mut w = CheckoutWorld::start(env).await?;
     let mut story = Evidence::new();
     let mut broken = Vec::new();
     let skus = w.stock_products(2, STOCK)?;
+    let opened = tokio::time::Instant::now();
+    let earlier = w.cart(&[(&skus[1], 1)]);
+    let key = w.new_key();
+    let x = w.checkout(&key, &earlier).await;
+    story.exchange(&x);
+    broken.extend(w.judge_answer(&earlier, &x));
+    tokio::time::sleep_until(opened + UP_BEFORE_CRASH).await;
+    story.say(format!(
+        "The instance has been taking orders for {} s.",
+        UP_BEFORE_CRASH.as_secs()
+    ));
     let cart = w.cart(&[(&skus[0], 1), (&skus[1], 3)]);
     let key = w.new_key();
     let task = held_at_provider(&mut w, &key, &cart, ProviderFault::CommitThenHold, &story).await?;

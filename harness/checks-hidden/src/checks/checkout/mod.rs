@@ -28,7 +28,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("charge-not-idempotent"),
             visibility: Visibility::Hidden,
             points: 2,
-            description: "The provider charges the card and holds its answer; the service is killed with SIGKILL and restarted; the client retries with the same key: the checkout completes within 5 s of the crash (409 only until then, or while a request is really in flight) and the customer is charged once. Then the service dies while the provider is still processing a charge, which it finishes: a retry that hears the provider's 409 is not declined, and once the charge is made a retry completes the checkout with it.",
+            description: "On an instance that has taken orders for 6 s, the provider charges the card and holds its answer; the service is killed with SIGKILL and restarted; the client retries with the same key: the checkout completes within 5 s of the crash (409 only until then, or while a request is really in flight) and the customer is charged once. Then the service dies while the provider is still processing a charge, which it finishes: a retry that hears the provider's 409 is not declined, and once the charge is made a retry completes the checkout with it.",
             run: |env| Box::pin(async move { settle(flaws::crash_after_charge(env).await) }),
         },
         Check {
