@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::checks::quote::world::{QuoteWorld, Timed, piling_on, unrecovered};
+use crate::checks::quote::world::{QuoteWorld, Timed, overlong_cool_down, piling_on, unrecovered};
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
 use crate::fakes::PricingFault;
 use crate::seed::SeedRng;
@@ -15,10 +15,13 @@ use crate::seed::SeedRng;
 /// Pricing is healthy this long before the incident, so the service has prices.
 const BEFORE: Duration = Duration::from_secs(1);
 /// How long the incident lasts: long enough for [`KEEPS_FAILING`] failed calls, the
-/// drain of the quotes in flight, and seconds of traffic after both.
+/// drain of the quotes in flight, and seconds of traffic after both — also from a
+/// service whose breaker opens and then lets every quote through again (a failed probe
+/// that starts no new cool-down), which reaches that many failures only some seconds
+/// in — and for cool-downs to be seen that grow past the brief's 5 s.
 ///
 /// [`KEEPS_FAILING`]: crate::checks::quote::world::KEEPS_FAILING
-const OUTAGE: Duration = Duration::from_secs(10);
+const OUTAGE: Duration = Duration::from_secs(20);
 /// How long quotes go on after pricing heals: the 10 s recovery budget, the judge's
 /// second, and two more seconds of quotes that must all be priced.
 const AFTER: Duration = Duration::from_secs(13);
@@ -42,7 +45,7 @@ const PICKED: [PricingFault; 5] = [
 ];
 
 /// Three incidents at once, each on its own service and pricing: healthy for 1 s, one
-/// kind of failure on every call for 10 s, then healthy for 13 s, with quotes every
+/// kind of failure on every call for 20 s, then healthy for 13 s, with quotes every
 /// 100 ms (every 200 ms after) and a product page or health probe every 250 ms (the
 /// standing judge of pages rules on those). Judged on pricing's log: no piling on once pricing
 /// has kept failing, and quotes priced again within 10 s of it healing.
@@ -145,6 +148,7 @@ async fn incident(
     let calls = w.pricing.price_calls();
     let mut broken = piling_on(&calls, &w.pricing.outages());
     let (started, unhealthy) = (w.pricing.started(), w.pricing.unhealthy());
+    broken.extend(overlong_cool_down(&quotes, &calls, started));
     broken.extend(
         quotes
             .iter()

@@ -91,7 +91,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("no-circuit-breaker"),
             visibility: Visibility::Hidden,
             points: 2,
-            description: "Three long incidents, each on a service of its own: pricing healthy for 1 s, then failing every call for 10 s (hanging, stalling mid-body, and one of 503, 500, garbage, truncated JSON or reset, picked by the seed), then healthy for 13 s; a quote every 100 ms (every 200 ms after), a product page or /health every 250 ms. Once pricing has failed 60 calls and 2.5 s more have passed, the service calls it no more than 5 times a second (probes after cool-downs); quotes are priced again within 10 s of pricing healing (11 s allowed).",
+            description: "Three long incidents, each on a service of its own: pricing healthy for 1 s, then failing every call for 20 s (hanging, stalling mid-body, and one of 503, 500, garbage, truncated JSON or reset, picked by the seed), then healthy for 13 s; a quote every 100 ms (every 200 ms after), a product page or /health every 250 ms. Once pricing has failed 60 calls and 2.5 s more have passed, the service calls it no more than 5 times a second (probes after cool-downs), and never fails a quote without a call when none has been made for over 6 s (a cool-down of at most 5 s); quotes are priced again within 10 s of pricing healing (11 s allowed).",
             run: |env| Box::pin(async move { settle(incidents::long_incidents(env).await) }),
         },
         crate::checks::upgrade::production::registration("quote.upgrade-from-production", |env| {

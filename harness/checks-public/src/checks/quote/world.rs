@@ -459,6 +459,74 @@ pub fn piling_on(
     broken
 }
 
+/// The brief's longest cool-down: a failing pricing is probed again after at most this.
+pub const COOL_DOWN_BUDGET: Duration = Duration::from_secs(5);
+/// What the standing judge allows for it: the budget and a second for a loaded machine.
+pub const COOL_DOWN_STANDING_LIMIT: Duration = Duration::from_secs(6);
+
+/// What is wrong with how long the service went without trying pricing: a quote
+/// failed for want of pricing (`502`, `503`, `504`) without a call, when no call had
+/// been in flight for more than [`COOL_DOWN_STANDING_LIMIT`] — the cool-down after
+/// which the brief has a failing pricing probed again ran longer. A quote answered
+/// while a call was in flight, or before any call, is not judged; nor is a gap that
+/// began with a `429` or another `4xx` (a `Retry-After` may ask for a longer pause;
+/// a 4xx is not pricing failing). One line for the history, with how many such quotes.
+/// Pure: from the quotes and pricing's log (`started` is when its clock began).
+pub fn overlong_cool_down(
+    quotes: &[(String, u32, Timed)],
+    calls: &[crate::fakes::PricingCall],
+    started: Instant,
+) -> Vec<String> {
+    let ms = |at: Instant| at.saturating_duration_since(started).as_millis();
+    let price: Vec<&crate::fakes::PricingCall> = calls.iter().filter(|c| c.is_price()).collect();
+    let mut found: Vec<(u128, &Timed)> = Vec::new();
+    for (_, _, t) in quotes {
+        if !matches!(t.x.status, Some(502..=504)) {
+            continue;
+        }
+        let sent = ms(t.sent);
+        let answered = sent + t.took.as_millis();
+        // Calls begun before the quote was answered; one begun meanwhile was its own.
+        let before: Vec<&&crate::fakes::PricingCall> =
+            price.iter().filter(|c| c.at_ms <= answered + 1).collect();
+        if before.is_empty() || before.iter().any(|c| c.at_ms + 1 >= sent) {
+            continue;
+        }
+        // A call still in flight when the quote came: no cool-down to judge.
+        let Some(ends) = before
+            .iter()
+            .map(|c| c.ended_ms.map(|e| (e, *c)))
+            .collect::<Option<Vec<_>>>()
+        else {
+            continue;
+        };
+        let Some((last_end, last)) = ends.into_iter().max_by_key(|(e, _)| *e) else {
+            continue;
+        };
+        let asked_to_wait = matches!(
+            last.fault,
+            Some(crate::fakes::PricingFault::RateLimited { .. })
+        ) || last.status.is_some_and(|s| (400..500).contains(&s));
+        if asked_to_wait || last_end + 1 >= sent {
+            continue;
+        }
+        let idle = sent - last_end;
+        if idle > COOL_DOWN_STANDING_LIMIT.as_millis() {
+            found.push((idle, t));
+        }
+    }
+    let Some((idle, t)) = found.first() else {
+        return Vec::new();
+    };
+    vec![format!(
+        "When pricing keeps failing, probe it again after a cool-down of at most {} s ({} s allowed here): {} quote(s) failed without a call to pricing although none had been made for over that, the first {} ms after the last call ended: {t}",
+        COOL_DOWN_BUDGET.as_secs(),
+        COOL_DOWN_STANDING_LIMIT.as_secs(),
+        found.len(),
+        idle
+    )]
+}
+
 /// What is wrong with the product pages and health probes of one history (`pages`,
 /// from [`Client::page`]; `calls`, every call pricing received, price and health):
 /// one not answered `200`; [`LATE_PAGES`] or more later than [`PAGE_STANDING_LIMIT`];
@@ -559,7 +627,8 @@ impl Drop for QuoteWorld {
                 .filter_map(|(_, _, t)| unrecovered(t, &unhealthy, started))
                 .collect();
             self.journal.judged(RECOVERS, broken);
-            let broken = piling_on(&calls, &self.pricing.outages());
+            let mut broken = piling_on(&calls, &self.pricing.outages());
+            broken.extend(overlong_cool_down(&quotes, &calls, started));
             self.journal.judged(STOPS_CALLING, broken);
         });
     }
@@ -813,6 +882,57 @@ mod standing_tests {
             ended_ms: Some(at_ms + 50),
             served_price: None,
         }
+    }
+
+    /// Quotes failed with 503 every 500 ms from `from_ms` to `until_ms`.
+    fn failing_quotes(started: Instant, from_ms: u64, until_ms: u64) -> Vec<(String, u32, Timed)> {
+        (from_ms..until_ms)
+            .step_by(500)
+            .map(|at| ("SKU-1".to_owned(), 1, failed_at(started, at, 503)))
+            .collect()
+    }
+
+    #[test]
+    fn probes_within_the_cool_down_budget_pass() {
+        let started = Instant::now();
+        let fault = Some(PricingFault::Status(503));
+        // Five failures, then a probe every 3 s (the last 4.9 s after the one before).
+        let mut calls: Vec<PricingCall> = (0..5).map(|i| met(1_000 + i * 20, fault)).collect();
+        calls.extend([4_100, 7_100, 12_000].map(|at| met(at, fault)));
+        let quotes = failing_quotes(started, 1_200, 16_000);
+        assert!(overlong_cool_down(&quotes, &calls, started).is_empty());
+        // No call at all, or a call in flight, leaves nothing to judge.
+        assert!(overlong_cool_down(&quotes, &[], started).is_empty());
+        let mut held = met(1_000, None);
+        held.ended_ms = None;
+        assert!(overlong_cool_down(&quotes, &[held], started).is_empty());
+        // A 429 may ask for a longer pause than the cool-down.
+        let limited = met(
+            1_000,
+            Some(PricingFault::RateLimited {
+                retry_after_secs: 30,
+            }),
+        );
+        assert!(overlong_cool_down(&quotes, &[limited], started).is_empty());
+        // A quote whose own call began while it was in flight is not failed fast.
+        let own = [met(1_000, fault), met(9_020, fault)];
+        let one = vec![("SKU-1".to_owned(), 1, failed_at(started, 9_000, 503))];
+        assert!(overlong_cool_down(&one, &own, started).is_empty());
+    }
+
+    #[test]
+    fn a_cool_down_longer_than_the_budget_is_broken() {
+        let started = Instant::now();
+        let fault = Some(PricingFault::Hang);
+        // A cool-down that doubles: probes 1, 2, 4 and 8 s apart.
+        let mut calls: Vec<PricingCall> = (0..5).map(|i| met(1_000 + i * 20, fault)).collect();
+        calls.extend([2_100, 4_100, 8_100, 16_100].map(|at| met(at, fault)));
+        let quotes = failing_quotes(started, 1_200, 16_000);
+        let broken = overlong_cool_down(&quotes, &calls, started);
+        assert_eq!(broken.len(), 1, "{broken:?}");
+        // Quotes sent from 14.2 s to 15.7 s came more than 6 s after the call ended at 8.15 s.
+        assert!(broken[0].contains("4 quote(s)"), "{broken:?}");
+        assert!(broken[0].contains("first 6050 ms after"), "{broken:?}");
     }
 
     /// 60 failed calls 10 ms apart from 1 s (the 60th ends at 1.64 s, the drain ends at
