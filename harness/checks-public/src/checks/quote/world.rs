@@ -503,10 +503,9 @@ pub fn overlong_cool_down(
         let Some((last_end, last)) = ends.into_iter().max_by_key(|(e, _)| *e) else {
             continue;
         };
-        let asked_to_wait = matches!(
-            last.fault,
-            Some(crate::fakes::PricingFault::RateLimited { .. })
-        ) || last.status.is_some_and(|s| (400..500).contains(&s));
+        // The fake records the status it answered: a 429 (whose `Retry-After` may ask
+        // for a longer pause) or another 4xx (not pricing failing).
+        let asked_to_wait = last.status.is_some_and(|s| (400..500).contains(&s));
         if asked_to_wait || last_end + 1 >= sent {
             continue;
         }
@@ -906,14 +905,20 @@ mod standing_tests {
         let mut held = met(1_000, None);
         held.ended_ms = None;
         assert!(overlong_cool_down(&quotes, &[held], started).is_empty());
-        // A 429 may ask for a longer pause than the cool-down.
-        let limited = met(
+        // A 429 may ask for a longer pause than the cool-down (the fake records its
+        // answer's status).
+        let mut limited = met(
             1_000,
             Some(PricingFault::RateLimited {
                 retry_after_secs: 30,
             }),
         );
+        limited.status = Some(429);
         assert!(overlong_cool_down(&quotes, &[limited], started).is_empty());
+        // A 503 answered is pricing failing: the same gap after it is judged.
+        let mut failed = met(1_000, fault);
+        failed.status = Some(503);
+        assert_eq!(overlong_cool_down(&quotes, &[failed], started).len(), 1);
         // A quote whose own call began while it was in flight is not failed fast.
         let own = [met(1_000, fault), met(9_020, fault)];
         let one = vec![("SKU-1".to_owned(), 1, failed_at(started, 9_000, 503))];
