@@ -310,6 +310,8 @@ async fn grade_exercise(
                 // Each check runs in its own task so a panic is contained and reported;
                 // the guard aborts it if this grade is dropped (another exercise's
                 // grade failed), as the timeout does.
+                // Judges leave out what the harness measured while it was paused.
+                let _watch = crate::checks::pauses::Watch::start(journal.timeline().clone());
                 let mut task = AbortOnDrop(tokio::spawn((check.run)(env)));
                 match tokio::time::timeout(CHECK_TIMEOUT, &mut task.0).await {
                     Err(_) => {

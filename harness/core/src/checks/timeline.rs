@@ -24,7 +24,7 @@ pub struct Moment {
     /// Milliseconds since the check began.
     pub at_ms: u64,
     /// Whose lane it is in: `client`, `service`, `provider`, `risk`, `pricing`,
-    /// `shipping`, `judge`.
+    /// `shipping`, `harness` (its own pauses), `judge`.
     pub actor: String,
     /// What happened, in a line.
     pub what: String,
@@ -46,6 +46,8 @@ struct Inner {
     /// Every kill or stop of an instance, as `(base URL, when)`: unbounded, as judges
     /// need each one ([`crate::checks::in_use`]), and never shown as such.
     ends: Vec<(String, Instant)>,
+    /// Every pause of the harness ([`super::pauses`]): unbounded, as judges need each.
+    pauses: Vec<super::pauses::Pause>,
 }
 
 /// What a timeline holds when its check ends.
@@ -85,6 +87,7 @@ impl Timeline {
             violations: 0,
             left_out: 0,
             ends: Vec::new(),
+            pauses: Vec::new(),
         })))
     }
 
@@ -105,6 +108,33 @@ impl Timeline {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .ends
+            .clone()
+    }
+
+    /// Files a pause of the harness, and shows it in the `harness` lane.
+    pub fn paused(&self, pause: super::pauses::Pause) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pauses
+            .push(pause);
+        self.record_at(
+            pause.from,
+            "harness",
+            format!(
+                "paused {} ms (a busy machine): what was measured across it is not held against the service",
+                pause.length().as_millis()
+            ),
+            false,
+        );
+    }
+
+    /// Every pause of the harness filed so far.
+    pub fn pauses(&self) -> Vec<super::pauses::Pause> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pauses
             .clone()
     }
 

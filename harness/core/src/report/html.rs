@@ -389,8 +389,9 @@ const LEAD_UP: usize = 6;
 /// violations red. Long timelines show their start and what led to each violation,
 /// with the moments between counted.
 fn render_timeline(out: &mut String, t: &crate::checks::timeline::Recorded) {
-    const ORDER: [&str; 8] = [
-        "client", "service", "database", "provider", "risk", "pricing", "shipping", "judge",
+    const ORDER: [&str; 9] = [
+        "client", "service", "database", "provider", "risk", "pricing", "shipping", "harness",
+        "judge",
     ];
     let mut lanes: Vec<&str> = ORDER
         .iter()

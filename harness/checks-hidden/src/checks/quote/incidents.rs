@@ -7,7 +7,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::checks::quote::world::{QuoteWorld, Timed, overlong_cool_down, piling_on, unrecovered};
+use crate::checks::quote::world::{
+    QuoteWorld, Timed, overlong_cool_down, piling_on, unhealthy_or_paused, unrecovered,
+};
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
 use crate::fakes::PricingFault;
 use crate::seed::SeedRng;
@@ -147,8 +149,10 @@ async fn incident(
 
     let calls = w.pricing.price_calls();
     let mut broken = piling_on(&calls, &w.pricing.outages());
-    let (started, unhealthy) = (w.pricing.started(), w.pricing.unhealthy());
-    broken.extend(overlong_cool_down(&quotes, &calls, started));
+    let pauses = w.timeline().pauses();
+    let started = w.pricing.started();
+    let unhealthy = unhealthy_or_paused(&w.pricing, &pauses);
+    broken.extend(overlong_cool_down(&quotes, &calls, started, &pauses));
     broken.extend(
         quotes
             .iter()

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OpenFlags, params};
 
 use crate::checks::http::{Exchange, send_within};
+use crate::checks::pauses::{Pause, any_overlaps, resumed_before};
 use crate::checks::{CheckEnv, Evidence, Problem};
 use crate::fakes::PricingService;
 use crate::seed::SeedRng;
@@ -35,6 +36,39 @@ pub struct Timed {
     pub took: Duration,
     /// When it was sent.
     pub sent: Instant,
+}
+
+impl Timed {
+    /// Whether the harness paused while this was in flight: its time includes the
+    /// pause, and its answer may be the harness's own give-up.
+    pub fn overlaps(&self, pauses: &[Pause]) -> bool {
+        any_overlaps(pauses, self.sent, self.sent + self.took)
+    }
+}
+
+/// The pages and probes the harness did not pause across: the ones whose time and
+/// answer say something of the service.
+pub fn unpaused(pages: Vec<(String, Timed)>, pauses: &[Pause]) -> Vec<(String, Timed)> {
+    pages
+        .into_iter()
+        .filter(|(_, t)| !t.overlaps(pauses))
+        .collect()
+}
+
+/// When pricing was unhealthy as the service saw it: when the fake failed calls, and
+/// whenever the harness was paused (its fake answered nothing then), on pricing's clock.
+pub fn unhealthy_or_paused(
+    pricing: &PricingService,
+    pauses: &[Pause],
+) -> Vec<crate::fakes::Unhealthy> {
+    let started = pricing.started();
+    let ms = |at: Instant| at.saturating_duration_since(started).as_millis();
+    let mut unhealthy = pricing.unhealthy();
+    unhealthy.extend(pauses.iter().map(|p| crate::fakes::Unhealthy {
+        from_ms: ms(p.from),
+        until_ms: ms(p.until),
+    }));
+    unhealthy
 }
 
 impl std::fmt::Display for Timed {
@@ -470,12 +504,18 @@ pub const COOL_DOWN_STANDING_LIMIT: Duration = Duration::from_secs(6);
 /// which the brief has a failing pricing probed again ran longer. A quote answered
 /// while a call was in flight, or before any call, is not judged; nor is a gap that
 /// began with a `429` or another `4xx` (a `Retry-After` may ask for a longer pause;
-/// a 4xx is not pricing failing). One line for the history, with how many such quotes.
-/// Pure: from the quotes and pricing's log (`started` is when its clock began).
+/// a 4xx is not pricing failing). The gap is counted from the end of the harness's
+/// last pause before the quote was answered, if that is later (`pauses`, from
+/// [`crate::checks::Timeline::pauses`]): while the harness is paused its fake serves
+/// nothing and logs nothing, so the service's calls then are not in the log, and its
+/// breaker has seen them fail. One line for the history, with how many such quotes.
+/// Pure: from the quotes, pricing's log (`started` is when its clock began) and the
+/// harness's pauses.
 pub fn overlong_cool_down(
     quotes: &[(String, u32, Timed)],
     calls: &[crate::fakes::PricingCall],
     started: Instant,
+    pauses: &[Pause],
 ) -> Vec<String> {
     let ms = |at: Instant| at.saturating_duration_since(started).as_millis();
     let price: Vec<&crate::fakes::PricingCall> = calls.iter().filter(|c| c.is_price()).collect();
@@ -509,9 +549,10 @@ pub fn overlong_cool_down(
         if asked_to_wait || last_end + 1 >= sent {
             continue;
         }
-        let idle = sent - last_end;
+        let resumed = resumed_before(pauses, t.sent + t.took).map_or(0, ms);
+        let idle = sent.saturating_sub(last_end.max(resumed));
         if idle > COOL_DOWN_STANDING_LIMIT.as_millis() {
-            found.push((idle, t));
+            found.push((sent - last_end, t));
         }
     }
     let Some((idle, t)) = found.first() else {
@@ -602,8 +643,9 @@ impl Drop for QuoteWorld {
                     .unwrap_or_else(std::sync::PoisonError::into_inner),
             );
             let started = self.pricing.started();
+            let pauses = self.journal.timeline().pauses();
             if !pages.is_empty() {
-                let broken = pages_down(&pages, &self.pricing.calls(), started);
+                let broken = pages_down(&unpaused(pages, &pauses), &self.pricing.calls(), started);
                 self.journal.judged(PAGES_UP, broken);
             }
             if quotes.is_empty() {
@@ -617,17 +659,18 @@ impl Drop for QuoteWorld {
             self.journal.judged(HONEST_PRICE, broken);
             let broken = quotes
                 .iter()
+                .filter(|(_, _, t)| !t.overlaps(&pauses))
                 .filter_map(|(_, _, t)| unanswered(t))
                 .collect();
             self.journal.judged(ANSWERED_IN_TIME, broken);
-            let unhealthy = self.pricing.unhealthy();
+            let unhealthy = unhealthy_or_paused(&self.pricing, &pauses);
             let broken = quotes
                 .iter()
                 .filter_map(|(_, _, t)| unrecovered(t, &unhealthy, started))
                 .collect();
             self.journal.judged(RECOVERS, broken);
             let mut broken = piling_on(&calls, &self.pricing.outages());
-            broken.extend(overlong_cool_down(&quotes, &calls, started));
+            broken.extend(overlong_cool_down(&quotes, &calls, started, &pauses));
             self.journal.judged(STOPS_CALLING, broken);
         });
     }
@@ -899,12 +942,12 @@ mod standing_tests {
         let mut calls: Vec<PricingCall> = (0..5).map(|i| met(1_000 + i * 20, fault)).collect();
         calls.extend([4_100, 7_100, 12_000].map(|at| met(at, fault)));
         let quotes = failing_quotes(started, 1_200, 16_000);
-        assert!(overlong_cool_down(&quotes, &calls, started).is_empty());
+        assert!(overlong_cool_down(&quotes, &calls, started, &[]).is_empty());
         // No call at all, or a call in flight, leaves nothing to judge.
-        assert!(overlong_cool_down(&quotes, &[], started).is_empty());
+        assert!(overlong_cool_down(&quotes, &[], started, &[]).is_empty());
         let mut held = met(1_000, None);
         held.ended_ms = None;
-        assert!(overlong_cool_down(&quotes, &[held], started).is_empty());
+        assert!(overlong_cool_down(&quotes, &[held], started, &[]).is_empty());
         // A 429 may ask for a longer pause than the cool-down (the fake records its
         // answer's status).
         let mut limited = met(
@@ -914,15 +957,18 @@ mod standing_tests {
             }),
         );
         limited.status = Some(429);
-        assert!(overlong_cool_down(&quotes, &[limited], started).is_empty());
+        assert!(overlong_cool_down(&quotes, &[limited], started, &[]).is_empty());
         // A 503 answered is pricing failing: the same gap after it is judged.
         let mut failed = met(1_000, fault);
         failed.status = Some(503);
-        assert_eq!(overlong_cool_down(&quotes, &[failed], started).len(), 1);
+        assert_eq!(
+            overlong_cool_down(&quotes, &[failed], started, &[]).len(),
+            1
+        );
         // A quote whose own call began while it was in flight is not failed fast.
         let own = [met(1_000, fault), met(9_020, fault)];
         let one = vec![("SKU-1".to_owned(), 1, failed_at(started, 9_000, 503))];
-        assert!(overlong_cool_down(&one, &own, started).is_empty());
+        assert!(overlong_cool_down(&one, &own, started, &[]).is_empty());
     }
 
     #[test]
@@ -933,11 +979,35 @@ mod standing_tests {
         let mut calls: Vec<PricingCall> = (0..5).map(|i| met(1_000 + i * 20, fault)).collect();
         calls.extend([2_100, 4_100, 8_100, 16_100].map(|at| met(at, fault)));
         let quotes = failing_quotes(started, 1_200, 16_000);
-        let broken = overlong_cool_down(&quotes, &calls, started);
+        let broken = overlong_cool_down(&quotes, &calls, started, &[]);
         assert_eq!(broken.len(), 1, "{broken:?}");
         // Quotes sent from 14.2 s to 15.7 s came more than 6 s after the call ended at 8.15 s.
         assert!(broken[0].contains("4 quote(s)"), "{broken:?}");
         assert!(broken[0].contains("first 6050 ms after"), "{broken:?}");
+    }
+
+    /// The harness paused from 9 s to 11 s (its fake logged nothing then): the gap after
+    /// the call at 8.1 s is counted from 11 s, so only quotes from 17 s on are judged.
+    #[test]
+    fn a_gap_is_counted_from_the_harness_resuming() {
+        let started = Instant::now();
+        let fault = Some(PricingFault::Hang);
+        let mut calls: Vec<PricingCall> = (0..5).map(|i| met(1_000 + i * 20, fault)).collect();
+        calls.extend([2_100, 4_100, 8_100].map(|at| met(at, fault)));
+        let pause = Pause {
+            from: started + Duration::from_millis(9_000),
+            until: started + Duration::from_millis(11_000),
+        };
+        let quotes = failing_quotes(started, 1_200, 16_900);
+        assert!(overlong_cool_down(&quotes, &calls, started, &[pause]).is_empty());
+        // Without the pause the same history is broken; with it, a longer one still is.
+        assert_eq!(overlong_cool_down(&quotes, &calls, started, &[]).len(), 1);
+        let longer = failing_quotes(started, 1_200, 18_000);
+        let broken = overlong_cool_down(&longer, &calls, started, &[pause]);
+        assert_eq!(broken.len(), 1, "{broken:?}");
+        // 17.2 s and 17.7 s: more than 6 s after 11 s; the gap shown is from the call.
+        assert!(broken[0].contains("2 quote(s)"), "{broken:?}");
+        assert!(broken[0].contains("first 9050 ms after"), "{broken:?}");
     }
 
     /// 60 failed calls 10 ms apart from 1 s (the 60th ends at 1.64 s, the drain ends at

@@ -1,0 +1,138 @@
+//! The harness's own pauses: stretches when it did not run — starved of CPU on a busy
+//! machine, stopped, every worker of its runtime blocked.
+//!
+//! The fakes serve and log, and the clients send and time, only while the harness
+//! runs. Across a pause a fake's log may miss calls the service made (they time out
+//! unserved on the service's side), a request's time includes the pause, and a gap in
+//! a log may be the harness's silence rather than the service's. So a judge that reads
+//! an absence ("no call to pricing for 6 s") or a duration ("the page took 1 s") must
+//! not read one across a pause: a watcher ticks on the check's runtime and files every
+//! tick that came late on the check's [`Timeline`], where judges find it
+//! ([`Timeline::pauses`]) and the interviewer sees it.
+//!
+//! A service cannot hide behind this by starving the harness: a judge only leaves out
+//! what overlaps a pause, and the grade reports every pause on the check's timeline.
+
+use std::time::{Duration, Instant};
+
+use super::Timeline;
+
+/// How often the watcher ticks.
+pub const TICK: Duration = Duration::from_millis(10);
+/// A tick this much later than due is a pause: far beyond a loaded scheduler's jitter,
+/// far below the seconds the judges it protects reason in.
+pub const LATE: Duration = Duration::from_millis(250);
+
+/// A stretch in which the harness did not run: from the last tick on time to the
+/// late one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pause {
+    /// The last moment the harness is known to have run before it.
+    pub from: Instant,
+    /// When it ran again.
+    pub until: Instant,
+}
+
+impl Pause {
+    /// Whether the pause overlaps the stretch from `from` to `until`.
+    pub fn overlaps(&self, from: Instant, until: Instant) -> bool {
+        self.from < until && from < self.until
+    }
+
+    /// How long it lasted.
+    pub fn length(&self) -> Duration {
+        self.until.saturating_duration_since(self.from)
+    }
+}
+
+/// Whether any of `pauses` overlaps the stretch from `from` to `until`: a measurement
+/// across it says nothing of the service.
+pub fn any_overlaps(pauses: &[Pause], from: Instant, until: Instant) -> bool {
+    pauses.iter().any(|p| p.overlaps(from, until))
+}
+
+/// When the harness last resumed from a pause begun before `at`, if it did: an absence
+/// in a log can be read only from then on.
+pub fn resumed_before(pauses: &[Pause], at: Instant) -> Option<Instant> {
+    pauses.iter().filter(|p| p.from < at).map(|p| p.until).max()
+}
+
+/// Watches the runtime it was started on for pauses, filing each on `timeline`, until
+/// dropped.
+#[derive(Debug)]
+pub struct Watch(tokio::task::JoinHandle<()>);
+
+impl Watch {
+    /// Starts watching (on the current tokio runtime).
+    pub fn start(timeline: Timeline) -> Watch {
+        Watch(tokio::spawn(async move {
+            let mut last = Instant::now();
+            loop {
+                tokio::time::sleep(TICK).await;
+                let now = Instant::now();
+                if now.saturating_duration_since(last) > TICK + LATE {
+                    timeline.paused(Pause {
+                        from: last,
+                        until: now,
+                    });
+                }
+                last = now;
+            }
+        }))
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pause(at: Instant, from_ms: u64, until_ms: u64) -> Pause {
+        Pause {
+            from: at + Duration::from_millis(from_ms),
+            until: at + Duration::from_millis(until_ms),
+        }
+    }
+
+    #[test]
+    fn overlap_and_resumption_are_read_from_the_pauses() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let pauses = [pause(t0, 1_000, 3_000), pause(t0, 5_000, 5_400)];
+        assert!(any_overlaps(&pauses, ms(2_500), ms(2_600)));
+        assert!(any_overlaps(&pauses, ms(500), ms(1_001)));
+        assert!(!any_overlaps(&pauses, ms(3_000), ms(4_999)));
+        assert!(!any_overlaps(&pauses, ms(0), ms(1_000)));
+        assert_eq!(resumed_before(&pauses, ms(900)), None);
+        assert_eq!(resumed_before(&pauses, ms(4_000)), Some(ms(3_000)));
+        assert_eq!(resumed_before(&pauses, ms(9_000)), Some(ms(5_400)));
+        assert_eq!(pauses[0].length(), Duration::from_secs(2));
+    }
+
+    /// A worker blocked for 600 ms is filed as a pause covering the block.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_blocked_runtime_is_filed_as_a_pause() {
+        let timeline = Timeline::new();
+        let watch = Watch::start(timeline.clone());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Blocks the only worker: the watcher's tick cannot run meanwhile.
+        let blocked = Instant::now();
+        std::thread::sleep(Duration::from_millis(600));
+        let unblocked = Instant::now();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(watch);
+        let pauses = timeline.pauses();
+        assert!(
+            pauses
+                .iter()
+                .any(|p| p.from <= blocked && p.until >= unblocked),
+            "{pauses:?}"
+        );
+        assert!(timeline.take().moments.iter().any(|m| m.actor == "harness"));
+    }
+}
