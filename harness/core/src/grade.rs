@@ -338,6 +338,7 @@ async fn grade_exercise(
             }
         };
         let timeline = journal.timeline();
+        let (status, evidence) = starved(status, evidence, &timeline.pauses(), started.elapsed());
         if status == CheckStatus::Fail {
             // The check's own verdict: where its judge saw the requirement broken is in
             // its evidence; the timeline marks when the check concluded it.
@@ -418,6 +419,40 @@ async fn grade_exercise(
         checks: results,
         review,
     })
+}
+
+/// The share of a check's time the harness may spend paused before its verdict is
+/// void: judges leave out what overlaps a pause, and a check mostly left out has
+/// judged too little to pass — nor to fail, on a machine merely busy.
+const MOST_PAUSED: f64 = 0.25;
+/// ...once the pauses add up to this much: a busy machine pauses the harness for a
+/// second or several now and then (a short check must not lose its verdict to one),
+/// a service starving the harness to hide from its judges does it for long.
+const PAUSED_AT_LEAST: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The check's verdict, or none (an error saying why) when the harness was paused for
+/// more than [`MOST_PAUSED`] of its `elapsed` time and [`PAUSED_AT_LEAST`]: a machine
+/// far too busy, or a service starving the harness so that its judges see little.
+fn starved(
+    status: CheckStatus,
+    mut evidence: Vec<Line>,
+    pauses: &[crate::checks::pauses::Pause],
+    elapsed: std::time::Duration,
+) -> (CheckStatus, Vec<Line>) {
+    let paused: std::time::Duration = pauses.iter().map(|p| p.length()).sum();
+    if !matches!(status, CheckStatus::Pass | CheckStatus::Fail)
+        || paused < PAUSED_AT_LEAST
+        || paused.as_secs_f64() <= MOST_PAUSED * elapsed.as_secs_f64()
+    {
+        return (status, evidence);
+    }
+    evidence.push(Line::said(format!(
+        "No verdict: the harness itself was paused for {:.1} s of the check's {:.1} s ({} pauses; the machine too busy, or the service starving it of CPU), so too little was measured to judge.",
+        paused.as_secs_f64(),
+        elapsed.as_secs_f64(),
+        pauses.len()
+    )));
+    (CheckStatus::Error, evidence)
 }
 
 /// A spawned check that is aborted, with its services and fakes, when dropped.
@@ -503,6 +538,52 @@ mod tests {
             "charge.property",
             7,
         )
+    }
+
+    #[test]
+    fn a_check_the_harness_spent_mostly_paused_has_no_verdict() {
+        use crate::checks::pauses::Pause;
+        use std::time::Duration;
+        let t0 = Instant::now();
+        let pause = |from: u64, len: u64| Pause {
+            from: t0 + Duration::from_millis(from),
+            until: t0 + Duration::from_millis(from + len),
+        };
+        let elapsed = Duration::from_secs(40);
+        // 8 s of 40 paused: judged as it stands, pass or fail.
+        let few = [pause(1_000, 6_000), pause(9_000, 2_000)];
+        assert_eq!(
+            starved(CheckStatus::Pass, Vec::new(), &few, elapsed).0,
+            CheckStatus::Pass
+        );
+        assert_eq!(
+            starved(CheckStatus::Fail, Vec::new(), &few, elapsed).0,
+            CheckStatus::Fail
+        );
+        // 6 s of a 10 s check: one long pause of a busy machine, judged as it stands.
+        let long = [pause(1_000, 6_000)];
+        let short = Duration::from_secs(10);
+        assert_eq!(
+            starved(CheckStatus::Pass, Vec::new(), &long, short).0,
+            CheckStatus::Pass
+        );
+        // 12 s of 40: neither a pass nor a fail, and the evidence says why.
+        let many = [pause(1_000, 6_000), pause(9_000, 6_000)];
+        let (status, evidence) = starved(CheckStatus::Pass, Vec::new(), &many, elapsed);
+        assert_eq!(status, CheckStatus::Error);
+        assert!(
+            evidence[0].detail().contains("paused for 12.0 s"),
+            "{evidence:?}"
+        );
+        assert_eq!(
+            starved(CheckStatus::Fail, Vec::new(), &many, elapsed).0,
+            CheckStatus::Error
+        );
+        // A skipped check stays skipped.
+        assert_eq!(
+            starved(CheckStatus::Skipped, Vec::new(), &many, elapsed).0,
+            CheckStatus::Skipped
+        );
     }
 
     #[test]

@@ -67,6 +67,7 @@ impl Watch {
     pub fn start(timeline: Timeline) -> Watch {
         Watch(tokio::spawn(async move {
             let mut last = Instant::now();
+            timeline.ticked(last);
             loop {
                 tokio::time::sleep(TICK).await;
                 let now = Instant::now();
@@ -76,6 +77,7 @@ impl Watch {
                         until: now,
                     });
                 }
+                timeline.ticked(now);
                 last = now;
             }
         }))
@@ -134,5 +136,24 @@ mod tests {
             "{pauses:?}"
         );
         assert!(timeline.take().moments.iter().any(|m| m.actor == "harness"));
+    }
+
+    /// A judge that runs before the watcher has filed the pause it resumed from sees
+    /// the pause under way.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_pause_not_yet_filed_is_seen_under_way() {
+        let timeline = Timeline::new();
+        let _watch = Watch::start(timeline.clone());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let blocked = Instant::now();
+        std::thread::sleep(Duration::from_millis(600));
+        // Still blocking the only worker: the watcher has not run since.
+        let pauses = timeline.pauses();
+        assert!(
+            pauses
+                .iter()
+                .any(|p| p.from <= blocked && p.length() >= LATE),
+            "{pauses:?}"
+        );
     }
 }

@@ -48,6 +48,8 @@ struct Inner {
     ends: Vec<(String, Instant)>,
     /// Every pause of the harness ([`super::pauses`]): unbounded, as judges need each.
     pauses: Vec<super::pauses::Pause>,
+    /// The pause watcher's last tick, if one watches.
+    last_tick: Option<Instant>,
 }
 
 /// What a timeline holds when its check ends.
@@ -88,6 +90,7 @@ impl Timeline {
             left_out: 0,
             ends: Vec::new(),
             pauses: Vec::new(),
+            last_tick: None,
         })))
     }
 
@@ -129,13 +132,30 @@ impl Timeline {
         );
     }
 
-    /// Every pause of the harness filed so far.
-    pub fn pauses(&self) -> Vec<super::pauses::Pause> {
+    /// Notes that the pause watcher ran at `at`.
+    pub fn ticked(&self, at: Instant) {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .pauses
-            .clone()
+            .last_tick = Some(at);
+    }
+
+    /// Every pause of the harness filed so far, and the one under way if the watcher
+    /// is overdue now: a judge running as the harness resumes may run before the
+    /// watcher has filed the pause it just came out of.
+    pub fn pauses(&self) -> Vec<super::pauses::Pause> {
+        let inner = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut pauses = inner.pauses.clone();
+        let now = Instant::now();
+        if let Some(last) = inner.last_tick
+            && now.saturating_duration_since(last) > super::pauses::TICK + super::pauses::LATE
+        {
+            pauses.push(super::pauses::Pause {
+                from: last,
+                until: now,
+            });
+        }
+        pauses
     }
 
     /// Records a broken requirement now (when a judge only knows it at the end).

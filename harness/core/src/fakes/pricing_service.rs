@@ -235,6 +235,12 @@ impl PricingService {
         self.shared.recorder.set(timeline, "pricing");
     }
 
+    /// The harness's pauses on the timeline this fake records into (none before
+    /// [`Self::record_into`]): the fake served and logged nothing during them.
+    pub fn harness_pauses(&self) -> Vec<crate::checks::pauses::Pause> {
+        self.shared.recorder.pauses()
+    }
+
     /// Starts a healthy pricing service that knows every SKU, on a fresh loopback port.
     pub async fn start() -> std::io::Result<PricingService> {
         let shared = Arc::new(Shared {

@@ -15,6 +15,14 @@ impl Recorder {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some((timeline.clone(), actor));
     }
 
+    /// The harness's pauses on the timeline set, if one is ([`Timeline::pauses`]).
+    pub fn pauses(&self) -> Vec<crate::checks::pauses::Pause> {
+        match &*self.0.lock().unwrap_or_else(PoisonError::into_inner) {
+            Some((timeline, _)) => timeline.pauses(),
+            None => Vec::new(),
+        }
+    }
+
     /// Records `what` now, if a timeline is set.
     pub fn note(&self, what: impl FnOnce() -> String) {
         if let Some((timeline, actor)) = &*self.0.lock().unwrap_or_else(PoisonError::into_inner) {

@@ -252,10 +252,16 @@ pub fn is_late(t: &Timed) -> bool {
 /// Judges a quote against the brief: answered within the limit, and either a 200
 /// carrying exactly a price pricing served for that SKU and quantity while the request
 /// was in flight (never a remembered or made-up one), or a 502/503/504 with a JSON
-/// error. Returns each broken rule.
+/// error. Returns each broken rule. A quote in flight across a pause of the harness is
+/// not held to the time limit (its time includes the pause; no answer may be the
+/// harness's own give-up).
 pub fn judge_quote(t: &Timed, sku: &str, qty: u32, pricing: &PricingService) -> Vec<String> {
     let mut broken = Vec::new();
-    if t.took > QUOTE_LIMIT || t.x.status.is_none() {
+    if t.overlaps(&pricing.harness_pauses()) {
+        if t.x.status.is_none() {
+            return broken;
+        }
+    } else if t.took > QUOTE_LIMIT || t.x.status.is_none() {
         broken.push(format!(
             "A quote must be answered within {} s (the storefront's timeout; {} s allowed here), with a price or a JSON error: {t}",
             QUOTE_BUDGET.as_secs(),
@@ -699,9 +705,10 @@ fn prices_in_brief(served: &[i64], unit: Option<i64>) -> String {
     )
 }
 
-/// Judges a product page or health probe during an incident: 200 within the limit.
-pub fn judge_page(t: &Timed) -> Vec<String> {
-    if t.x.status == Some(200) && t.took <= PAGE_LIMIT {
+/// Judges a product page or health probe during an incident: 200 within the limit —
+/// unless it was in flight across one of the harness's `pauses`, which says nothing.
+pub fn judge_page(t: &Timed, pauses: &[Pause]) -> Vec<String> {
+    if t.overlaps(pauses) || (t.x.status == Some(200) && t.took <= PAGE_LIMIT) {
         Vec::new()
     } else {
         vec![format!(
