@@ -289,7 +289,8 @@ pub mod exit {
     /// stderr and no report.
     pub const NOT_GRADED: i32 = 2;
     /// Graded, but the harness could not judge some check (a check timed out,
-    /// panicked or its fixture failed): the report is complete, its verdict is not.
+    /// panicked, its fixture failed, or the harness spent much of it paused): the
+    /// report is complete, its verdict is not.
     /// Wins over [`FAILED`], since the grade is not final until that check is judged.
     pub const CHECK_ERRORED: i32 = 3;
 
