@@ -6,7 +6,7 @@
 # everything (or get no verdict, when the harness spent most of a check paused);
 # a decoy's failures may shrink only where its flaw hid in the pauses.
 #
-#   scripts/paused-grade.sh quote reference-hand-written [EVERY=6] [FOR=2] [SEED=1]
+#   scripts/paused-grade.sh quote reference-hand-written    # EVERY=6 FOR=2 SEED=1
 #   EVERY=5 FOR=2 scripts/paused-grade.sh checkout reference-pending-order
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -29,12 +29,13 @@ out="$work/report.json"
 ./target/debug/harness grade "$work/sub" --exercise "$ex" --seed "$seed" \
   --format json --out "$out" >/dev/null 2>&1 &
 pid=$!
+# Only once the checks run (a service is up): a paused build proves nothing.
+while kill -0 "$pid" 2>/dev/null && ! pgrep -f "/bin/$ex --listen" >/dev/null; do
+  sleep 0.2
+done
 stops=0
 while kill -0 "$pid" 2>/dev/null; do
   sleep "$every"
-  # Only once the checks run: a paused build proves nothing.
-  [ -e "$work/started" ] || { pgrep -f "/bin/$ex --listen" >/dev/null && touch "$work/started"; } || true
-  [ -e "$work/started" ] || continue
   kill -STOP "$pid" 2>/dev/null || break
   sleep "$for"
   kill -CONT "$pid" 2>/dev/null || true
