@@ -7,9 +7,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::checks::pauses::any_overlaps;
 use crate::checks::charge::world::{ChargeBody, ChargeWorld, HeldOrAnswered, judge_one_key};
 use crate::checks::http::{Exchange, post_then_hang_up};
+use crate::checks::pauses::any_overlaps;
 use crate::checks::write_lock::{Answered, answer_under_write_lock};
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
 use crate::fakes::ProviderFault;

@@ -6,8 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::checks::pauses::any_overlaps;
 use crate::checks::http::post_then_hang_up;
+use crate::checks::pauses::any_overlaps;
 use crate::checks::transfer::contract::accounts;
 use crate::checks::transfer::world::{TransferWorld, join};
 use crate::checks::write_lock::{Answered, answer_under_write_lock};
