@@ -8,6 +8,7 @@ pub mod evidence;
 pub mod http;
 pub mod in_use;
 pub mod journal;
+pub mod key_reuse;
 pub mod pauses;
 pub mod property;
 pub mod timeline;

@@ -477,12 +477,16 @@ pub const PROVIDER_CHARGES_IN_TABLE: &str = "provider-charges-in-table";
 pub const SAME_CHARGE: &str = "same-charge-per-key";
 /// "`409` is for a request that is really still in flight, …"
 pub const NO_409_WITHOUT_REQUEST: &str = "409-only-while-in-flight";
+/// "A different body under a key that already has a charge recorded, in any status (a
+/// request under it succeeded, failed or was cut off), gets `422` and changes nothing"
+pub const DIFFERENT_BODY_REFUSED: &str = "different-body-refused";
 /// Every standing requirement this world judges when its check ends.
 pub const STANDING: &[&str] = &[
     NEVER_CHARGED_TWICE,
     PROVIDER_CHARGES_IN_TABLE,
     SAME_CHARGE,
     NO_409_WITHOUT_REQUEST,
+    DIFFERENT_BODY_REFUSED,
 ];
 
 /// The requirements that hold on any history, whatever became of each request: from
@@ -622,6 +626,17 @@ impl Drop for ChargeWorld {
             self.env.journal.judged(
                 SAME_CHARGE,
                 crate::checks::journal::different_successes(&self.sent.successes(), "charge"),
+            );
+            // A charge is certainly recorded once a request under its key succeeded or
+            // failed at the provider (502); one cut off, or failed for the database, may
+            // have recorded nothing.
+            self.env.journal.judged(
+                DIFFERENT_BODY_REFUSED,
+                crate::checks::key_reuse::different_body_accepted(
+                    &self.sent.attempts(),
+                    |e| e.status.is_some_and(|s| (200..300).contains(&s) || s == 502),
+                    "charge",
+                ),
             );
             self.env.journal.judged(
                 NO_409_WITHOUT_REQUEST,

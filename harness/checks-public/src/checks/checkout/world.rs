@@ -740,6 +740,9 @@ pub const CHARGE_HAS_ORDER: &str = "charge-has-order";
 pub const SAME_ORDER: &str = "same-order-per-key";
 /// "`409` for a key is for a request that is really still in flight, …"
 pub const NO_409_WITHOUT_REQUEST: &str = "409-only-while-in-flight";
+/// "A different body under a key that already has an order, in any status, gets `422`
+/// and changes nothing"
+pub const DIFFERENT_BODY_REFUSED: &str = "different-body-refused";
 /// Every standing requirement this world judges when its check ends.
 pub const STANDING: &[&str] = &[
     CHARGED_AT_MOST_ONCE,
@@ -747,6 +750,7 @@ pub const STANDING: &[&str] = &[
     CHARGE_HAS_ORDER,
     SAME_ORDER,
     NO_409_WITHOUT_REQUEST,
+    DIFFERENT_BODY_REFUSED,
 ];
 
 /// The requirements that hold on any history, whatever became of each request: from
@@ -878,6 +882,16 @@ impl Drop for CheckoutWorld {
             self.env.journal.judged(
                 SAME_ORDER,
                 crate::checks::journal::different_successes(&self.sent.successes(), "order"),
+            );
+            // An order is certainly recorded once a 2xx has been sent for its key; a
+            // declined card's order "if recorded" is not certain.
+            self.env.journal.judged(
+                DIFFERENT_BODY_REFUSED,
+                crate::checks::key_reuse::different_body_accepted(
+                    &self.sent.attempts(),
+                    |e| e.status.is_some_and(|s| (200..300).contains(&s)),
+                    "order",
+                ),
             );
             let writes_failing = self
                 .armed
