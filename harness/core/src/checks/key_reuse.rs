@@ -11,7 +11,7 @@
 use super::in_use::{Attempt, Ended};
 
 /// One line per key under which a different body was accepted; `what` names the
-/// object (`charge`, `order`). Bodies are compared as JSON values, so a resend that
+/// object with its article (`a charge`, `an order`). Bodies are compared as JSON values, so a resend that
 /// orders its fields otherwise is the same request.
 pub fn different_body_accepted(
     attempts: &[Attempt],
@@ -24,8 +24,7 @@ pub fn different_body_accepted(
         let (Some(key), Some(ended)) = (accepted.key.as_deref(), accepted.ended.as_ref()) else {
             continue;
         };
-        if !ended.status.is_some_and(|s| (200..300).contains(&s)) || judged_keys.contains(&key)
-        {
+        if !ended.status.is_some_and(|s| (200..300).contains(&s)) || judged_keys.contains(&key) {
             continue;
         }
         let body = value(&accepted.body);
@@ -43,7 +42,7 @@ pub fn different_body_accepted(
                     .map_or_else(|| "no answer".to_owned(), |s| s.to_string())
             };
             broken.push(format!(
-                "A different body under a key that already has a {what} recorded must get 422 and change nothing: key {key} was first used with {} (answered {}), then a request with {} under it was answered {}.",
+                "A different body under a key that already has {what} recorded must get 422 and change nothing: key {key} was first used with {} (answered {}), then a request with {} under it was answered {}.",
                 first.body,
                 answered(first.ended.as_ref()),
                 accepted.body,
@@ -65,7 +64,13 @@ mod tests {
 
     use super::*;
 
-    fn attempt(t0: Instant, key: &str, body: &str, sent_ms: u64, end: Option<(u64, u16)>) -> Attempt {
+    fn attempt(
+        t0: Instant,
+        key: &str,
+        body: &str,
+        sent_ms: u64,
+        end: Option<(u64, u16)>,
+    ) -> Attempt {
         Attempt {
             key: Some(key.to_owned()),
             body: body.to_owned(),
@@ -83,7 +88,8 @@ mod tests {
 
     /// Charge's reading: a success or a provider failure (`502`) recorded the key.
     fn charge_recorded(e: &Ended) -> bool {
-        e.status.is_some_and(|s| (200..300).contains(&s) || s == 502)
+        e.status
+            .is_some_and(|s| (200..300).contains(&s) || s == 502)
     }
 
     const A: &str = r#"{"customer_id":"cus_1","amount":1999,"currency":"usd"}"#;
@@ -97,23 +103,29 @@ mod tests {
             attempt(t0, "k1", A, 0, Some((50, 502))),
             attempt(t0, "k1", B, 100, Some((150, 201))),
         ];
-        let broken = different_body_accepted(&history, charge_recorded, "charge");
+        let broken = different_body_accepted(&history, charge_recorded, "a charge");
         assert_eq!(broken.len(), 1, "{broken:?}");
-        assert!(broken[0].contains("key k1") && broken[0].contains("answered 502"), "{broken:?}");
+        assert!(
+            broken[0].contains("key k1") && broken[0].contains("answered 502"),
+            "{broken:?}"
+        );
         // After a success too, and only one line per key.
         let history = [
             attempt(t0, "k1", A, 0, Some((50, 201))),
             attempt(t0, "k1", B, 100, Some((150, 201))),
             attempt(t0, "k1", B, 200, Some((250, 200))),
         ];
-        assert_eq!(different_body_accepted(&history, charge_recorded, "charge").len(), 1);
+        assert_eq!(
+            different_body_accepted(&history, charge_recorded, "a charge").len(),
+            1
+        );
     }
 
     #[test]
     fn what_the_brief_allows_is_not_broken() {
         let t0 = Instant::now();
         let ok = |history: &[Attempt]| {
-            different_body_accepted(history, charge_recorded, "charge").is_empty()
+            different_body_accepted(history, charge_recorded, "a charge").is_empty()
         };
         // The different body refused; the original retried (its fields in another order).
         assert!(ok(&[

@@ -634,8 +634,11 @@ impl Drop for ChargeWorld {
                 DIFFERENT_BODY_REFUSED,
                 crate::checks::key_reuse::different_body_accepted(
                     &self.sent.attempts(),
-                    |e| e.status.is_some_and(|s| (200..300).contains(&s) || s == 502),
-                    "charge",
+                    |e| {
+                        e.status
+                            .is_some_and(|s| (200..300).contains(&s) || s == 502)
+                    },
+                    "a charge",
                 ),
             );
             self.env.journal.judged(

@@ -890,7 +890,7 @@ impl Drop for CheckoutWorld {
                 crate::checks::key_reuse::different_body_accepted(
                     &self.sent.attempts(),
                     |e| e.status.is_some_and(|s| (200..300).contains(&s)),
-                    "order",
+                    "an order",
                 ),
             );
             let writes_failing = self
