@@ -517,3 +517,105 @@ mod tests {
         assert_eq!(resolve_alias(sql, "x"), None);
     }
 }
+
+/// Orders in the history [`cursor_across_instances`] pages through, five a page.
+const ACROSS_ORDERS: usize = 23;
+/// Its page size.
+const ACROSS_LIMIT: usize = 5;
+
+/// "We run several instances of the service behind a load balancer, all on one
+/// database, and restart them at any moment": a cursor one instance handed out must
+/// page on any other, and on the same one after a restart. A customer with 23 orders is
+/// read five at a time, each page from the other of two instances on one database,
+/// and the first instance is killed and restarted after the second page; every page
+/// must be `200` and together they must be the customer's history, each order once,
+/// in order.
+pub async fn cursor_across_instances(env: CheckEnv) -> CheckResult {
+    let mut w = OrdersWorld::start(env.clone()).await?;
+    let mut story = Evidence::new();
+    let customer = w.fresh_id();
+    let product = Product {
+        id: w.fresh_id(),
+        name: "Notebook".to_owned(),
+        price: 1_299,
+    };
+    let mut data = Dataset {
+        customers: vec![customer],
+        ..Dataset::default()
+    };
+    for k in 0..ACROSS_ORDERS {
+        data.orders.push(Order {
+            customer_id: customer,
+            // Two orders share each timestamp: the order between them is the id's.
+            placed_at: timestamp((k / 2) as i64 * 7),
+            lines: vec![Line {
+                product_id: product.id,
+                quantity: 1 + k as i64 % 3,
+                unit_price: product.price,
+            }],
+        });
+    }
+    data.products.push(product);
+    w.write(&data)?;
+    let other = crate::service::ServiceSpec {
+        binary: env.binary.clone(),
+        db: w.svc.db().to_path_buf(),
+        downstreams: Vec::new(),
+        env: Vec::new(),
+        log: env.workdir.join("instance-2.log"),
+        stats: None,
+        policy: env.policy.clone(),
+        timeline: env.journal.timeline().clone(),
+    };
+    let b = crate::service::RunningService::start(&other)
+        .await
+        .map_err(|e| {
+            let mut ev = Evidence::new();
+            ev.say(format!(
+                "A second instance on the same database did not start: {e}."
+            ));
+            Problem::Service(ev)
+        })?;
+    story.say(format!(
+        "Customer {customer} has {ACROSS_ORDERS} orders (two at each timestamp); two instances, A and B, serve one database. Pages of {ACROSS_LIMIT}, each from the other instance; A is killed and restarted after page 2."
+    ));
+    let limit = ACROSS_LIMIT.to_string();
+    let max_pages = ACROSS_ORDERS / ACROSS_LIMIT + 2;
+    let mut pages = Vec::new();
+    let mut cursor: Option<String> = None;
+    while pages.len() < max_pages {
+        if pages.len() == 2 {
+            w.svc.kill9().await;
+            w.svc.restart_after_kill9().await.map_err(|e| {
+                let mut ev = story.clone();
+                ev.say(format!("Instance A did not restart: {e}."));
+                Problem::Service(ev)
+            })?;
+            story.say("Instance A killed (SIGKILL) and restarted on the same database.");
+        }
+        let base = if pages.len() % 2 == 0 {
+            w.svc.url()
+        } else {
+            b.url()
+        };
+        let page = w
+            .page_at(&base, customer, Some(&limit), cursor.as_deref())
+            .await;
+        let next = page.next_cursor();
+        let done = page.exchange.status != Some(200) || next.is_none() || page.orders().is_empty();
+        pages.push(page);
+        if done {
+            break;
+        }
+        cursor = next;
+    }
+    let expected = w.expected(customer)?;
+    let broken = crate::checks::orders::world::judge_walk(
+        &pages,
+        &expected,
+        ACROSS_LIMIT,
+        max_pages,
+        &mut story,
+    );
+    Ok(verdict(story, broken))
+}

@@ -40,6 +40,14 @@ pub fn checks() -> Vec<Check> {
             },
         },
         Check {
+            id: "orders.cursor-across-instances",
+            flaw: None,
+            visibility: Visibility::Hidden,
+            points: 1,
+            description: "Two instances on one database, behind the brief's load balancer: a customer's 23 orders (two at each timestamp) read five at a time, each page from the other instance, the first killed and restarted after page 2. Every page answers 200 and together they are the history, each order once, in order: a cursor handed out by one instance pages on any other, and after a restart.",
+            run: |env| Box::pin(async move { settle(flaws::cursor_across_instances(env).await) }),
+        },
+        Check {
             id: "orders.statements-per-order",
             flaw: Some("n-plus-one-lines"),
             visibility: Visibility::Hidden,

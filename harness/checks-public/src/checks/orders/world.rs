@@ -561,6 +561,18 @@ impl OrdersWorld {
 
     /// `GET /customers/{id}/orders` with optional limit and cursor.
     pub async fn page(&self, customer: i64, limit: Option<&str>, cursor: Option<&str>) -> Page {
+        self.page_at(&self.svc.url(), customer, limit, cursor).await
+    }
+
+    /// [`Self::page`], sent to the instance at `base` (another instance on the same
+    /// database, behind the brief's load balancer).
+    pub async fn page_at(
+        &self,
+        base: &str,
+        customer: i64,
+        limit: Option<&str>,
+        cursor: Option<&str>,
+    ) -> Page {
         let mut query = Vec::new();
         if let Some(l) = limit {
             query.push(format!("limit={}", encode(l)));
@@ -573,11 +585,16 @@ impl OrdersWorld {
         } else {
             format!("/customers/{customer}/orders?{}", query.join("&"))
         };
-        self.get(&path).await
+        self.get_at(base, &path).await
     }
 
     /// A GET request the kit records under a fresh id (see [`OrdersWorld::accounts`]).
     pub async fn get(&self, path: &str) -> Page {
+        self.get_at(&self.svc.url(), path).await
+    }
+
+    /// [`Self::get`], sent to the instance at `base`.
+    async fn get_at(&self, base: &str, path: &str) -> Page {
         let generation = self.generation.load(Ordering::SeqCst);
         let id = format!("h{}", self.requests.fetch_add(1, Ordering::SeqCst));
         self.sent
@@ -588,7 +605,7 @@ impl OrdersWorld {
             &self.timeline,
             &self.http,
             reqwest::Method::GET,
-            &self.svc.url(),
+            base,
             path,
             &[("x-kit-request-id", &id)],
             None,
