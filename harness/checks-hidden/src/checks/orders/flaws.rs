@@ -504,20 +504,6 @@ async fn judge_counts_now(
     Ok(broken)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn aliases_resolve_to_contract_tables() {
-        let sql = "SELECT l.id FROM order_lines AS l JOIN products p ON p.id = l.product_id";
-        assert_eq!(resolve_alias(sql, "l").as_deref(), Some("order_lines"));
-        assert_eq!(resolve_alias(sql, "p").as_deref(), Some("products"));
-        assert_eq!(resolve_alias(sql, "orders").as_deref(), Some("orders"));
-        assert_eq!(resolve_alias(sql, "x"), None);
-    }
-}
-
 /// Orders in the history [`cursor_across_instances`] pages through, five a page.
 const ACROSS_ORDERS: usize = 23;
 /// Its page size.
@@ -618,4 +604,18 @@ pub async fn cursor_across_instances(env: CheckEnv) -> CheckResult {
         &mut story,
     );
     Ok(verdict(story, broken))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_resolve_to_contract_tables() {
+        let sql = "SELECT l.id FROM order_lines AS l JOIN products p ON p.id = l.product_id";
+        assert_eq!(resolve_alias(sql, "l").as_deref(), Some("order_lines"));
+        assert_eq!(resolve_alias(sql, "p").as_deref(), Some("products"));
+        assert_eq!(resolve_alias(sql, "orders").as_deref(), Some("orders"));
+        assert_eq!(resolve_alias(sql, "x"), None);
+    }
 }
