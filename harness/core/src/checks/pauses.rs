@@ -57,6 +57,45 @@ pub fn resumed_before(pauses: &[Pause], at: Instant) -> Option<Instant> {
     pauses.iter().filter(|p| p.from < at).map(|p| p.until).max()
 }
 
+/// How long the harness listened after a pause before giving up, for its give-up to
+/// say the service was silent: an answer that came during the pause is read at once.
+pub const HEARD_AFTER: Duration = Duration::from_millis(500);
+
+/// How long the service certainly took over a request the harness sent at `sent` and
+/// stopped waiting for `took` later (`answered`: an answer came, else the harness gave
+/// up or the connection broke). The service runs while the harness is paused, and an
+/// answer that came during a pause waited in the socket until the harness resumed, so
+/// the time measured less the pauses within it is a lower bound of the service's own
+/// time: judged against a budget it never fails a service for the harness's pause.
+/// With no answer, the silence was the service's if the harness listened for
+/// [`HEARD_AFTER`] after its last pause; `None` when it gave up sooner (whether an
+/// answer had come during the pause is not known).
+pub fn service_time(
+    pauses: &[Pause],
+    sent: Instant,
+    took: Duration,
+    answered: bool,
+) -> Option<Duration> {
+    let until = sent + took;
+    let within: Vec<&Pause> = pauses.iter().filter(|p| p.overlaps(sent, until)).collect();
+    if within.is_empty() {
+        return Some(took);
+    }
+    if !answered {
+        let resumed = within.iter().map(|p| p.until).max()?;
+        return (until.saturating_duration_since(resumed) > HEARD_AFTER).then_some(took);
+    }
+    let paused: Duration = within
+        .iter()
+        .map(|p| {
+            p.until
+                .min(until)
+                .saturating_duration_since(p.from.max(sent))
+        })
+        .sum();
+    Some(took.saturating_sub(paused))
+}
+
 /// Watches the runtime it was started on for pauses, filing each on `timeline`, until
 /// dropped.
 #[derive(Debug)]
@@ -114,6 +153,29 @@ mod tests {
         assert_eq!(resumed_before(&pauses, ms(4_000)), Some(ms(3_000)));
         assert_eq!(resumed_before(&pauses, ms(9_000)), Some(ms(5_400)));
         assert_eq!(pauses[0].length(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn the_service_time_is_the_time_measured_less_the_pauses() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let pauses = [pause(t0, 1_000, 3_000)];
+        // Answered at 3.2 s, 2 s of it paused: the service took at most 1.2 s.
+        assert_eq!(service_time(&pauses, t0, ms(3_200), true), Some(ms(1_200)));
+        // Sent during the pause: only what overlaps counts.
+        assert_eq!(
+            service_time(&pauses, t0 + ms(2_000), ms(1_500), true),
+            Some(ms(500))
+        );
+        // No pause within: the time measured.
+        assert_eq!(
+            service_time(&pauses, t0 + ms(3_000), ms(800), true),
+            Some(ms(800))
+        );
+        // No answer, the harness listening 1 s after the pause: the silence was real.
+        assert_eq!(service_time(&pauses, t0, ms(4_000), false), Some(ms(4_000)));
+        // No answer, given up 100 ms after the pause: not known.
+        assert_eq!(service_time(&pauses, t0, ms(3_100), false), None);
     }
 
     /// A worker blocked for 600 ms is filed as a pause covering the block.

@@ -15,7 +15,7 @@ use crate::checks::checkout::world::{
     BUDGET, BUDGET_ALLOWED, CRASH_RECOVERY, Cart, CheckoutWorld, Line, RECOVERY_MARGIN, Scope, join,
 };
 use crate::checks::http::Exchange;
-use crate::checks::pauses::any_overlaps;
+use crate::checks::pauses::service_time;
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
 use crate::fakes::write_faults::FaultError;
 use crate::fakes::{LockHolder, ProviderFault, ShippingFault, WriteFault, WriteFaults};
@@ -960,8 +960,8 @@ pub async fn shipping_hangs(env: CheckEnv) -> CheckResult {
             .map_err(|e| Problem::Harness(format!("request task failed: {e}")))?;
         w.record(key, Some(cart), &cart.value(), &x);
         story.say(format!("{x} (after {} ms)", took.as_millis()));
-        let paused = any_overlaps(&w.timeline().pauses(), started, started + took);
-        judge_outage_answer(&x, took, paused, "hung", key, &mut broken);
+        let served = service_time(&w.timeline().pauses(), started, took, x.status.is_some());
+        judge_outage_answer(&x, served, "hung", key, &mut broken);
         for left in w.left_behind(key)? {
             broken.push(format!("While shipping-rates hung: {left}"));
         }
@@ -1025,8 +1025,8 @@ pub async fn shipping_fails(env: CheckEnv) -> CheckResult {
             "Shipping-rates {what}: {x} (after {} ms)",
             took.as_millis()
         ));
-        let paused = any_overlaps(&w.timeline().pauses(), started, started + took);
-        judge_outage_answer(&x, took, paused, what, &key, &mut broken);
+        let served = service_time(&w.timeline().pauses(), started, took, x.status.is_some());
+        judge_outage_answer(&x, served, what, &key, &mut broken);
         for left in w.left_behind(&key)? {
             broken.push(format!("While shipping-rates {what}: {left}"));
         }
@@ -1052,21 +1052,20 @@ pub async fn shipping_fails(env: CheckEnv) -> CheckResult {
     Ok(verdict(story, broken))
 }
 
-/// An answer during a shipping outage: a clean 502/503/504 within the budget. One in
-/// flight across a pause of the harness (`paused`) is not timed: its time includes the
-/// pause, and no answer may be the harness's own give-up.
+/// An answer during a shipping outage: a clean 502/503/504 within the budget, timed as
+/// the service served it (`served`, from [`service_time`]; `None`: the harness gave
+/// up too soon after one of its pauses to tell).
 fn judge_outage_answer(
     x: &Exchange,
-    took: Duration,
-    paused: bool,
+    served: Option<Duration>,
     what: &str,
     key: &str,
     broken: &mut Vec<String>,
 ) {
-    if paused && x.status.is_none() {
+    let Some(took) = served else {
         return;
-    }
-    if !paused && (took > BUDGET_ALLOWED || x.status.is_none()) {
+    };
+    if took > BUDGET_ALLOWED || x.status.is_none() {
         broken.push(format!(
             "While shipping-rates {what}, checkout {key} was {} after {} ms; the brief's budget is {} ms ({} ms allowed).",
             if x.status.is_none() { "still unanswered" } else { "answered" },

@@ -253,8 +253,8 @@ async fn run_retry_scenario(
     }
     if let Scenario::RateLimited(_) = scenario
         && allowed == 1
-        && t.took > FAIL_FAST_LIMIT
-        && !t.overlaps(&w.pricing.harness_pauses())
+        && t.as_served(&w.pricing.harness_pauses())
+            .is_some_and(|t| t.took > FAIL_FAST_LIMIT)
     {
         // Pricing answered the one call at once; a Retry-After past the budget leaves
         // nothing to wait for, so the answer is due now, not when the budget runs out.
@@ -597,7 +597,9 @@ async fn opens(
     for i in 0..10 {
         let sku = &w.skus[i % w.skus.len()];
         let t = w.quote(sku, 1).await;
-        let late = t.took > FAIL_FAST_LIMIT && !t.overlaps(&w.pricing.harness_pauses());
+        let late = t
+            .as_served(&w.pricing.harness_pauses())
+            .is_some_and(|t| t.took > FAIL_FAST_LIMIT);
         if late || !judge_quote(&t, sku, 1, &w.pricing).is_empty() {
             slow.get_or_insert(t);
         }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OpenFlags, params};
 
 use crate::checks::http::{Exchange, send_within};
-use crate::checks::pauses::{Pause, any_overlaps, resumed_before};
+use crate::checks::pauses::{Pause, any_overlaps, resumed_before, service_time};
 use crate::checks::{CheckEnv, Evidence, Problem};
 use crate::fakes::PricingService;
 use crate::seed::SeedRng;
@@ -44,14 +44,26 @@ impl Timed {
     pub fn overlaps(&self, pauses: &[Pause]) -> bool {
         any_overlaps(pauses, self.sent, self.sent + self.took)
     }
+
+    /// This exchange timed as the service certainly took it: the harness's `pauses`
+    /// while it was in flight taken out ([`service_time`], a lower bound of the
+    /// service's own time); `None` when the harness gave up too soon after a pause to
+    /// tell whether an answer had come.
+    pub fn as_served(&self, pauses: &[Pause]) -> Option<Timed> {
+        let took = service_time(pauses, self.sent, self.took, self.x.status.is_some())?;
+        Some(Timed {
+            took,
+            ..self.clone()
+        })
+    }
 }
 
-/// The pages and probes the harness did not pause across: the ones whose time and
-/// answer say something of the service.
+/// The pages and probes as the service served them ([`Timed::as_served`]), leaving out
+/// those the harness's pauses left undecided.
 pub fn unpaused(pages: Vec<(String, Timed)>, pauses: &[Pause]) -> Vec<(String, Timed)> {
     pages
         .into_iter()
-        .filter(|(_, t)| !t.overlaps(pauses))
+        .filter_map(|(path, t)| Some((path, t.as_served(pauses)?)))
         .collect()
 }
 
@@ -253,15 +265,14 @@ pub fn is_late(t: &Timed) -> bool {
 /// carrying exactly a price pricing served for that SKU and quantity while the request
 /// was in flight (never a remembered or made-up one), or a 502/503/504 with a JSON
 /// error. Returns each broken rule. A quote in flight across a pause of the harness is
-/// not held to the time limit (its time includes the pause; no answer may be the
-/// harness's own give-up).
+/// timed as the service served it ([`Timed::as_served`]), and not judged when the pause
+/// leaves that undecided.
 pub fn judge_quote(t: &Timed, sku: &str, qty: u32, pricing: &PricingService) -> Vec<String> {
     let mut broken = Vec::new();
-    if t.overlaps(&pricing.harness_pauses()) {
-        if t.x.status.is_none() {
-            return broken;
-        }
-    } else if t.took > QUOTE_LIMIT || t.x.status.is_none() {
+    let Some(t) = &t.as_served(&pricing.harness_pauses()) else {
+        return broken;
+    };
+    if t.took > QUOTE_LIMIT || t.x.status.is_none() {
         broken.push(format!(
             "A quote must be answered within {} s (the storefront's timeout; {} s allowed here), with a price or a JSON error: {t}",
             QUOTE_BUDGET.as_secs(),
@@ -665,8 +676,7 @@ impl Drop for QuoteWorld {
             self.journal.judged(HONEST_PRICE, broken);
             let broken = quotes
                 .iter()
-                .filter(|(_, _, t)| !t.overlaps(&pauses))
-                .filter_map(|(_, _, t)| unanswered(t))
+                .filter_map(|(_, _, t)| unanswered(&t.as_served(&pauses)?))
                 .collect();
             self.journal.judged(ANSWERED_IN_TIME, broken);
             let unhealthy = unhealthy_or_paused(&self.pricing, &pauses);
@@ -705,10 +715,13 @@ fn prices_in_brief(served: &[i64], unit: Option<i64>) -> String {
     )
 }
 
-/// Judges a product page or health probe during an incident: 200 within the limit —
-/// unless it was in flight across one of the harness's `pauses`, which says nothing.
+/// Judges a product page or health probe during an incident: 200 within the limit,
+/// timed as the service served it across the harness's `pauses`.
 pub fn judge_page(t: &Timed, pauses: &[Pause]) -> Vec<String> {
-    if t.overlaps(pauses) || (t.x.status == Some(200) && t.took <= PAGE_LIMIT) {
+    let Some(t) = &t.as_served(pauses) else {
+        return Vec::new();
+    };
+    if t.x.status == Some(200) && t.took <= PAGE_LIMIT {
         Vec::new()
     } else {
         vec![format!(
