@@ -45,12 +45,6 @@ impl Pause {
     }
 }
 
-/// Whether any of `pauses` overlaps the stretch from `from` to `until`: a measurement
-/// across it says nothing of the service.
-pub fn any_overlaps(pauses: &[Pause], from: Instant, until: Instant) -> bool {
-    pauses.iter().any(|p| p.overlaps(from, until))
-}
-
 /// When the harness last resumed from a pause begun before `at`, if it did: an absence
 /// in a log can be read only from then on.
 pub fn resumed_before(pauses: &[Pause], at: Instant) -> Option<Instant> {
@@ -99,12 +93,16 @@ pub fn service_time(
 /// Watches the runtime it was started on for pauses, filing each on `timeline`, until
 /// dropped.
 #[derive(Debug)]
-pub struct Watch(tokio::task::JoinHandle<()>);
+pub struct Watch {
+    task: tokio::task::JoinHandle<()>,
+    timeline: Timeline,
+}
 
 impl Watch {
     /// Starts watching (on the current tokio runtime).
     pub fn start(timeline: Timeline) -> Watch {
-        Watch(tokio::spawn(async move {
+        let watched = timeline.clone();
+        let task = tokio::spawn(async move {
             let mut last = Instant::now();
             timeline.ticked(last);
             loop {
@@ -119,13 +117,20 @@ impl Watch {
                 timeline.ticked(now);
                 last = now;
             }
-        }))
+        });
+        Watch {
+            task,
+            timeline: watched,
+        }
     }
 }
 
 impl Drop for Watch {
+    /// Stops the watcher, and tells the timeline no one ticks any more: its last tick
+    /// ageing is no pause under way.
     fn drop(&mut self) {
-        self.0.abort();
+        self.task.abort();
+        self.timeline.unwatched();
     }
 }
 
@@ -145,10 +150,11 @@ mod tests {
         let t0 = Instant::now();
         let ms = |n: u64| t0 + Duration::from_millis(n);
         let pauses = [pause(t0, 1_000, 3_000), pause(t0, 5_000, 5_400)];
-        assert!(any_overlaps(&pauses, ms(2_500), ms(2_600)));
-        assert!(any_overlaps(&pauses, ms(500), ms(1_001)));
-        assert!(!any_overlaps(&pauses, ms(3_000), ms(4_999)));
-        assert!(!any_overlaps(&pauses, ms(0), ms(1_000)));
+        let overlaps = |from, until| pauses.iter().any(|p| p.overlaps(from, until));
+        assert!(overlaps(ms(2_500), ms(2_600)));
+        assert!(overlaps(ms(500), ms(1_001)));
+        assert!(!overlaps(ms(3_000), ms(4_999)));
+        assert!(!overlaps(ms(0), ms(1_000)));
         assert_eq!(resumed_before(&pauses, ms(900)), None);
         assert_eq!(resumed_before(&pauses, ms(4_000)), Some(ms(3_000)));
         assert_eq!(resumed_before(&pauses, ms(9_000)), Some(ms(5_400)));
@@ -190,12 +196,18 @@ mod tests {
         let unblocked = Instant::now();
         tokio::time::sleep(Duration::from_millis(50)).await;
         drop(watch);
+        // Once the watcher is gone, time passing is no pause under way.
+        std::thread::sleep(Duration::from_millis(300));
         let pauses = timeline.pauses();
         assert!(
             pauses
                 .iter()
                 .any(|p| p.from <= blocked && p.until >= unblocked),
             "{pauses:?}"
+        );
+        assert!(
+            pauses.iter().all(|p| p.from < unblocked),
+            "a pause after the watcher stopped: {pauses:?}"
         );
         assert!(timeline.take().moments.iter().any(|m| m.actor == "harness"));
     }

@@ -140,6 +140,14 @@ impl Timeline {
             .last_tick = Some(at);
     }
 
+    /// Notes that no pause watcher ticks any more.
+    pub fn unwatched(&self) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .last_tick = None;
+    }
+
     /// Every pause of the harness filed so far, and the one under way if the watcher
     /// is overdue now: a judge running as the harness resumes may run before the
     /// watcher has filed the pause it just came out of.

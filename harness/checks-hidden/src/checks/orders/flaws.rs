@@ -587,13 +587,11 @@ pub async fn cursor_across_instances(env: CheckEnv) -> CheckResult {
         let page = w
             .page_at(&base, customer, Some(&limit), cursor.as_deref())
             .await;
-        let next = page.next_cursor();
-        let done = page.exchange.status != Some(200) || next.is_none() || page.orders().is_empty();
+        cursor = page.continues();
         pages.push(page);
-        if done {
+        if cursor.is_none() {
             break;
         }
-        cursor = next;
     }
     let expected = w.expected(customer)?;
     let broken = crate::checks::orders::world::judge_walk(

@@ -372,13 +372,11 @@ async fn walk_pages(
     let mut cursor: Option<String> = None;
     while pages.len() < max_pages {
         let page = w.page(customer, limit.as_deref(), cursor.as_deref()).await;
-        let next = page.next_cursor();
-        let done = page.exchange.status != Some(200) || next.is_none() || page.orders().is_empty();
+        cursor = page.continues();
         pages.push(page);
-        if done {
+        if cursor.is_none() {
             break;
         }
-        cursor = next;
     }
     pages
 }

@@ -232,6 +232,15 @@ impl Page {
             .as_str()
             .map(str::to_owned)
     }
+
+    /// The cursor a walk goes on with after this page: its `next_cursor`, when the page
+    /// answered 200 with orders; `None` ends the walk.
+    pub fn continues(&self) -> Option<String> {
+        if self.exchange.status != Some(200) || self.orders().is_empty() {
+            return None;
+        }
+        self.next_cursor()
+    }
 }
 
 /// An orders service and an HTTP client.
@@ -670,14 +679,11 @@ impl OrdersWorld {
         let limit = limit.to_string();
         while pages.len() < max_pages {
             let page = self.page(customer, Some(&limit), cursor.as_deref()).await;
-            let next = page.next_cursor();
-            let done =
-                page.exchange.status != Some(200) || next.is_none() || page.orders().is_empty();
+            cursor = page.continues();
             pages.push(page);
-            if done {
+            if cursor.is_none() {
                 break;
             }
-            cursor = next;
         }
         pages
     }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OpenFlags, params};
 
 use crate::checks::http::{Exchange, send_within};
-use crate::checks::pauses::{Pause, any_overlaps, resumed_before, service_time};
+use crate::checks::pauses::{Pause, resumed_before, service_time};
 use crate::checks::{CheckEnv, Evidence, Problem};
 use crate::fakes::PricingService;
 use crate::seed::SeedRng;
@@ -39,12 +39,6 @@ pub struct Timed {
 }
 
 impl Timed {
-    /// Whether the harness paused while this was in flight: its time includes the
-    /// pause, and its answer may be the harness's own give-up.
-    pub fn overlaps(&self, pauses: &[Pause]) -> bool {
-        any_overlaps(pauses, self.sent, self.sent + self.took)
-    }
-
     /// This exchange timed as the service certainly took it: the harness's `pauses`
     /// while it was in flight taken out ([`service_time`], a lower bound of the
     /// service's own time); `None` when the harness gave up too soon after a pause to
