@@ -8,6 +8,7 @@
 #
 #   scripts/paused-grade.sh quote reference-hand-written    # EVERY=6 FOR=2 SEED=1
 #   EVERY=5 FOR=2 scripts/paused-grade.sh checkout reference-pending-order
+#   CHECKS='quote.deadline quote.circuit-breaker' scripts/paused-grade.sh quote pristine
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 ex=${1:?exercise}
@@ -15,6 +16,8 @@ entry=${2:?corpus entry, or pristine}
 every=${EVERY:-6}
 for=${FOR:-2}
 seed=${SEED:-1}
+checks=()
+for c in ${CHECKS:-}; do checks+=(--check "$c"); done
 work="$(mktemp -d /var/tmp/paused-grade.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/sub/exercises"
@@ -26,7 +29,7 @@ fi
 cd "$repo"
 cargo build -q -p harness
 out="$work/report.json"
-./target/debug/harness grade "$work/sub" --exercise "$ex" --seed "$seed" \
+./target/debug/harness grade "$work/sub" --exercise "$ex" --seed "$seed" "${checks[@]}" \
   --format json --out "$out" >/dev/null 2>&1 &
 pid=$!
 # Only once the checks run (a service is up): a paused build proves nothing.
@@ -50,7 +53,9 @@ print("points", r["points"], "/", r["max_points"])
 for c in r["exercises"][0]["checks"]:
     if c["status"] != "pass":
         print(" ", c["id"], c["status"])
-        for line in c["evidence"]:
-            if line.startswith("✗") or c["status"] == "error":
-                print("     ", line[:300])
+        shown = [l for l in c["evidence"] if l.startswith("✗")]
+        if c["status"] == "error" or not shown:
+            shown = c["evidence"][-4:]
+        for line in shown:
+            print("     ", line[:300])
 PY

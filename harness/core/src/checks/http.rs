@@ -134,9 +134,8 @@ pub async fn send_within(
     body: Option<String>,
     timeout: Duration,
 ) -> Exchange {
-    let mut request = client
-        .request(method.clone(), format!("{base}{path}"))
-        .timeout(timeout);
+    // No timeout of reqwest's own: `listen` gives up, later if the harness was paused.
+    let mut request = client.request(method.clone(), format!("{base}{path}"));
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
@@ -160,16 +159,32 @@ pub async fn send_within(
     };
     let asked = asked(&exchange);
     timeline.record("client", format!("→ {asked}"));
-    match request.send().await {
-        Err(e) => exchange.error = Some(describe_transport_error(&e, timeout)),
-        Ok(response) => {
-            exchange.status = Some(response.status().as_u16());
-            exchange.json_content_type = response
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.starts_with("application/json"));
-            match read_capped(response, MAX_BODY_BYTES).await {
+    let fetched = async {
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let json = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        Ok::<_, reqwest::Error>((status, json, read_capped(response, MAX_BODY_BYTES).await))
+    };
+    match listen(timeline, timeout, fetched).await {
+        Listened::GaveUp { extra } => {
+            exchange.error = Some(match extra {
+                None => format!("timed out after {:.1}s", timeout.as_secs_f64()),
+                Some(extra) => format!(
+                    "timed out after {:.1}s and {:.1}s more past a pause of the harness",
+                    timeout.as_secs_f64(),
+                    extra.as_secs_f64()
+                ),
+            })
+        }
+        Listened::Came(Err(e)) => exchange.error = Some(describe_transport_error(&e, timeout)),
+        Listened::Came(Ok((status, json, body))) => {
+            exchange.status = Some(status);
+            exchange.json_content_type = json;
+            match body {
                 Ok(Capped::Whole(bytes)) => match serde_json::from_slice::<Value>(&bytes) {
                     Ok(v) => exchange.body = Some(v),
                     Err(_) => {
@@ -186,6 +201,53 @@ pub async fn send_within(
     }
     timeline.record("client", format!("← {asked}: {}", answer(&exchange)));
     exchange
+}
+
+/// How a request waited on with [`listen`] ended.
+enum Listened<T> {
+    /// It finished.
+    Came(T),
+    /// The harness gave up; `extra` is how long it waited past the timeout because it
+    /// had been paused.
+    GaveUp { extra: Option<Duration> },
+}
+
+/// The longest a give-up is put off for the harness's pauses: past it, the request's
+/// judges leave it out (see [`super::pauses::service_time`]).
+const MAX_EXTRA: Duration = Duration::from_secs(10);
+
+/// Waits `timeout` for `fetched`; if the harness was paused less than
+/// [`HEARD_AFTER`](super::pauses::HEARD_AFTER) before giving up, it keeps listening
+/// until that long after the pause (at most [`MAX_EXTRA`] more). An answer the service
+/// sent during a pause is read as the harness resumes, so without this a give-up right
+/// after a pause could not tell a hang from an answer waiting in the socket — and
+/// would leave the hang unjudged.
+async fn listen<T>(
+    timeline: &Timeline,
+    timeout: Duration,
+    fetched: impl std::future::Future<Output = T>,
+) -> Listened<T> {
+    let started = tokio::time::Instant::now();
+    let mut deadline = started + timeout;
+    let latest = started + timeout + MAX_EXTRA;
+    tokio::pin!(fetched);
+    loop {
+        if let Ok(done) = tokio::time::timeout_at(deadline, &mut fetched).await {
+            return Listened::Came(done);
+        }
+        let resumed = timeline.pauses().iter().map(|p| p.until).max();
+        let heard_until =
+            resumed.map(|r| tokio::time::Instant::from_std(r + super::pauses::HEARD_AFTER));
+        match heard_until {
+            Some(until) if until > deadline && deadline < latest => deadline = until.min(latest),
+            _ => {
+                let waited = deadline.saturating_duration_since(started);
+                return Listened::GaveUp {
+                    extra: (waited > timeout).then(|| waited - timeout),
+                };
+            }
+        }
+    }
 }
 
 /// `POST /charges [Idempotency-Key: k1]`: the request, as a timeline shows it.
@@ -346,6 +408,72 @@ mod tests {
             while socket.write_all(chunk.as_bytes()).await.is_ok() {}
         });
         format!("http://{addr}")
+    }
+
+    /// With no pause, a request that never ends is given up at its timeout.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_hang_is_given_up_at_the_timeout() {
+        let timeline = Timeline::new();
+        let _watch = super::super::pauses::Watch::start(timeline.clone());
+        let started = std::time::Instant::now();
+        let listened = listen(
+            &timeline,
+            Duration::from_millis(300),
+            std::future::pending::<()>(),
+        )
+        .await;
+        assert!(matches!(listened, Listened::GaveUp { extra: None }));
+        assert!(
+            started.elapsed() < Duration::from_millis(800),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    /// A give-up due while the harness was paused waits until the harness has listened
+    /// for `HEARD_AFTER` after the pause; an answer that comes meanwhile is read.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_give_up_after_a_pause_listens_past_it() {
+        use super::super::pauses::HEARD_AFTER;
+        let timeline = Timeline::new();
+        let _watch = super::super::pauses::Watch::start(timeline.clone());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let started = std::time::Instant::now();
+        // Blocks the only worker from 100 ms to 700 ms, past the 300 ms timeout.
+        tokio::spawn(async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            std::thread::sleep(Duration::from_millis(600));
+        });
+        let listened = listen(
+            &timeline,
+            Duration::from_millis(300),
+            std::future::pending::<()>(),
+        )
+        .await;
+        let Listened::GaveUp { extra: Some(extra) } = listened else {
+            panic!("gave up without listening past the pause");
+        };
+        assert!(
+            started.elapsed() >= Duration::from_millis(700) + HEARD_AFTER,
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(
+            extra >= Duration::from_millis(400) + HEARD_AFTER,
+            "{extra:?}"
+        );
+
+        // The same pause, with an answer that comes 300 ms after it: read, not given up.
+        tokio::spawn(async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            std::thread::sleep(Duration::from_millis(600));
+        });
+        let answer = async {
+            tokio::time::sleep(Duration::from_millis(1_000)).await;
+            7
+        };
+        let listened = listen(&timeline, Duration::from_millis(300), answer).await;
+        assert!(matches!(listened, Listened::Came(7)));
     }
 
     #[tokio::test]
