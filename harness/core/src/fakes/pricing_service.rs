@@ -52,8 +52,8 @@ pub enum PricingFault {
     Status(u16),
     /// Answer `429` with `Retry-After: retry_after_secs`.
     RateLimited {
-        /// The `Retry-After` header value, in seconds.
-        retry_after_secs: u64,
+        /// The `Retry-After` header value, in seconds; `None` sends no header.
+        retry_after_secs: Option<u64>,
     },
     /// Answer `200` with an HTML error page instead of JSON.
     Garbage,
@@ -676,9 +676,11 @@ async fn serve(
         Some(PricingFault::Status(code)) => return guard.answer(status_error(code)),
         Some(PricingFault::RateLimited { retry_after_secs }) => {
             let mut response = json_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, retry_after_secs.into());
+            if let Some(secs) = retry_after_secs {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, secs.into());
+            }
             return guard.answer(response);
         }
         Some(PricingFault::Garbage) => {
@@ -978,7 +980,7 @@ mod tests {
         let pricing = PricingService::start().await.unwrap();
         pricing.fail_next(PricingFault::Status(503));
         pricing.fail_next(PricingFault::RateLimited {
-            retry_after_secs: 2,
+            retry_after_secs: Some(2),
         });
         pricing.fail_next(PricingFault::Status(500));
 
@@ -1004,7 +1006,7 @@ mod tests {
             [
                 Some(PricingFault::Status(503)),
                 Some(PricingFault::RateLimited {
-                    retry_after_secs: 2
+                    retry_after_secs: Some(2)
                 }),
                 None,
                 Some(PricingFault::Status(500)),
@@ -1200,7 +1202,7 @@ mod tests {
         pricing.set_standing(Some(PricingFault::Hang));
         tokio::time::sleep(Duration::from_millis(30)).await;
         pricing.set_standing(Some(PricingFault::RateLimited {
-            retry_after_secs: 1,
+            retry_after_secs: Some(1),
         }));
         tokio::time::sleep(Duration::from_millis(30)).await;
         pricing.set_standing(Some(PricingFault::Reset));

@@ -57,7 +57,7 @@ impl Wiring for Quote {
             "stall" => p.set_standing(Some(PricingFault::SlowBody)),
             "503" => p.set_standing(Some(PricingFault::Status(503))),
             "429" => p.set_standing(Some(PricingFault::RateLimited {
-                retry_after_secs: 1,
+                retry_after_secs: Some(1),
             })),
             "garbage" => p.set_standing(Some(PricingFault::Garbage)),
             "reset" => p.set_standing(Some(PricingFault::Reset)),

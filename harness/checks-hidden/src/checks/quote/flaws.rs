@@ -135,8 +135,11 @@ pub async fn retry_discipline(env: CheckEnv) -> CheckResult {
         Scenario::Failing(503),
         Scenario::UnknownToPricing,
         Scenario::Failing(400),
-        Scenario::RateLimited(1),
-        Scenario::RateLimited(30),
+        Scenario::RateLimited(Some(1)),
+        Scenario::RateLimited(Some(30)),
+        // A 429 is an attempt like any other, whatever its Retry-After says.
+        Scenario::RateLimited(Some(0)),
+        Scenario::RateLimited(None),
     ];
     let mut tasks = Vec::new();
     for (i, scenario) in scenarios.into_iter().enumerate() {
@@ -176,8 +179,8 @@ enum Scenario {
     Failing(u16),
     /// Pricing answers 404 for the SKU.
     UnknownToPricing,
-    /// Every call answers 429 with this Retry-After.
-    RateLimited(u64),
+    /// Every call answers 429 with this Retry-After (`None`: no header).
+    RateLimited(Option<u64>),
 }
 
 async fn run_retry_scenario(
@@ -202,7 +205,10 @@ async fn run_retry_scenario(
             w.pricing.set_standing(Some(PricingFault::RateLimited {
                 retry_after_secs: secs,
             }));
-            format!("Pricing answers 429 with Retry-After: {secs} to every call")
+            match secs {
+                Some(secs) => format!("Pricing answers 429 with Retry-After: {secs} to every call"),
+                None => "Pricing answers 429 without a Retry-After to every call".to_owned(),
+            }
         }
     };
     let t = w.quote(&sku, 2).await;
@@ -226,7 +232,11 @@ async fn run_retry_scenario(
     }
     let allowed = match scenario {
         Scenario::Failing(status) if status >= 500 => MAX_ATTEMPTS,
-        Scenario::RateLimited(secs) if Duration::from_secs(secs) >= Duration::from_secs(2) => 1,
+        Scenario::RateLimited(Some(secs))
+            if Duration::from_secs(secs) >= Duration::from_secs(2) =>
+        {
+            1
+        }
         Scenario::RateLimited(_) => MAX_ATTEMPTS,
         _ => 1,
     };
@@ -265,7 +275,8 @@ async fn run_retry_scenario(
         ));
     }
     if let Scenario::RateLimited(secs) = scenario {
-        let wait_ms = u128::from(secs) * 1000;
+        // Without a Retry-After the brief names no wait: only the attempts are judged.
+        let wait_ms = u128::from(secs.unwrap_or(0)) * 1000;
         if let Some(g) = gaps.iter().find(|g| **g + 50 < wait_ms) {
             broken.push(format!(
                 "{label}: the next attempt came {g} ms later; Retry-After asked for {wait_ms} ms."
@@ -735,13 +746,13 @@ pub async fn budget_as_stated(env: CheckEnv) -> CheckResult {
         ),
         (
             PricingFault::RateLimited {
-                retry_after_secs: 1,
+                retry_after_secs: Some(1),
             },
             "answers 429 with Retry-After: 1",
         ),
         (
             PricingFault::RateLimited {
-                retry_after_secs: 2,
+                retry_after_secs: Some(2),
             },
             "answers 429 with Retry-After: 2",
         ),

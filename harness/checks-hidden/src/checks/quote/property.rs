@@ -57,7 +57,7 @@ impl Behaviour {
             Behaviour::Fail503 => Some(PricingFault::Status(503)),
             Behaviour::Fail500 => Some(PricingFault::Status(500)),
             Behaviour::RateLimited => Some(PricingFault::RateLimited {
-                retry_after_secs: 1,
+                retry_after_secs: Some(1),
             }),
             Behaviour::Garbage => Some(PricingFault::Garbage),
             Behaviour::Reset => Some(PricingFault::Reset),

@@ -967,7 +967,7 @@ mod standing_tests {
         let mut limited = met(
             1_000,
             Some(PricingFault::RateLimited {
-                retry_after_secs: 30,
+                retry_after_secs: Some(30),
             }),
         );
         limited.status = Some(429);
