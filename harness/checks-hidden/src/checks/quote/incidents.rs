@@ -8,7 +8,8 @@
 use std::time::{Duration, Instant};
 
 use crate::checks::quote::world::{
-    QuoteWorld, Timed, overlong_cool_down, piling_on, unhealthy_or_paused, unrecovered,
+    QuoteWorld, Timed, overlong_cool_down, piling_on, probes_flood, unhealthy_or_paused,
+    unrecovered,
 };
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
 use crate::fakes::PricingFault;
@@ -192,6 +193,13 @@ async fn play(
     let started = w.pricing.started();
     let unhealthy = unhealthy_or_paused(&w.pricing, &pauses);
     broken.extend(overlong_cool_down(&quotes, &calls, started, &pauses));
+    broken.extend(probes_flood(
+        &quotes,
+        &calls,
+        &w.pricing.outages(),
+        started,
+        &pauses,
+    ));
     broken.extend(
         quotes
             .iter()

@@ -578,6 +578,109 @@ pub fn overlong_cool_down(
     )]
 }
 
+/// A stretch without calls for a SKU, with quotes for it refused meanwhile, that shows
+/// the service stopped calling pricing for it: its breaker open.
+const OPEN_STRETCH: Duration = Duration::from_secs(1);
+/// Quotes for the SKU refused (502/503/504) within that stretch, for it to count.
+const OPEN_REFUSALS: usize = 2;
+/// How far one call may start before another for its SKU ended and still not be
+/// counted as in flight beside it: the fake records an end as it sees it.
+const OVERLAP_SLACK_MS: u128 = 50;
+
+/// What is wrong with how the service probed a pricing that keeps failing: once it has
+/// shown its breaker open for a SKU — a stretch of [`OPEN_STRETCH`] during an outage
+/// with no call for that SKU while [`OPEN_REFUSALS`] quotes for it were refused — a
+/// call for that SKU while another for it is in flight, before the outage ends, is
+/// traffic let through rather than a probe ("fail quotes fast without calling it, and
+/// probe it again"). A breaker per SKU is judged per SKU; a global one probes with one
+/// call. Calls or stretches that overlap a pause of the harness (whose fake logs
+/// nothing while paused) are not judged. One line per outage that broke it. Pure: from
+/// the quotes, pricing's log (`started` is when its clock began) and the pauses.
+pub fn probes_flood(
+    quotes: &[(String, u32, Timed)],
+    calls: &[crate::fakes::PricingCall],
+    outages: &[crate::fakes::Unhealthy],
+    started: Instant,
+    pauses: &[Pause],
+) -> Vec<String> {
+    let ms = |at: Instant| at.saturating_duration_since(started).as_millis();
+    let paused: Vec<(u128, u128)> = pauses.iter().map(|p| (ms(p.from), ms(p.until))).collect();
+    let clear = |from: u128, until: u128| !paused.iter().any(|(a, b)| *a < until && from < *b);
+    let mut broken = Vec::new();
+    for o in outages {
+        let mut skus: Vec<&str> = calls
+            .iter()
+            .filter(|c| c.is_price() && c.at_ms >= o.from_ms && c.at_ms <= o.until_ms)
+            .filter_map(|c| c.sku.as_deref())
+            .collect();
+        skus.sort_unstable();
+        skus.dedup();
+        let mut flooded: Vec<String> = Vec::new();
+        for sku in skus {
+            let mut mine: Vec<&crate::fakes::PricingCall> = calls
+                .iter()
+                .filter(|c| c.is_price() && c.sku.as_deref() == Some(sku))
+                .filter(|c| c.at_ms >= o.from_ms && c.at_ms <= o.until_ms)
+                .collect();
+            mine.sort_by_key(|c| c.at_ms);
+            // When the service first showed its breaker open for this SKU.
+            let mut open_at = None;
+            let mut ended_by = 0u128;
+            for c in &mine {
+                if let Some(from) = (ended_by > 0).then_some(ended_by)
+                    && c.at_ms >= from + OPEN_STRETCH.as_millis()
+                    && clear(from, c.at_ms)
+                {
+                    let refused = quotes
+                        .iter()
+                        .filter(|(s, _, t)| s == sku && matches!(t.x.status, Some(502..=504)))
+                        .filter(|(_, _, t)| ms(t.sent) >= from && ms(t.sent + t.took) <= c.at_ms)
+                        .count();
+                    if refused >= OPEN_REFUSALS {
+                        open_at = Some(from);
+                        break;
+                    }
+                }
+                let Some(end) = c.ended_ms else {
+                    break;
+                };
+                ended_by = ended_by.max(end);
+            }
+            let Some(open_at) = open_at else {
+                continue;
+            };
+            let after: Vec<&&crate::fakes::PricingCall> =
+                mine.iter().filter(|c| c.at_ms >= open_at).collect();
+            for (i, first) in after.iter().enumerate() {
+                let end = first.ended_ms.unwrap_or(o.until_ms).min(o.until_ms);
+                let beside = after[i + 1..]
+                    .iter()
+                    .filter(|c| c.at_ms + OVERLAP_SLACK_MS < end)
+                    .filter(|c| clear(first.at_ms, end.max(c.at_ms)))
+                    .count();
+                if beside > 0 {
+                    flooded.push(format!(
+                        "{sku}: {beside} more call(s) began while the call of {:.1} s was in flight (until {:.1} s), after the service had stopped calling for it at {:.1} s",
+                        first.at_ms as f64 / 1000.0,
+                        end as f64 / 1000.0,
+                        open_at as f64 / 1000.0
+                    ));
+                    break;
+                }
+            }
+        }
+        if !flooded.is_empty() {
+            broken.push(format!(
+                "When pricing keeps failing, quotes must fail fast without calling it and pricing be probed again after a cool-down, one call at a time: pricing failed every call from {:.1} s to {:.1} s (its clock), and once the service had stopped calling it, it let quotes through to it side by side — {}",
+                o.from_ms as f64 / 1000.0,
+                o.until_ms as f64 / 1000.0,
+                flooded.join("; ")
+            ));
+        }
+    }
+    broken
+}
+
 /// What is wrong with the product pages and health probes of one history (`pages`,
 /// from [`Client::page`]; `calls`, every call pricing received, price and health):
 /// one not answered `200`; [`LATE_PAGES`] or more later than [`PAGE_STANDING_LIMIT`];
@@ -679,8 +782,10 @@ impl Drop for QuoteWorld {
                 .filter_map(|(_, _, t)| unrecovered(t, &unhealthy, started))
                 .collect();
             self.journal.judged(RECOVERS, broken);
-            let mut broken = piling_on(&calls, &self.pricing.outages());
+            let outages = self.pricing.outages();
+            let mut broken = piling_on(&calls, &outages);
             broken.extend(overlong_cool_down(&quotes, &calls, started, &pauses));
+            broken.extend(probes_flood(&quotes, &calls, &outages, started, &pauses));
             self.journal.judged(STOPS_CALLING, broken);
         });
     }
@@ -998,6 +1103,51 @@ mod standing_tests {
         // Quotes sent from 14.2 s to 15.7 s came more than 6 s after the call ended at 8.15 s.
         assert!(broken[0].contains("4 quote(s)"), "{broken:?}");
         assert!(broken[0].contains("first 6050 ms after"), "{broken:?}");
+    }
+
+    /// A hanging call for SKU-1 from `at_ms`, given up by the service after `hang_ms`.
+    fn hung(at_ms: u128, hang_ms: u128) -> PricingCall {
+        let mut c = met(at_ms, Some(PricingFault::Hang));
+        c.ended_ms = Some(at_ms + hang_ms);
+        c
+    }
+
+    /// A breaker that, after a cool-down, lets one probe through at a time passes; one
+    /// that lets every quote through while the probe hangs does not; before the service
+    /// has shown its breaker open, calls side by side are not judged.
+    #[test]
+    fn a_probe_is_one_call_at_a_time() {
+        let started = Instant::now();
+        let outage = [stretch(0, 20_000)];
+        // Quotes every 500 ms from 0 to 20 s, refused while no call is made.
+        let quotes = failing_quotes(started, 0, 20_000);
+        // Five calls side by side as the outage begins (the breaker still closed), then a
+        // 2 s cool-down and one probe at a time, each hanging 1 s.
+        let mut calls: Vec<PricingCall> = (0..5).map(|i| hung(i * 100, 1_000)).collect();
+        for probe in [3_400, 6_400, 9_400, 12_400] {
+            calls.push(hung(probe, 1_000));
+        }
+        assert!(probes_flood(&quotes, &calls, &outage, started, &[]).is_empty());
+        // The same, but the half-open breaker lets the quotes of the probe's second
+        // through: calls at 6.5 s and 6.8 s begin while the 6.4 s probe hangs.
+        calls.push(hung(6_500, 1_000));
+        calls.push(hung(6_800, 1_000));
+        let broken = probes_flood(&quotes, &calls, &outage, started, &[]);
+        assert_eq!(broken.len(), 1, "{broken:?}");
+        assert!(
+            broken[0].contains("2 more call(s) began while the call of 6.4 s"),
+            "{broken:?}"
+        );
+        // A pause of the harness over the overlap leaves it unjudged.
+        let pause = Pause {
+            from: started + Duration::from_millis(6_300),
+            until: started + Duration::from_millis(8_000),
+        };
+        assert!(probes_flood(&quotes, &calls, &outage, started, &[pause]).is_empty());
+        // With no stretch in which the service refused quotes without calling (a call
+        // every 500 ms throughout), nothing shows a breaker open: not judged.
+        let busy: Vec<PricingCall> = (0..40).map(|i| hung(i * 500, 700)).collect();
+        assert!(probes_flood(&quotes, &busy, &outage, started, &[]).is_empty());
     }
 
     /// The harness paused from 9 s to 11 s (its fake logged nothing then): the gap after
