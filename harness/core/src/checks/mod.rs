@@ -124,7 +124,9 @@ pub async fn start_service(
         .await
         .map_err(|e| {
             let mut ev = Evidence::new();
-            ev.say(format!("The service did not start: {e}."));
+            // A service that does not start breaks the check: a violation, marked on
+            // its timeline like any other.
+            ev.violation(format!("The service did not start: {e}."));
             let tail = crate::service::log_tail(&spec.log, 15);
             if !tail.is_empty() {
                 ev.say(format!("Its log ends with:\n{tail}"));

@@ -38,8 +38,17 @@ pub async fn retry_across_upgrade(env: CheckEnv) -> CheckResult {
     }
     let doubled = double_submit(&mut w, &mut story).await?;
     w.production_wrote(&doubled);
-    w.deploy_fix().await?;
     story.say("It is stopped for the deploy; the fixed service starts on the same database.");
+    if let Err(e) = w.deploy_fix().await {
+        // What production held is the story of why it did not start: keep it.
+        let Problem::Service(failed) = e else {
+            return Err(e);
+        };
+        for line in failed.into_lines() {
+            story.push(line);
+        }
+        return Ok(crate::checks::Verdict::Fail(story));
+    }
     let mut broken = Vec::new();
     let kept = w
         .shop()?
