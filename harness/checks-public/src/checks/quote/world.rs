@@ -295,7 +295,8 @@ pub const ANSWERED_IN_TIME: &str = "answered-in-time";
 pub const RECOVERS: &str = "recovers-within-10s";
 /// "When pricing keeps failing, stop sending it traffic: fail quotes fast without
 /// calling it, and probe it again after a cool-down of at least 1 s and at most 5 s (a
-/// probe that fails starts another cool-down)"
+/// probe is a single call, and quotes that arrive while it is in flight still fail
+/// fast; a probe that fails starts another cool-down)"
 pub const STOPS_CALLING: &str = "stops-calling-failing-pricing";
 /// "While pricing is hanging, slow or failing, `GET /products/{sku}` and `GET /health`
 /// keep answering within 200 ms. `GET /health` does not depend on pricing."
