@@ -142,7 +142,7 @@ pub fn checks() -> Vec<Check> {
             flaw: None,
             visibility: Visibility::Hidden,
             points: 1,
-            description: "An order made by the version production runs today is retried under its key, with the same cart, after the fix is deployed on the same database: the retry returns that order with 200, and the card is charged once and the stock taken once.",
+            description: "An order made by the version production runs today is retried under its key, with the same cart, after the fix is deployed on the same database: the retry returns that order with 200, and the card is charged once and the stock taken once. Production's database also holds what the old version's flaw left there — a double-submit's two charged orders under one key — and the fix must start on it and keep both.",
             run: |env| Box::pin(async move { settle(upgrade::retry_across_upgrade(env).await) }),
         },
         crate::checks::upgrade::production::registration(

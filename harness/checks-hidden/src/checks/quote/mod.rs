@@ -41,7 +41,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("unbounded-retry"),
             visibility: Visibility::Hidden,
             points: 2,
-            description: "On separate services: pricing answering 503 gets at most 3 attempts per quote, at least 20 ms apart and not closer together over time; a pricing 404 or 400 is not retried (404 becomes unknown_sku); 429 with Retry-After: 1 is retried no sooner than a second later; 429 with Retry-After: 30 fails fast (within 500 ms) after one call. Every quote is answered in time.",
+            description: "On separate services: pricing answering 503 gets at most 3 attempts per quote, at least 20 ms apart and not closer together over time; a pricing 404 or 400 is not retried (404 becomes unknown_sku); 429 with Retry-After: 1 is retried no sooner than a second later; 429 with Retry-After: 30 fails fast (within 500 ms) after one call; 429 with Retry-After: 0 or with none still gets at most 3 attempts. Every quote is answered in time.",
             run: |env| Box::pin(async move { settle(flaws::retry_discipline(env).await) }),
         },
         Check {
