@@ -410,7 +410,8 @@ mod tests {
         format!("http://{addr}")
     }
 
-    /// With no pause, a request that never ends is given up at its timeout.
+    /// A request that never ends is given up at its timeout, and later only when the
+    /// harness was paused (a loaded machine may pause this test's runtime too).
     #[tokio::test(flavor = "current_thread")]
     async fn a_hang_is_given_up_at_the_timeout() {
         let timeline = Timeline::new();
@@ -422,12 +423,15 @@ mod tests {
             std::future::pending::<()>(),
         )
         .await;
-        assert!(matches!(listened, Listened::GaveUp { extra: None }));
-        assert!(
-            started.elapsed() < Duration::from_millis(800),
-            "{:?}",
-            started.elapsed()
-        );
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        match listened {
+            Listened::GaveUp { extra: None } => {}
+            Listened::GaveUp { extra: Some(extra) } => assert!(
+                !timeline.pauses().is_empty(),
+                "waited {extra:?} past the timeout with no pause"
+            ),
+            Listened::Came(()) => panic!("a pending future came"),
+        }
     }
 
     /// A give-up due while the harness was paused waits until the harness has listened

@@ -274,9 +274,10 @@ async fn run_retry_scenario(
             FAIL_FAST_LIMIT.as_millis()
         ));
     }
-    if let Scenario::RateLimited(secs) = scenario {
-        // Without a Retry-After the brief names no wait: only the attempts are judged.
-        let wait_ms = u128::from(secs.unwrap_or(0)) * 1000;
+    // Without a Retry-After the brief names no wait of pricing's: the attempts back off
+    // as for any other failure.
+    if let Scenario::RateLimited(Some(secs)) = scenario {
+        let wait_ms = u128::from(secs) * 1000;
         if let Some(g) = gaps.iter().find(|g| **g + 50 < wait_ms) {
             broken.push(format!(
                 "{label}: the next attempt came {g} ms later; Retry-After asked for {wait_ms} ms."
