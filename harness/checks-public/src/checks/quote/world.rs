@@ -609,26 +609,26 @@ pub fn probes_flood(
     let clear = |from: u128, until: u128| !paused.iter().any(|(a, b)| *a < until && from < *b);
     let mut broken = Vec::new();
     for o in outages {
-        let mut skus: Vec<&str> = calls
+        // Each SKU's price calls in the outage, in the order they began.
+        let mut per_sku: std::collections::BTreeMap<&str, Vec<&crate::fakes::PricingCall>> =
+            Default::default();
+        for c in calls
             .iter()
             .filter(|c| c.is_price() && c.at_ms >= o.from_ms && c.at_ms <= o.until_ms)
-            .filter_map(|c| c.sku.as_deref())
-            .collect();
-        skus.sort_unstable();
-        skus.dedup();
+        {
+            if let Some(sku) = c.sku.as_deref() {
+                per_sku.entry(sku).or_default().push(c);
+            }
+        }
         let mut flooded: Vec<String> = Vec::new();
-        for sku in skus {
-            let mut mine: Vec<&crate::fakes::PricingCall> = calls
-                .iter()
-                .filter(|c| c.is_price() && c.sku.as_deref() == Some(sku))
-                .filter(|c| c.at_ms >= o.from_ms && c.at_ms <= o.until_ms)
-                .collect();
+        for (sku, mut mine) in per_sku {
             mine.sort_by_key(|c| c.at_ms);
-            // When the service first showed its breaker open for this SKU.
+            // When the service first showed its breaker open for this SKU: the end of
+            // the calls before a stretch without one while quotes for it were refused.
             let mut open_at = None;
-            let mut ended_by = 0u128;
+            let mut ended_by: Option<u128> = None;
             for c in &mine {
-                if let Some(from) = (ended_by > 0).then_some(ended_by)
+                if let Some(from) = ended_by
                     && c.at_ms >= from + OPEN_STRETCH.as_millis()
                     && clear(from, c.at_ms)
                 {
@@ -645,7 +645,7 @@ pub fn probes_flood(
                 let Some(end) = c.ended_ms else {
                     break;
                 };
-                ended_by = ended_by.max(end);
+                ended_by = Some(ended_by.map_or(end, |e| e.max(end)));
             }
             let Some(open_at) = open_at else {
                 continue;
