@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 
 use crate::catalog::{self, Exercise};
-use crate::checks::{CheckEnv, Line, Verdict};
+use crate::checks::{Check, CheckEnv, Line, Verdict};
 use crate::report::{
     BuildReport, BuildStatus, CheckReport, CheckStatus, ExerciseReport, FlawVerdict, Report,
     SCHEMA, SubmissionReport,
@@ -278,33 +278,135 @@ async fn grade_exercise(
     } else {
         Vec::new()
     };
+    // Two checks at a time, soaks first: a grade mostly waits (held calls, timeouts,
+    // restarts), so a soak of wall-clock time runs beside the short checks instead of
+    // after them. Results keep the registry's order, whatever finished first.
+    let mut order: Vec<usize> = (0..checks.len()).collect();
+    order.sort_by_key(|&i| !checks[i].soak);
+    let runs: Vec<_> = order
+        .into_iter()
+        .map(|i| {
+            let run = CheckRun {
+                binary: &binary,
+                dir: &dir,
+                pristine: &pristine,
+                policy: &policy,
+                opts,
+                exercise: exercise.id,
+            };
+            let check = &checks[i];
+            async move { (i, run.run(check, progress).await) }
+        })
+        .collect();
+    let mut finished: Vec<(usize, Result<Ran, GradeError>)> = futures_util::stream::iter(runs)
+        .buffer_unordered(CHECKS_AT_ONCE)
+        .collect()
+        .await;
+    finished.sort_by_key(|(i, _)| *i);
     let mut histories = Vec::new();
     let mut observed = Vec::new();
     let mut results = Vec::new();
-    for check in checks {
+    for (_, ran) in finished {
+        let ran = ran?;
+        results.push(ran.report);
+        histories.extend(ran.history);
+        observed.extend(ran.observed);
+    }
+    if binary.is_some() {
+        for row in crate::report::requirements::judge(exercise.id, &requirements, &histories) {
+            progress.checked(&row);
+            results.push(row);
+        }
+    } else {
+        results.extend(requirements.iter().map(|r| CheckReport {
+            timeline: None,
+            id: crate::report::requirements::row_id(exercise.id, &r.id),
+            flaw: None,
+            visibility: crate::checks::Visibility::Hidden,
+            status: CheckStatus::Skipped,
+            points: 0,
+            max_points: r.points,
+            duration_ms: 0,
+            description: r.text.clone(),
+            requirement: true,
+            evidence: vec![Line::said("Not judged: the service did not build.")],
+        }));
+    }
+    let review = crate::review::grade(
+        &opts.submission.join(exercise.dir()),
+        &ws.root.join(exercise.dir()).join("flaws.toml"),
+    );
+    let bank_path = ws.root.join(exercise.dir()).join("followups.toml");
+    let bank = crate::report::followups::load(&bank_path)
+        .map_err(|e| GradeError::FollowUps(e.to_string()))?;
+    let flaws = FlawVerdict::of(&results);
+    let designs = crate::report::designs::recognise(exercise.id, &observed);
+    Ok(ExerciseReport {
+        id: exercise.id.to_owned(),
+        build: build_report,
+        points: results.iter().map(|c| c.points).sum(),
+        max_points: results.iter().map(|c| c.max_points).sum(),
+        followups: crate::report::followups::pick(&bank, &flaws, &designs),
+        designs,
+        flaws,
+        checks: results,
+        review,
+    })
+}
+
+/// Checks of one exercise run at once: two, so a soak runs beside the short checks.
+/// More would crowd the time budgets the short checks judge on a two-core machine
+/// where three exercises (or corpus entries) are graded at once.
+const CHECKS_AT_ONCE: usize = 2;
+
+/// What every check of one exercise's grade runs with.
+struct CheckRun<'a> {
+    /// The candidate's service, if it built.
+    binary: &'a Option<PathBuf>,
+    /// The exercise's scratch directory; each check works in a directory of its own.
+    dir: &'a Path,
+    /// Production's build, for the checks that start it first.
+    pristine: &'a Option<PathBuf>,
+    /// The confinement every service of the grade runs under.
+    policy: &'a std::sync::Arc<crate::sandbox::Policy>,
+    opts: &'a GradeOptions,
+    exercise: &'static str,
+}
+
+/// One check's outcome: its report row, the history its worlds recorded (none for a
+/// check that ran out of time) and what its worlds observed of the fix's design.
+struct Ran {
+    report: CheckReport,
+    history: Option<crate::report::requirements::History>,
+    observed: Vec<crate::checks::journal::Observed>,
+}
+
+impl CheckRun<'_> {
+    /// Runs `check` in a task of its own, under its own pause watch and time limit.
+    async fn run(&self, check: &Check, progress: &dyn Progress) -> Result<Ran, GradeError> {
         let started = Instant::now();
         let journal = crate::checks::Journal::default();
-        let (status, evidence) = match &binary {
+        let (status, evidence) = match self.binary {
             None => (
                 CheckStatus::Skipped,
                 vec![Line::said("Not run: the service did not build.")],
             ),
             Some(binary) => {
-                let workdir = dir.join(check.id);
+                let workdir = self.dir.join(check.id);
                 std::fs::create_dir_all(&workdir).map_err(GradeError::TempDir)?;
                 let env = CheckEnv {
                     binary: binary.clone(),
                     workdir,
-                    seed: crate::seed::for_check(opts.seed, check.id),
-                    pristine: pristine.clone(),
-                    policy: policy.clone(),
+                    seed: crate::seed::for_check(self.opts.seed, check.id),
+                    pristine: self.pristine.clone(),
+                    policy: self.policy.clone(),
                     journal: journal.clone(),
                     replay: replay_command(
-                        opts.source.as_deref(),
-                        &opts.submission,
-                        exercise.id,
+                        self.opts.source.as_deref(),
+                        &self.opts.submission,
+                        self.exercise,
                         check.id,
-                        opts.seed,
+                        self.opts.seed,
                     ),
                 };
                 // Each check runs in its own task so a panic is contained and reported;
@@ -367,58 +469,24 @@ async fn grade_exercise(
             evidence,
         };
         progress.checked(&report);
-        results.push(report);
         // A check that ran out of time is aborted, not finished: its worlds may not
         // have judged their history yet, and a half-judged history proves nothing.
-        if status != CheckStatus::Error {
-            histories.push(crate::report::requirements::History {
+        let (history, observed) = if status != CheckStatus::Error {
+            let history = crate::report::requirements::History {
                 check: check.id.to_owned(),
                 judged: journal.take(),
                 timeline: recorded,
-            });
-            observed.extend(journal.take_observed());
-        }
+            };
+            (Some(history), journal.take_observed())
+        } else {
+            (None, Vec::new())
+        };
+        Ok(Ran {
+            report,
+            history,
+            observed,
+        })
     }
-    if binary.is_some() {
-        for row in crate::report::requirements::judge(exercise.id, &requirements, &histories) {
-            progress.checked(&row);
-            results.push(row);
-        }
-    } else {
-        results.extend(requirements.iter().map(|r| CheckReport {
-            timeline: None,
-            id: crate::report::requirements::row_id(exercise.id, &r.id),
-            flaw: None,
-            visibility: crate::checks::Visibility::Hidden,
-            status: CheckStatus::Skipped,
-            points: 0,
-            max_points: r.points,
-            duration_ms: 0,
-            description: r.text.clone(),
-            requirement: true,
-            evidence: vec![Line::said("Not judged: the service did not build.")],
-        }));
-    }
-    let review = crate::review::grade(
-        &opts.submission.join(exercise.dir()),
-        &ws.root.join(exercise.dir()).join("flaws.toml"),
-    );
-    let bank_path = ws.root.join(exercise.dir()).join("followups.toml");
-    let bank = crate::report::followups::load(&bank_path)
-        .map_err(|e| GradeError::FollowUps(e.to_string()))?;
-    let flaws = FlawVerdict::of(&results);
-    let designs = crate::report::designs::recognise(exercise.id, &observed);
-    Ok(ExerciseReport {
-        id: exercise.id.to_owned(),
-        build: build_report,
-        points: results.iter().map(|c| c.points).sum(),
-        max_points: results.iter().map(|c| c.max_points).sum(),
-        followups: crate::report::followups::pick(&bank, &flaws, &designs),
-        designs,
-        flaws,
-        checks: results,
-        review,
-    })
 }
 
 /// The share of a check's time the harness may spend paused before its verdict is

@@ -84,6 +84,10 @@ pub struct Check {
     pub points: u32,
     /// What the check does and what must hold, in plain words.
     pub description: &'static str,
+    /// Mostly waits out wall-clock time (a long incident, a crashed request's lease
+    /// running out) and is the longest of its exercise: the grade starts it first, so
+    /// it runs beside the others instead of after them.
+    pub soak: bool,
     /// Runs the check.
     pub run: fn(CheckEnv) -> CheckFuture,
 }

@@ -57,6 +57,7 @@ pub fn registration(id: &'static str, run: fn(CheckEnv) -> CheckFuture) -> Check
         visibility: Visibility::Hidden,
         points: 2,
         description: DESCRIPTION,
+        soak: false,
         run,
     }
 }
