@@ -10,7 +10,11 @@ fn main() -> ExitCode {
     if let Err(code) = harness::verbs::before_runtime(&root, verb.as_deref()) {
         return code;
     }
+    // More workers than cores: a grade runs up to six checks at once (three exercises,
+    // two checks each), and a judge's SQLite read or a fake's file write blocks its
+    // worker for a moment; it must not hold up another check's clients and clock.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(6)
         .enable_all()
         .build()
     {
