@@ -387,7 +387,8 @@ pub fn unanswered(t: &Timed) -> Option<String> {
 }
 
 /// What is wrong with a `200` quote's price: it must be a unit price pricing served
-/// for that SKU and quantity while the request was in flight, with its total. Pure:
+/// for that SKU and quantity to a call begun while the request was in flight, with its
+/// total. Pure:
 /// from the answer and pricing's call log (`started` is when the log's clock began).
 pub fn dishonest(
     t: &Timed,
@@ -404,7 +405,11 @@ pub fn dishonest(
     let served: Vec<i64> = calls
         .iter()
         .filter(|c| c.sku.as_deref() == Some(sku) && c.qty == Some(qty))
-        .filter(|c| c.at_ms + 1 >= from && c.ended_ms.is_some_and(|e| e <= until))
+        // Begun while the request was in flight. Not "ended" by then: the fake notes a
+        // call's end after writing its answer, and on a busy machine that note can come
+        // after the service has passed the price on; a price is served only once, so
+        // one begun in the window cannot have been known before it.
+        .filter(|c| c.at_ms + 1 >= from && c.at_ms <= until)
         .filter_map(|c| c.served_price)
         .collect();
     let unit = t.x.i64_field("unit_price");
@@ -903,6 +908,20 @@ mod standing_tests {
             dishonest(&quote(started, 1234, 2), "SKU-1", 2, &calls, started),
             None
         );
+    }
+
+    #[test]
+    fn a_price_whose_call_was_noted_ended_after_the_answer_is_honest() {
+        let started = Instant::now();
+        // Begun 10 ms into the request, its end noted 20 ms after the answer came.
+        let calls = [call(110, 170, 2, 1234)];
+        assert_eq!(
+            dishonest(&quote(started, 1234, 2), "SKU-1", 2, &calls, started),
+            None
+        );
+        // Begun after the answer: a price the service cannot have had.
+        let later = [call(160, 170, 2, 1234)];
+        assert!(dishonest(&quote(started, 1234, 2), "SKU-1", 2, &later, started).is_some());
     }
 
     #[test]
