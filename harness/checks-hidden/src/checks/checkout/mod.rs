@@ -103,7 +103,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("input-not-validated"),
             visibility: Visibility::Hidden,
             points: 2,
-            description: "Seeded random carts, mostly valid, some with bad quantities, unknown SKUs or a broken rule: valid ones become paid orders at the right price, bad ones are refused with 400/404/422 and leave nothing; after every cart all stock is accounted for. Failing carts are shrunk and replayed.",
+            description: "Seeded random carts, mostly valid, some with bad quantities, unknown SKUs or a broken rule: valid ones become paid orders at the right price — one in five bought again by the same customer under a new key, a second order with a charge of its own —, bad ones are refused with 400/404/422 and leave nothing; after every cart all stock is accounted for. Failing carts are shrunk and replayed.",
             soak: false,
             run: |env| Box::pin(async move { settle(property::random_carts(env).await) }),
         },

@@ -28,6 +28,9 @@ struct GenCart {
     lines: Vec<(usize, i64)>,
     /// One of the brief's rules broken ([`breakers`] index), or none.
     broken_rule: Option<usize>,
+    /// The same cart bought again under a new key, as a customer who orders the same
+    /// thing twice does: a second order, charged again.
+    again: bool,
 }
 
 fn cart_strategy(rules: usize) -> impl Strategy<Value = GenCart> {
@@ -39,8 +42,14 @@ fn cart_strategy(rules: usize) -> impl Strategy<Value = GenCart> {
     ];
     let product = prop_oneof![12 => 0..PRODUCTS, 1 => Just(PRODUCTS)];
     let rule = prop_oneof![5 => Just(None), 1 => (0..rules).prop_map(Some)];
-    (proptest::collection::vec((product, quantity), 1..=4), rule)
-        .prop_map(|(lines, broken_rule)| GenCart { lines, broken_rule })
+    let again = prop_oneof![4 => Just(false), 1 => Just(true)];
+    (proptest::collection::vec((product, quantity), 1..=4), rule, again).prop_map(
+        |(lines, broken_rule, again)| GenCart {
+            lines,
+            broken_rule,
+            again,
+        },
+    )
 }
 
 impl GenCart {
@@ -94,11 +103,16 @@ pub async fn random_carts(env: CheckEnv) -> CheckResult {
     let (w, skus) = &mut *guard;
     let mut story = Evidence::new();
     story.say(format!(
-        "Shrunk failing cart: lines {:?} (product, quantity; product {PRODUCTS} is unknown){}.",
+        "Shrunk failing cart: lines {:?} (product, quantity; product {PRODUCTS} is unknown){}{}.",
         minimal.lines,
         minimal
             .broken_rule
-            .map_or(String::new(), |r| format!(", with {}", rules[r].what))
+            .map_or(String::new(), |r| format!(", with {}", rules[r].what)),
+        if minimal.again {
+            ", bought twice under two keys"
+        } else {
+            ""
+        }
     ));
     shrunk_verdict(
         story,
@@ -131,6 +145,7 @@ async fn run_case(
     let refs: Vec<(&str, i64)> = lines.iter().map(|(s, q)| (s.as_str(), *q)).collect();
     let cart = w.cart(&refs);
     let key = w.new_key();
+    let mut keys = vec![key.clone()];
     let before = w.stock_ledger()?;
     if case.valid() {
         let x = w.checkout(&key, &cart).await;
@@ -139,6 +154,22 @@ async fn run_case(
             broken.push(format!("A valid cart ({cart}) must be answered 201: {x}"));
         }
         broken.extend(w.judge_answer(&cart, &x));
+        if case.again {
+            let key2 = w.new_key();
+            let y = w.checkout(&key2, &cart).await;
+            story.exchange(&y);
+            if y.status != Some(201) {
+                broken.push(format!(
+                    "The same cart bought again under a new key ({key2}) is a new order and must be answered 201: {y}"
+                ));
+            } else if y.str_field("id").is_some() && y.str_field("id") == x.str_field("id") {
+                broken.push(format!(
+                    "The same cart bought again under a new key ({key2}) must be a new order, not the first one again: {y}"
+                ));
+            }
+            broken.extend(w.judge_answer(&cart, &y));
+            keys.push(key2);
+        }
     } else {
         let mut body = cart.value();
         if let Some(rule) = case.broken_rule.and_then(|r| rules.get(r)) {
@@ -164,7 +195,8 @@ async fn run_case(
                 .iter()
                 .filter(|l| &l.sku == sku)
                 .map(|l| l.quantity)
-                .sum()
+                .sum::<i64>()
+                * keys.len() as i64
         } else {
             0
         };
@@ -174,6 +206,7 @@ async fn run_case(
             ));
         }
     }
-    broken.extend(w.judge_keys(Scope::All, &[&key])?);
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    broken.extend(w.judge_keys(Scope::All, &keys)?);
     Ok((broken, story))
 }

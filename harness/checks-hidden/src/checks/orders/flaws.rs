@@ -345,27 +345,66 @@ pub async fn page_cost_independent_of_history(env: CheckEnv) -> CheckResult {
     let count = |c: i64| data.orders.iter().filter(|o| o.customer_id == c).count();
     let mut story = Evidence::new();
     let mut pages = Vec::new();
+    let mut cursor = None;
     for customer in [short, long] {
         let page = w.page(customer, Some("20"), None).await;
         if page.exchange.status != Some(200) {
             story.exchange(&page.exchange);
             return Err(Problem::Service(story));
         }
+        if customer == long {
+            cursor = page.next_cursor();
+        }
         pages.push((customer, page.request_id));
     }
+    // The long history's last page, reached by walking it as the app does: a page
+    // that costs more the deeper it lies (an offset, a seek the index cannot serve)
+    // grows with the history as much as one that loads it all.
+    let mut walked = 20;
+    while let Some(c) = cursor.take() {
+        if walked + DEEP_STRIDE >= count(long) {
+            cursor = Some(c);
+            break;
+        }
+        let page = w.page(long, Some(&DEEP_STRIDE.to_string()), Some(&c)).await;
+        if page.exchange.status != Some(200) {
+            story.exchange(&page.exchange);
+            return Err(Problem::Service(story));
+        }
+        walked += DEEP_STRIDE;
+        cursor = page.next_cursor();
+    }
+    let Some(deep_cursor) = cursor else {
+        story.say(format!(
+            "Walking customer {long}'s {} orders {DEEP_STRIDE} at a time, the pages ran out after {walked}.",
+            count(long)
+        ));
+        return Err(Problem::Service(story));
+    };
+    let deep = w.page(long, Some("20"), Some(&deep_cursor)).await;
+    if deep.exchange.status != Some(200) {
+        story.exchange(&deep.exchange);
+        return Err(Problem::Service(story));
+    }
+    pages.push((long, deep.request_id));
     let accounts = match w.accounts().await {
         Ok(a) => a,
         Err(reason) => return Ok(tampered(story, &reason)),
     };
     let mut cost = Vec::new();
-    for (customer, id) in pages {
+    for (i, (customer, id)) in pages.into_iter().enumerate() {
         let stats = match accounts.of(&id) {
             Ok(stats) => stats,
             Err(reason) => return Ok(tampered(story, &reason)),
         };
         let steps: i64 = stats.detail.iter().map(|s| s.vm_steps).sum();
+        let which = if i < 2 {
+            "First page".to_owned()
+        } else {
+            format!("The page after order #{walked}")
+        };
         story.say(format!(
-            "First page (limit 20) of customer {customer} with {} orders: {} statement(s), {steps} SQLite VM steps.",
+            "{which} (limit 20) of customer {customer} with {} orders: {} statement(s), {steps} SQLite VM steps.",
             count(customer),
             stats.statements
         ));
@@ -380,6 +419,14 @@ pub async fn page_cost_independent_of_history(env: CheckEnv) -> CheckResult {
             count(short)
         ));
     }
+    if cost[2] > RATIO * cost[1] + SLACK {
+        broken.push(format!(
+            "A page {walked} orders deep costs {}× the first page of the same history ({} against {} VM steps): the work per page grows with how deep in the history it lies.",
+            cost[2] / cost[1].max(1),
+            cost[2],
+            cost[1]
+        ));
+    }
     // The short history's 20 newest orders lie among about 2,000 of other customers',
     // the long one's among about 30: a page that costs more for the first grows with
     // the shop around the customer, which the brief rules out as much as history.
@@ -391,6 +438,9 @@ pub async fn page_cost_independent_of_history(env: CheckEnv) -> CheckResult {
     }
     Ok(verdict(story, broken))
 }
+
+/// Orders per page when walking to a deep page: few requests, each a full page.
+const DEEP_STRIDE: usize = 100;
 
 /// `order_count` is "all of the customer's orders" whoever wrote them: the harness
 /// writes `orders` directly as checkout, the back office and test tooling may — an

@@ -25,7 +25,7 @@ pub fn checks() -> Vec<Check> {
             flaw: None,
             visibility: Visibility::Hidden,
             points: 2,
-            description: "The first page (limit 20) for a customer with 4,000 orders may cost at most 3× (plus a small constant) the SQLite VM steps of the same page for a customer with 100 orders in the same database: the cost of a page must not grow with the customer's history (defeats fixes that load the whole history and page in memory); nor may the 100-order customer's page, whose orders lie among ~2,000 of other customers', cost more than 3× (plus the constant) the other's: nor with the size of the shop.",
+            description: "The first page (limit 20) for a customer with 4,000 orders may cost at most 3× (plus a small constant) the SQLite VM steps of the same page for a customer with 100 orders in the same database: the cost of a page must not grow with the customer's history (defeats fixes that load the whole history and page in memory); nor may the 100-order customer's page, whose orders lie among ~2,000 of other customers', cost more than 3× (plus the constant) the other's: nor with the size of the shop; nor may the 4,000-order history's page 3,920 orders deep, reached by walking it 100 at a time, cost more than 3× (plus the constant) its first page: nor with how deep the page lies (an offset, a seek the index cannot serve).",
             soak: false,
             run: |env| {
                 Box::pin(async move { settle(flaws::page_cost_independent_of_history(env).await) })

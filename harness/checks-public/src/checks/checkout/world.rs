@@ -954,7 +954,11 @@ struct KeyView<'a> {
     record: &'a KeyRecord,
     what: String,
     live: Vec<&'a DbOrder>,
+    /// The customer's charges no other key's order names: a customer may buy under
+    /// several keys, and each charge belongs to the one order that names it.
     charged: Vec<&'a ProviderCharge>,
+    /// Orders of other keys, by the provider charge they name.
+    named_elsewhere: BTreeMap<&'a str, Vec<&'a DbOrder>>,
     /// Order ids answered 2xx.
     successes: Vec<&'a str>,
     /// Whether some answer was a 5xx or never came.
@@ -974,6 +978,12 @@ impl<'a> KeyView<'a> {
             .get("customer_id")
             .and_then(Value::as_str)
             .unwrap_or_default();
+        let mut named_elsewhere: BTreeMap<&str, Vec<&DbOrder>> = BTreeMap::new();
+        for o in shop.orders.values().filter(|o| o.key != key) {
+            if let Some(charge) = o.provider_charge_id.as_deref() {
+                named_elsewhere.entry(charge).or_default().push(o);
+            }
+        }
         KeyView {
             record,
             what: match &record.cart {
@@ -988,7 +998,9 @@ impl<'a> KeyView<'a> {
             charged: charges
                 .iter()
                 .filter(|c| !customer.is_empty() && c.customer == customer)
+                .filter(|c| !named_elsewhere.contains_key(c.id.as_str()))
                 .collect(),
+            named_elsewhere,
             successes: record
                 .answers
                 .iter()
@@ -1050,6 +1062,22 @@ impl<'a> KeyView<'a> {
                 ));
             }
             if let Some(o) = self.live.iter().find(|o| o.id == *id) {
+                let shared = o
+                    .provider_charge_id
+                    .as_deref()
+                    .and_then(|c| self.named_elsewhere.get(c));
+                if let Some(others) = shared {
+                    broken.push(format!(
+                        "{what} was answered 2xx with order {id}, paid with provider charge {}, which {} also name(s): every provider charge belongs to exactly one order, so one of them was never charged for.",
+                        o.provider_charge_id.as_deref().unwrap_or_default(),
+                        others
+                            .iter()
+                            .map(|o| format!("order {} (key {})", o.id, o.key))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                    return;
+                }
                 if o.status != "paid" {
                     broken.push(format!(
                         "{what} was answered 2xx with order {id}, but its status is {:?}, not paid.",
