@@ -135,6 +135,9 @@ pub async fn retry_discipline(env: CheckEnv) -> CheckResult {
         Scenario::Failing(503),
         Scenario::UnknownToPricing,
         Scenario::Failing(400),
+        // A 4xx that reads as passing trouble is still final.
+        Scenario::Failing(408),
+        Scenario::Failing(OTHER_4XX[(env.seed % OTHER_4XX.len() as u64) as usize]),
         Scenario::RateLimited(Some(1)),
         Scenario::RateLimited(Some(30)),
         // A 429 is an attempt like any other, whatever its Retry-After says.
@@ -172,6 +175,10 @@ pub async fn retry_discipline(env: CheckEnv) -> CheckResult {
     }
     Ok(verdict(story, broken))
 }
+
+/// The brief's "never retry a 4xx other than 429" holds for every 4xx: one more of
+/// them per grade, picked by the seed, beside 400 and 408.
+const OTHER_4XX: [u16; 6] = [401, 403, 409, 410, 422, 425];
 
 #[derive(Debug, Clone, Copy)]
 enum Scenario {
@@ -508,10 +515,18 @@ pub async fn circuit_breaker(env: CheckEnv) -> CheckResult {
         ));
         return Ok(verdict(story, broken));
     }
+    // Quotes went one at a time: every call since came from the quote that probed.
+    let probe_calls = w.pricing.price_calls().len() - before_probe;
     story.say(format!(
-        "Pricing received a probe {} ms later; it failed (503).",
+        "Pricing received a probe {} ms later; it failed (503). The quote that probed made {probe_calls} call(s).",
         waiting.elapsed().as_millis()
     ));
+    if probe_calls > 1 {
+        broken.push(format!(
+            "A probe is a single call: the one quote that probed pricing after the cool-down made {probe_calls} calls to it (its retries are more traffic let through to a pricing that keeps failing)."
+        ));
+        return Ok(verdict(story, broken));
+    }
 
     // A failed probe opens the breaker again for a cool-down of at least a second (the
     // brief): quotes right after it fail fast without reaching pricing, or the breaker
