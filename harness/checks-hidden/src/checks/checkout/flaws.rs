@@ -1002,12 +1002,41 @@ pub async fn shipping_fails(env: CheckEnv) -> CheckResult {
             "answers 200 with a rate in euros",
         ),
     ];
+    // An order completed before the outage, retried during it: its answer is decided
+    // and needs no rate (a parcel heavier than any cart below, so no rate it was
+    // quoted can stand in for theirs).
+    let parcel = w.stock_priced(1_999, 20_011, STOCK)?;
+    let done_cart = w.cart(&[(&parcel, 1)]);
+    let done_key = w.new_key();
+    let done = w.checkout(&done_key, &done_cart).await;
+    story.say(format!(
+        "Before the outage, checkout {done_key} completes: {done}"
+    ));
+    if !done.is_success() {
+        broken.push(format!(
+            "With shipping-rates healthy, checkout {done_key} must succeed: {done}"
+        ));
+    }
     let mut carts = Vec::new();
     for (n, (fault, what)) in (1..).zip(faults) {
         // A weight no earlier cart had: no rate for it can be known.
         let cart = w.cart(&[(&skus[0], n), (&skus[1], 1)]);
         let key = w.new_key();
         w.shipping.set_standing(Some(fault));
+        if n == 1 && done.is_success() {
+            let again = w.checkout(&done_key, &done_cart).await;
+            story.say(format!(
+                "Shipping-rates {what}; the client retries {done_key}, already answered {}: {again}",
+                done.status.unwrap_or_default()
+            ));
+            if again.status != Some(200) || again.str_field("id") != done.str_field("id") {
+                broken.push(format!(
+                    "Once a 2xx has been sent for a key, its retries answer 200 with the same order, whatever shipping-rates does: checkout {done_key} was answered {} with order {:?} before shipping-rates failed, and {again} while it {what}.",
+                    done.status.unwrap_or_default(),
+                    done.str_field("id")
+                ));
+            }
+        }
         let started = Instant::now();
         let x = w
             .client()

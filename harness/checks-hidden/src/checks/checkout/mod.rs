@@ -148,7 +148,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("shipping-unguarded"),
             visibility: Visibility::Hidden,
             points: 2,
-            description: "Shipping-rates answers 500, 503, an HTML page, truncated JSON, a rate of -500 cents or one in euros, or resets the connection: each checkout is answered 502/503/504 with a JSON error within the budget (never a made-up rate), with nothing charged and no stock reserved; once shipping-rates is back the same keys complete within 10 s of retries (time for a circuit breaker to cool down); then a weightless gift card, quoted free shipping (0 cents, a rate like any other), is ordered with shipping 0.",
+            description: "An order completed before the outage is retried while shipping-rates answers 500: 200 with the same order (its answer needs no rate). Shipping-rates answers 500, 503, an HTML page, truncated JSON, a rate of -500 cents or one in euros, or resets the connection: each checkout is answered 502/503/504 with a JSON error within the budget (never a made-up rate), with nothing charged and no stock reserved; once shipping-rates is back the same keys complete within 10 s of retries (time for a circuit breaker to cool down); then a weightless gift card, quoted free shipping (0 cents, a rate like any other), is ordered with shipping 0.",
             soak: false,
             run: |env| Box::pin(async move { settle(flaws::shipping_fails(env).await) }),
         },
