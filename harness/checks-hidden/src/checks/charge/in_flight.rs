@@ -12,6 +12,7 @@ use crate::checks::http::{Exchange, post_then_hang_up};
 use crate::checks::pauses::service_time;
 use crate::checks::write_lock::{Answered, answer_under_write_lock};
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
+use crate::fakes::LockHolder;
 use crate::fakes::ProviderFault;
 
 /// How long a request that died (its client gone) may keep its key answering `409`:
@@ -28,6 +29,8 @@ const UNRELATED_LIMIT: Duration = Duration::from_secs(3);
 
 /// Every in-flight situation, each on its own key and customer.
 pub async fn in_flight(env: CheckEnv) -> CheckResult {
+    // On a service of its own, beside the others: it waits out a lock for seconds.
+    let locked = tokio::spawn(new_key_while_database_locked(env.clone()));
     let mut w = ChargeWorld::start(env).await?;
     let mut story = Evidence::new();
     let mut broken = Vec::new();
@@ -35,7 +38,95 @@ pub async fn in_flight(env: CheckEnv) -> CheckResult {
     client_gone_mid_request(&mut w, &mut story, &mut broken).await?;
     answer_only_what_is_recorded(&mut w, &mut story, &mut broken).await?;
     unrelated_charge_while_one_is_slow(&mut w, &mut story, &mut broken).await?;
+    let (lines, found) = locked
+        .await
+        .map_err(|e| Problem::Harness(format!("locked-database task failed: {e}")))??;
+    for line in lines.into_lines() {
+        story.push(line);
+    }
+    broken.extend(found);
     Ok(verdict(story, broken))
+}
+
+/// Longest the harness keeps the database locked: past the service's busy timeout
+/// (200 ms here, 5 s for a service that ignores the setting).
+const LOCKED_FOR: Duration = Duration::from_secs(6);
+
+/// Someone else (a backup, a migration) holds the database's write lock past the busy
+/// timeout while a charge under a key never used arrives: the brief's table answers
+/// `503` (`500` is let pass: to the client it says the same, safe to retry), never
+/// `409` — nothing is in flight under that key — nor a success the service could not
+/// record; once the lock is let go a retry completes it,
+/// charged once.
+async fn new_key_while_database_locked(
+    mut env: CheckEnv,
+) -> Result<(Evidence, Vec<String>), Problem> {
+    env.workdir = env.workdir.join("locked-database");
+    std::fs::create_dir_all(&env.workdir)?;
+    let busy = vec![("KIT_BUSY_TIMEOUT_MS".to_owned(), "200".to_owned())];
+    let mut w = ChargeWorld::start_with(env, busy).await?;
+    let mut story = Evidence::new();
+    let mut broken = Vec::new();
+    let customer = w.new_customer();
+    let key = w.new_key();
+    let body = w.body_for(&customer);
+    story.say(format!(
+        "5. On a service of its own (busy timeout 200 ms), the harness takes the database's write lock, as a backup would, and sends {} under Idempotency-Key {key}, a key never used.",
+        body.json()
+    ));
+    let Some(lock) = LockHolder::take(w.svc.db(), Duration::from_secs(10))
+        .await
+        .map_err(|e| Problem::Harness(format!("taking the write lock: {e}")))?
+    else {
+        story.say("The harness could not get the write lock within 10 s: something holds it.");
+        return Err(Problem::Service(story));
+    };
+    let client = w.client();
+    let (url, k, b) = (w.svc.url(), key.clone(), body.json());
+    let mut task = tokio::spawn(async move { client.post_charge(&url, Some(&k), &b).await });
+    let in_time = tokio::time::timeout(LOCKED_FOR, &mut task).await;
+    lock.release()
+        .map_err(|e| Problem::Harness(format!("releasing the write lock: {e}")))?;
+    let (x, while_locked) = match in_time {
+        Ok(answered) => (
+            answered.map_err(|e| Problem::Harness(format!("request task failed: {e}")))?,
+            true,
+        ),
+        Err(_) => (join(task).await?, false),
+    };
+    let when = if while_locked {
+        "While the lock was held:".to_owned()
+    } else {
+        format!(
+            "The lock was let go after {} s; then:",
+            LOCKED_FOR.as_secs()
+        )
+    };
+    story.say(format!("{when} {x}"));
+    if x.status == Some(409) {
+        broken.push(format!(
+            "A charge under a key never used was answered 409 while someone else held the database's lock: 409 is for a request really in flight under that key; a database locked past the busy timeout is 503 (safe to retry): {x}"
+        ));
+    } else if while_locked && !(matches!(x.status, Some(500 | 503)) && x.is_json_error()) {
+        // The table names 503; a 500 tells the client the same (safe to retry with the
+        // same key), so it is not held against the fix here.
+        broken.push(format!(
+            "While the database stays locked past the busy timeout, the brief's answer is 503 with a JSON error (safe to retry with the same key): {x}"
+        ));
+    }
+    let mut answers = vec![x];
+    if !answers[0].is_success() {
+        story.say("The client retries with the same key.");
+        answers.extend(w.post_until_success(&key, &body, 3).await);
+        if !answers.last().is_some_and(Exchange::is_success) {
+            broken.push(format!(
+                "Once the lock is let go, a retry of {key} must complete the charge: {}",
+                answers.last().map(ToString::to_string).unwrap_or_default()
+            ));
+        }
+    }
+    broken.extend(judge_one_key(&w, &body, &answers, &mut story)?);
+    Ok((story, broken))
 }
 
 /// Sends `body` under `key` in a task and waits until the provider holds its call.

@@ -72,7 +72,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("check-then-act"),
             visibility: Visibility::Hidden,
             points: 3,
-            description: "Requirements judged while a request is at the provider: a different body under its key gets 409 or 422 and charges nothing; a client that gives up mid-request leaves a key a retry can complete within 5 s; no success is sent while the harness holds the database's write lock (nothing could be recorded), and the service does not hold that lock across the provider call; a charge for another customer does not wait for someone else's slow provider call. Each time the customer is charged at most once and the table agrees with the provider.",
+            description: "Requirements judged while a request is at the provider: a different body under its key gets 409 or 422 and charges nothing; a client that gives up mid-request leaves a key a retry can complete within 5 s; no success is sent while the harness holds the database's write lock (nothing could be recorded), and the service does not hold that lock across the provider call; a charge for another customer does not wait for someone else's slow provider call; on a service of its own (busy timeout 200 ms), a charge under a new key while the harness holds the write lock for up to 6 s is answered 503 (500 let pass), never 409, and a retry after the lock is let go completes it. Each time the customer is charged at most once and the table agrees with the provider.",
             soak: false,
             run: |env| Box::pin(async move { settle(in_flight::in_flight(env).await) }),
         },

@@ -43,13 +43,16 @@ fn cart_strategy(rules: usize) -> impl Strategy<Value = GenCart> {
     let product = prop_oneof![12 => 0..PRODUCTS, 1 => Just(PRODUCTS)];
     let rule = prop_oneof![5 => Just(None), 1 => (0..rules).prop_map(Some)];
     let again = prop_oneof![4 => Just(false), 1 => Just(true)];
-    (proptest::collection::vec((product, quantity), 1..=4), rule, again).prop_map(
-        |(lines, broken_rule, again)| GenCart {
+    (
+        proptest::collection::vec((product, quantity), 1..=4),
+        rule,
+        again,
+    )
+        .prop_map(|(lines, broken_rule, again)| GenCart {
             lines,
             broken_rule,
             again,
-        },
-    )
+        })
 }
 
 impl GenCart {

@@ -58,6 +58,8 @@ pub struct ChargeWorld {
     http: reqwest::Client,
     rng: SeedRng,
     instances: usize,
+    /// Extra environment every instance starts with.
+    env_vars: Vec<(String, String)>,
     sent: crate::checks::journal::Sent,
 }
 
@@ -69,13 +71,22 @@ impl ChargeWorld {
 
     /// Starts a provider and one service instance on a fresh database.
     pub async fn start(env: CheckEnv) -> Result<ChargeWorld, Problem> {
+        ChargeWorld::start_with(env, Vec::new()).await
+    }
+
+    /// Like [`ChargeWorld::start`], with extra environment for every instance (the
+    /// kit's `KIT_BUSY_TIMEOUT_MS`, say).
+    pub async fn start_with(
+        env: CheckEnv,
+        env_vars: Vec<(String, String)>,
+    ) -> Result<ChargeWorld, Problem> {
         let provider = PaymentProvider::start().await?;
         provider.record_into(env.journal.timeline());
         let http = reqwest::Client::builder()
             .build()
             .map_err(|e| Problem::Harness(format!("http client: {e}")))?;
         let rng = SeedRng::new(env.seed);
-        let spec = spec(&env, &provider, 1);
+        let spec = spec(&env, &provider, &env_vars, 1);
         let svc = start_service(&spec).await?;
         Ok(ChargeWorld {
             provider,
@@ -84,6 +95,7 @@ impl ChargeWorld {
             http,
             rng,
             instances: 1,
+            env_vars,
             sent: Default::default(),
         })
     }
@@ -91,7 +103,13 @@ impl ChargeWorld {
     /// Starts another instance on the same database (scale-out).
     pub async fn start_another_instance(&mut self) -> Result<RunningService, Problem> {
         self.instances += 1;
-        start_service(&spec(&self.env, &self.provider, self.instances)).await
+        start_service(&spec(
+            &self.env,
+            &self.provider,
+            &self.env_vars,
+            self.instances,
+        ))
+        .await
     }
 
     /// The check's seed-derived random source.
@@ -433,12 +451,17 @@ async fn join(task: tokio::task::JoinHandle<Exchange>) -> Result<Exchange, Probl
         .map_err(|e| Problem::Harness(format!("request task failed: {e}")))
 }
 
-fn spec(env: &CheckEnv, provider: &PaymentProvider, instance: usize) -> ServiceSpec {
+fn spec(
+    env: &CheckEnv,
+    provider: &PaymentProvider,
+    env_vars: &[(String, String)],
+    instance: usize,
+) -> ServiceSpec {
     ServiceSpec {
         binary: env.binary.clone(),
         db: env.workdir.join("charge.db"),
         downstreams: vec![("payments".to_owned(), provider.url())],
-        env: Vec::new(),
+        env: env_vars.to_vec(),
         log: env.workdir.join(format!("instance-{instance}.log")),
         stats: None,
         policy: env.policy.clone(),
