@@ -3,6 +3,7 @@
 // The exercise's public modules (world, contract, …), which the hidden checks build on.
 pub use checks_public::checks::orders::*;
 
+pub mod direct_writes;
 pub mod flaws;
 
 use crate::checks::{Check, Visibility, settle};
@@ -19,6 +20,19 @@ pub fn checks() -> Vec<Check> {
             description: "Twenty-four random datasets — orders without lines, equal timestamps, unicode names, large quantities and prices, renames through the API, page sizes 1 to 10 — read page by page equal what the harness computes from the database. Guards against fixes that change the answer.",
             soak: false,
             run: |env| Box::pin(async move { settle(property::equivalence(env, 24).await) }),
+        },
+        Check {
+            id: "orders.pages-during-direct-writes",
+            flaw: None,
+            visibility: Visibility::Hidden,
+            points: 2,
+            description: "The other writers the brief names write while pages are read: with the back office's write transaction held open up to 6 s, a customer's first page is answered 200 before the app's 5 s (a read waits for no writer); then for 3 s checkout inserts new orders for the customer, one transaction each, while the first page and the page after it are read again and again: every page answers 200 and shows each order with the lines and total the database holds.",
+            soak: false,
+            run: |env| {
+                Box::pin(
+                    async move { settle(direct_writes::pages_during_direct_writes(env).await) },
+                )
+            },
         },
         Check {
             id: "orders.page-cost-independent-of-history",

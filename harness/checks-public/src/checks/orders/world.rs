@@ -486,8 +486,9 @@ impl OrdersWorld {
     }
 
     /// Marks the database as changing: pages in flight, and every page before, are no
-    /// longer judged against it.
-    fn changing(&self) {
+    /// longer judged against it. A check that writes through a connection of its own
+    /// marks it before and after.
+    pub fn changing(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 

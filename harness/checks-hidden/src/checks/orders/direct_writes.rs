@@ -1,0 +1,278 @@
+//! Pages while the other writers the brief names write (hidden): the back office holding
+//! a write transaction open, and checkout inserting orders while a customer scrolls.
+//! The pristine service reads each statement on its own snapshot in WAL mode and is
+//! never blocked by a writer; a fix must keep that, and its page — however many
+//! statements it runs — must show every order as the database holds it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::checks::orders::dataset::{Dataset, Line, Order, Product, contract_view, timestamp};
+use crate::checks::orders::world::{OrdersWorld, Page};
+use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
+use crate::fakes::LockHolder;
+
+/// Longest the back office keeps its write transaction open: past the app's 5 s.
+const LOCK_HOLD: Duration = Duration::from_secs(6);
+/// The mobile app gives up after this long (the brief).
+const APP_GIVES_UP: Duration = Duration::from_secs(5);
+/// Most orders checkout inserts: plenty of commits between a page's statements, and
+/// a history the pristine service still pages through quickly.
+const MAX_INSERTED: usize = 3_000;
+/// How long checkout inserts orders while the customer's pages are read.
+const INSERTING: Duration = Duration::from_secs(3);
+
+/// A customer with 60 orders; the back office holds a write transaction open while
+/// the customer's first page is asked for; then checkout inserts new orders for that
+/// customer, one transaction each, while first and second pages are read.
+pub async fn pages_during_direct_writes(env: CheckEnv) -> CheckResult {
+    let mut w = OrdersWorld::start(env).await?;
+    let mut story = Evidence::new();
+    let mut broken = Vec::new();
+    let mut data = Dataset::default();
+    for k in 0..20 {
+        data.products.push(Product {
+            id: w.fresh_id(),
+            name: format!("Item {k}"),
+            price: 150 + k,
+        });
+    }
+    let customer = w.fresh_id();
+    data.customers.push(customer);
+    for k in 0..60 {
+        let lines = (0..1 + w.rng().below(3))
+            .map(|_| {
+                let p = &data.products[w.rng().below(20) as usize];
+                Line {
+                    product_id: p.id,
+                    quantity: 1 + w.rng().below(3) as i64,
+                    unit_price: p.price,
+                }
+            })
+            .collect();
+        data.orders.push(Order {
+            customer_id: customer,
+            placed_at: timestamp(k),
+            lines,
+        });
+    }
+    w.write(&data)?;
+
+    // 1. The back office holds a write transaction open.
+    story.say(format!(
+        "Customer {customer} has 60 orders. The back office opens a write transaction (as a batch repricing would) and keeps it open up to {} s while the customer's first page is asked for.",
+        LOCK_HOLD.as_secs()
+    ));
+    let Some(lock) = LockHolder::take(w.svc.db(), Duration::from_secs(10))
+        .await
+        .map_err(|e| Problem::Harness(format!("taking the write lock: {e}")))?
+    else {
+        story.say("The harness could not get the write lock within 10 s: something holds it.");
+        return Err(Problem::Service(story));
+    };
+    let started = Instant::now();
+    let page = tokio::time::timeout(LOCK_HOLD, w.page(customer, Some("20"), None)).await;
+    let took = started.elapsed();
+    lock.release()
+        .map_err(|e| Problem::Harness(format!("releasing the write lock: {e}")))?;
+    match page {
+        Ok(page) => {
+            story.say(format!(
+                "While the transaction was open, after {} ms: {}",
+                took.as_millis(),
+                page.exchange
+            ));
+            if page.exchange.status != Some(200) || took >= APP_GIVES_UP {
+                broken.push(format!(
+                    "A page must not wait for another writer's transaction (the brief: checkout and the back office write these tables directly; the app gives up after {} s): with the back office's transaction open it was answered {} after {} ms.",
+                    APP_GIVES_UP.as_secs(),
+                    page.exchange.status.map_or("nothing".to_owned(), |s| s.to_string()),
+                    took.as_millis()
+                ));
+            }
+        }
+        Err(_) => broken.push(format!(
+            "A page must not wait for another writer's transaction (the brief: checkout and the back office write these tables directly; the app gives up after {} s): with the back office's transaction open it had no answer after {} s.",
+            APP_GIVES_UP.as_secs(),
+            LOCK_HOLD.as_secs()
+        )),
+    }
+
+    // 2. Checkout inserts new orders while the customer scrolls.
+    story.say(format!(
+        "Checkout inserts new orders for customer {customer}, one transaction each (the order and its lines), for {} s while the customer's first page and the one after it are read again and again.",
+        INSERTING.as_secs()
+    ));
+    w.changing();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let db = w.svc.db().to_path_buf();
+        let stop = Arc::clone(&stop);
+        let products: Vec<(i64, i64)> = data.products.iter().map(|p| (p.id, p.price)).collect();
+        tokio::task::spawn_blocking(move || insert_until(&db, customer, &products, &stop))
+    };
+    let mut pages: Vec<Page> = Vec::new();
+    let reading = Instant::now();
+    while reading.elapsed() < INSERTING {
+        let first = w.page(customer, Some("20"), None).await;
+        // Every fourth time the page after it too: a cursor read across new orders.
+        let next = match first.next_cursor() {
+            Some(c) if pages.len() % 4 == 0 => Some(w.page(customer, Some("20"), Some(&c)).await),
+            _ => None,
+        };
+        pages.extend([Some(first), next].into_iter().flatten());
+    }
+    stop.store(true, Ordering::SeqCst);
+    let inserted = writer
+        .await
+        .map_err(|e| Problem::Harness(format!("checkout's writer failed: {e}")))?
+        .map_err(|e| Problem::Harness(format!("checkout's writer: {e}")))?;
+    w.changing();
+    let db = w.svc.db().to_path_buf();
+    let held = tokio::task::spawn_blocking(move || orders_as_held(&db, customer))
+        .await
+        .map_err(|e| Problem::Harness(format!("reading the database failed: {e}")))?
+        .map_err(|e| Problem::Harness(format!("reading the database: {e}")))?;
+    let mut wrong_pages = 0;
+    let mut first_wrong = None;
+    let mut refused = pages.iter().filter(|p| p.exchange.status != Some(200));
+    if let Some(p) = refused.next() {
+        broken.push(format!(
+            "While checkout inserted orders, {} page(s) were not answered 200; the first: {}",
+            1 + refused.count(),
+            p.exchange
+        ));
+    }
+    for p in pages.iter().filter(|p| p.exchange.status == Some(200)) {
+        let wrong = shown_wrong(&held, p);
+        if !wrong.is_empty() {
+            wrong_pages += 1;
+            first_wrong.get_or_insert((wrong, p.exchange.to_string()));
+        }
+    }
+    story.say(format!(
+        "Checkout inserted {inserted} orders; {} pages were read, {wrong_pages} of them showing an order otherwise than the database holds it.",
+        pages.len()
+    ));
+    if let Some((wrong, page)) = first_wrong {
+        broken.push(format!(
+            "A page shows each order as the database holds it, whatever checkout commits meanwhile (the brief: orders and lines that checkout inserts show up; `total` is the sum of the order's lines): {wrong_pages} of {} pages read while checkout inserted orders did not — {}; the first: {page}",
+            pages.len(),
+            wrong.join("; ")
+        ));
+    }
+    Ok(verdict(story, broken))
+}
+
+/// How `page` shows an order otherwise than `held` (the database's orders by id, read
+/// after the writes: orders and their lines are only ever inserted here, whole, so what
+/// is there now is what was there when the page was read).
+fn shown_wrong(held: &BTreeMap<i64, Value>, page: &Page) -> Vec<String> {
+    let mut wrong = Vec::new();
+    for shown in page.orders() {
+        let id = shown.get("id").and_then(Value::as_i64);
+        let Some(want) = id.and_then(|id| held.get(&id)) else {
+            wrong.push(format!("order {id:?} is not in the database"));
+            continue;
+        };
+        let got = contract_view(&shown);
+        if &got != want {
+            let lines = |v: &Value| v.get("lines").and_then(Value::as_array).map_or(0, Vec::len);
+            wrong.push(format!(
+                "order {} shown with {} line(s) and total {}, the database holds {} line(s) totalling {}",
+                id.unwrap_or_default(),
+                lines(&got),
+                got.get("total").unwrap_or(&Value::Null),
+                lines(want),
+                want.get("total").unwrap_or(&Value::Null)
+            ));
+        }
+    }
+    wrong
+}
+
+/// The customer's orders as the database holds them, by id, in the contract's shape —
+/// read in one pass over `order_lines` (the pristine schema has no index to look the
+/// lines of each order up by).
+fn orders_as_held(db: &std::path::Path, customer: i64) -> rusqlite::Result<BTreeMap<i64, Value>> {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    let mut orders: BTreeMap<i64, (String, Vec<(i64, i64, String, i64, i64)>)> = conn
+        .prepare("SELECT id, placed_at FROM orders WHERE customer_id = ?1")?
+        .query_map([customer], |r| Ok((r.get(0)?, (r.get(1)?, Vec::new()))))?
+        .collect::<Result<_, _>>()?;
+    let mut lines = conn.prepare(
+        "SELECT l.order_id, l.id, l.product_id, p.name, l.unit_price, l.quantity
+           FROM order_lines l JOIN products p ON p.id = l.product_id",
+    )?;
+    let mut rows = lines.query([])?;
+    while let Some(r) = rows.next()? {
+        if let Some((_, of)) = orders.get_mut(&r.get::<_, i64>(0)?) {
+            of.push((r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?));
+        }
+    }
+    Ok(orders
+        .into_iter()
+        .map(|(id, (placed_at, mut of))| {
+            of.sort_by_key(|l| l.0);
+            let total: i64 = of.iter().map(|l| l.3 * l.4).sum();
+            let lines: Vec<Value> = of
+                .into_iter()
+                .map(|(_, product_id, name, unit_price, quantity)| {
+                    serde_json::json!({
+                        "product_id": product_id,
+                        "product_name": name,
+                        "unit_price": unit_price,
+                        "quantity": quantity,
+                        "line_total": unit_price * quantity,
+                    })
+                })
+                .collect();
+            let order = serde_json::json!({
+                "id": id, "placed_at": placed_at, "lines": lines, "total": total
+            });
+            (id, contract_view(&order))
+        })
+        .collect())
+}
+
+/// Checkout's writer: inserts an order (newer than every other) and one or two lines
+/// in a transaction of its own, over and over until `stop`; returns how many.
+fn insert_until(
+    db: &std::path::Path,
+    customer: i64,
+    products: &[(i64, i64)],
+    stop: &AtomicBool,
+) -> rusqlite::Result<usize> {
+    let mut conn = rusqlite::Connection::open(db)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    // The harness's own commits need not reach the disk: only their order matters.
+    conn.pragma_update(None, "synchronous", "OFF")?;
+    let mut n = 0usize;
+    while !stop.load(Ordering::SeqCst) && n < MAX_INSERTED {
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO orders (customer_id, placed_at) VALUES (?1, ?2)",
+            rusqlite::params![customer, timestamp(100_000 + n as i64)],
+        )?;
+        let order = tx.last_insert_rowid();
+        for k in 0..1 + n % 2 {
+            let (product, price) = products[(n + k) % products.len()];
+            tx.execute(
+                "INSERT INTO order_lines (order_id, product_id, quantity, unit_price) VALUES (?1, ?2, 1, ?3)",
+                rusqlite::params![order, product, price],
+            )?;
+        }
+        tx.commit()?;
+        n += 1;
+        // Spread over the reading: a commit lands between some page's statements
+        // throughout, not all in the first second.
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    Ok(n)
+}
