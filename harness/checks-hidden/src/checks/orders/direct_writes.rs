@@ -121,7 +121,9 @@ pub async fn pages_during_direct_writes(env: CheckEnv) -> CheckResult {
         let first = w.page(customer, Some("20"), None).await;
         // Every fourth time the page after it too: a cursor read across new orders.
         let next = match first.next_cursor() {
-            Some(c) if pages.len() % 4 == 0 => Some(w.page(customer, Some("20"), Some(&c)).await),
+            Some(c) if pages.len().is_multiple_of(4) => {
+                Some(w.page(customer, Some("20"), Some(&c)).await)
+            }
             _ => None,
         };
         pages.extend([Some(first), next].into_iter().flatten());
@@ -195,6 +197,9 @@ fn shown_wrong(held: &BTreeMap<i64, Value>, page: &Page) -> Vec<String> {
     wrong
 }
 
+/// A line as read: (line id, product id, product name, unit price, quantity).
+type HeldLine = (i64, i64, String, i64, i64);
+
 /// The customer's orders as the database holds them, by id, in the contract's shape —
 /// read in one pass over `order_lines` (the pristine schema has no index to look the
 /// lines of each order up by).
@@ -202,7 +207,7 @@ fn orders_as_held(db: &std::path::Path, customer: i64) -> rusqlite::Result<BTree
     let conn =
         rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     conn.busy_timeout(Duration::from_secs(10))?;
-    let mut orders: BTreeMap<i64, (String, Vec<(i64, i64, String, i64, i64)>)> = conn
+    let mut orders: BTreeMap<i64, (String, Vec<HeldLine>)> = conn
         .prepare("SELECT id, placed_at FROM orders WHERE customer_id = ?1")?
         .query_map([customer], |r| Ok((r.get(0)?, (r.get(1)?, Vec::new()))))?
         .collect::<Result<_, _>>()?;
