@@ -62,6 +62,8 @@ async fn new_key_while_database_locked(
     mut env: CheckEnv,
 ) -> Result<(Evidence, Vec<String>), Problem> {
     env.workdir = env.workdir.join("locked-database");
+    // Customers and keys of its own, not the first world's over again.
+    env.seed = crate::seed::for_check(env.seed, "locked-database");
     std::fs::create_dir_all(&env.workdir)?;
     let busy = vec![("KIT_BUSY_TIMEOUT_MS".to_owned(), "200".to_owned())];
     let mut w = ChargeWorld::start_with(env, busy).await?;
