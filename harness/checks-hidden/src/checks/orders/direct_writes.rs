@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::checks::orders::dataset::{Dataset, Line, Order, Product, contract_view, timestamp};
+use crate::checks::orders::dataset::{
+    Dataset, Line, Order, Product, contract_view, expected_orders, timestamp,
+};
 use crate::checks::orders::world::{OrdersWorld, Page};
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
 use crate::fakes::LockHolder;
@@ -197,52 +199,11 @@ fn shown_wrong(held: &BTreeMap<i64, Value>, page: &Page) -> Vec<String> {
     wrong
 }
 
-/// A line as read: (line id, product id, product name, unit price, quantity).
-type HeldLine = (i64, i64, String, i64, i64);
-
-/// The customer's orders as the database holds them, by id, in the contract's shape —
-/// read in one pass over `order_lines` (the pristine schema has no index to look the
-/// lines of each order up by).
+/// The customer's orders as the database holds them, by id, in the contract's shape.
 fn orders_as_held(db: &std::path::Path, customer: i64) -> rusqlite::Result<BTreeMap<i64, Value>> {
-    let conn =
-        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    conn.busy_timeout(Duration::from_secs(10))?;
-    let mut orders: BTreeMap<i64, (String, Vec<HeldLine>)> = conn
-        .prepare("SELECT id, placed_at FROM orders WHERE customer_id = ?1")?
-        .query_map([customer], |r| Ok((r.get(0)?, (r.get(1)?, Vec::new()))))?
-        .collect::<Result<_, _>>()?;
-    let mut lines = conn.prepare(
-        "SELECT l.order_id, l.id, l.product_id, p.name, l.unit_price, l.quantity
-           FROM order_lines l JOIN products p ON p.id = l.product_id",
-    )?;
-    let mut rows = lines.query([])?;
-    while let Some(r) = rows.next()? {
-        if let Some((_, of)) = orders.get_mut(&r.get::<_, i64>(0)?) {
-            of.push((r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?));
-        }
-    }
-    Ok(orders
-        .into_iter()
-        .map(|(id, (placed_at, mut of))| {
-            of.sort_by_key(|l| l.0);
-            let total: i64 = of.iter().map(|l| l.3 * l.4).sum();
-            let lines: Vec<Value> = of
-                .into_iter()
-                .map(|(_, product_id, name, unit_price, quantity)| {
-                    serde_json::json!({
-                        "product_id": product_id,
-                        "product_name": name,
-                        "unit_price": unit_price,
-                        "quantity": quantity,
-                        "line_total": unit_price * quantity,
-                    })
-                })
-                .collect();
-            let order = serde_json::json!({
-                "id": id, "placed_at": placed_at, "lines": lines, "total": total
-            });
-            (id, contract_view(&order))
-        })
+    Ok(expected_orders(db, customer)?
+        .iter()
+        .filter_map(|o| Some((o.get("id")?.as_i64()?, contract_view(o))))
         .collect())
 }
 

@@ -2,6 +2,8 @@
 //! says the checkout pipeline writes these tables directly), and the harness's own
 //! model of the answer, computed from the database with no help from the service.
 
+use std::collections::BTreeMap;
+
 use rusqlite::{Connection, OpenFlags, params};
 use serde_json::{Value, json};
 
@@ -104,6 +106,9 @@ impl Dataset {
     }
 }
 
+/// A line as read: (line id, product id, product name, unit price, quantity).
+type LineRow = (i64, i64, String, i64, i64);
+
 /// The contract's answer for a customer: every order, newest first (ties by higher id
 /// first), each with its lines in line-id order, current product names, totals —
 /// computed by the harness from the database.
@@ -115,18 +120,28 @@ pub fn expected_orders(db: &std::path::Path, customer_id: i64) -> rusqlite::Resu
         .query_map([customer_id], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     orders.sort_by(|a, b| (&b.1, b.0).cmp(&(&a.1, a.0)));
+    // Every line of the customer's orders in one statement: the pristine schema has no
+    // index to look each order's lines up by, and a scan per order grows with the shop.
+    let mut by_order: BTreeMap<i64, Vec<LineRow>> = BTreeMap::new();
     let mut lines_stmt = conn.prepare(
-        "SELECT l.id, l.product_id, p.name, l.unit_price, l.quantity
+        "SELECT l.order_id, l.id, l.product_id, p.name, l.unit_price, l.quantity
            FROM order_lines l JOIN products p ON p.id = l.product_id
-          WHERE l.order_id = ?1",
+           JOIN orders o ON o.id = l.order_id
+          WHERE o.customer_id = ?1",
     )?;
+    let mut rows = lines_stmt.query([customer_id])?;
+    while let Some(r) = rows.next()? {
+        by_order.entry(r.get(0)?).or_default().push((
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+        ));
+    }
     let mut out = Vec::with_capacity(orders.len());
     for (id, placed_at) in orders {
-        let mut lines: Vec<(i64, i64, String, i64, i64)> = lines_stmt
-            .query_map([id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })?
-            .collect::<Result<_, _>>()?;
+        let mut lines = by_order.remove(&id).unwrap_or_default();
         lines.sort_by_key(|l| l.0);
         let total: i64 = lines.iter().map(|l| l.3 * l.4).sum();
         let lines: Vec<Value> = lines
