@@ -62,19 +62,47 @@ pub fn unpaused(pages: Vec<(String, Timed)>, pauses: &[Pause]) -> Vec<(String, T
 }
 
 /// When pricing was unhealthy as the service saw it: when the fake failed calls, and
-/// whenever the harness was paused (its fake answered nothing then), on pricing's clock.
+/// whenever the harness was paused while the service had a call to pricing in flight
+/// or began one (its fake answered nothing then), on pricing's clock.
 pub fn unhealthy_or_paused(
     pricing: &PricingService,
     pauses: &[Pause],
 ) -> Vec<crate::fakes::Unhealthy> {
-    let started = pricing.started();
-    let ms = |at: Instant| at.saturating_duration_since(started).as_millis();
     let mut unhealthy = pricing.unhealthy();
-    unhealthy.extend(pauses.iter().map(|p| crate::fakes::Unhealthy {
-        from_ms: ms(p.from),
-        until_ms: ms(p.until),
-    }));
+    unhealthy.extend(paused_calls(
+        &pricing.price_calls(),
+        pauses,
+        pricing.started(),
+    ));
     unhealthy
+}
+
+/// The pauses of the harness that met a call to pricing, on pricing's clock. A call
+/// begun during a pause is accepted when the harness runs again, so the fake logs it
+/// at most [`HEARD_AFTER`] after the pause. A pause that met no call failed nothing the
+/// service could count: a breaker that never closes again cannot hide behind one.
+/// Pure: from pricing's log and the pauses.
+///
+/// [`HEARD_AFTER`]: crate::checks::pauses::HEARD_AFTER
+pub fn paused_calls(
+    calls: &[crate::fakes::PricingCall],
+    pauses: &[Pause],
+    started: Instant,
+) -> Vec<crate::fakes::Unhealthy> {
+    let ms = |at: Instant| at.saturating_duration_since(started).as_millis();
+    pauses
+        .iter()
+        .map(|p| crate::fakes::Unhealthy {
+            from_ms: ms(p.from),
+            until_ms: ms(p.until),
+        })
+        .filter(|p| {
+            let heard_by = p.until_ms + crate::checks::pauses::HEARD_AFTER.as_millis();
+            calls
+                .iter()
+                .any(|c| c.at_ms <= heard_by && c.ended_ms.is_none_or(|e| e >= p.from_ms))
+        })
+        .collect()
 }
 
 impl std::fmt::Display for Timed {
@@ -1026,6 +1054,28 @@ mod standing_tests {
                 None
             );
         }
+    }
+
+    #[test]
+    fn a_pause_counts_as_pricing_failing_only_where_it_met_a_call() {
+        let started = Instant::now();
+        let pause = Pause {
+            from: started + Duration::from_millis(1_000),
+            until: started + Duration::from_millis(1_400),
+        };
+        // No call near the pause: it failed nothing the service saw.
+        let far = [call(100, 130, 2, 1234), call(5_000, 5_020, 2, 1235)];
+        assert!(paused_calls(&far, &[pause], started).is_empty());
+        // A call in flight across it, or one the fake accepted just after it.
+        for near in [call(900, 1_500, 2, 1234), call(1_600, 1_620, 2, 1234)] {
+            let met = paused_calls(std::slice::from_ref(&near), &[pause], started);
+            assert_eq!(met.len(), 1, "{near:?}");
+            assert_eq!((met[0].from_ms, met[0].until_ms), (1_000, 1_400));
+        }
+        // A call the fake never finished (a hang) that began before the pause.
+        let mut hung = call(800, 0, 2, 1234);
+        hung.ended_ms = None;
+        assert_eq!(paused_calls(&[hung], &[pause], started).len(), 1);
     }
 
     #[test]
