@@ -46,7 +46,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("check-then-act"),
             visibility: Visibility::Hidden,
             points: 3,
-            description: "Five transfers out of one account whose balance covers one of them, then four transfers into one account, then two out of an account that covers both and one into it, each held at the risk check until all have read their balances: no overdraft, money conserved, exactly the accepted transfers applied, no transfer the payer could cover refused, every refusal a clean 409/422/503.",
+            description: "Five transfers out of one account whose balance covers one of them, then four transfers into one account, then two out of an account that covers both and one into it, each held at the risk check until all have read their balances: no overdraft, money conserved, exactly the accepted transfers applied, no transfer the payer could cover refused, every refusal a clean 409/422 — never a 503, since no one else holds the database (\"never because of our own concurrent requests\").",
             soak: false,
             run: |env| Box::pin(async move { settle(flaws::concurrent_overdraft(env).await) }),
         },
