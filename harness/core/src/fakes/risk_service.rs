@@ -35,6 +35,9 @@ pub enum RiskFault {
     Latency(Duration),
     /// Answer 503 with a JSON error: overloaded or in maintenance.
     Unavailable,
+    /// Answer 429 with a JSON error: too many assessments. A refusal to assess, not a
+    /// decline: there is no decision.
+    RateLimited,
     /// Answer 200 with an HTML page (a proxy's error page): no decision at all.
     Garbage,
     /// Answer 200 with well-formed JSON carrying a decision the brief does not name.
@@ -224,6 +227,14 @@ async fn assess(
             return (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(json!({ "error": "unavailable" })),
+            )
+                .into_response();
+        }
+        Some(RiskFault::RateLimited) => {
+            outcome("429");
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                Json(json!({ "error": "rate_limited" })),
             )
                 .into_response();
         }

@@ -299,6 +299,11 @@ pub async fn risk_decline_and_outage(env: CheckEnv) -> CheckResult {
     for (n, (fault, outcome, what)) in [
         (RiskFault::Unavailable, "503", "answers 503"),
         (
+            RiskFault::RateLimited,
+            "429",
+            "answers 429 Too Many Requests (it did not assess; no decline)",
+        ),
+        (
             RiskFault::Garbage,
             "garbage",
             "answers 200 with an HTML page",

@@ -50,7 +50,7 @@ pub fn checks() -> Vec<Check> {
             flaw: None,
             visibility: Visibility::Public,
             points: 1,
-            description: "A transfer the risk service declines gets 422; while the risk service gives no usable answer (500, 503, an HTML page, a decision the brief does not name, a dropped connection, an answer that stalls mid-body), transfers get 502/503/504; each with a JSON error and nothing changed; once it recovers, transfers go through.",
+            description: "A transfer the risk service declines gets 422; while the risk service gives no usable answer (500, 503, a 429 — it did not assess, so no decline —, an HTML page, a decision the brief does not name, a dropped connection, an answer that stalls mid-body), transfers get 502/503/504; each with a JSON error and nothing changed; once it recovers, transfers go through.",
             soak: false,
             run: |env| {
                 Box::pin(async move { settle(contract::risk_decline_and_outage(env).await) })
