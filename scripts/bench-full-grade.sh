@@ -12,7 +12,8 @@
 # as it does for every new submission once the dependencies are built. Two floors are
 # printed: "floor", all builds in turn plus the slowest exercise's checks (what a grade
 # that built everything first could not beat), and "chain", the longest one exercise's
-# build plus its checks (its checks run one after another, so no schedule beats it).
+# build plus its checks (two at a time: the longest check or half their sum, whichever
+# is more, so no schedule beats it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-2}
@@ -38,7 +39,9 @@ wall, label = int(sys.argv[2]), sys.argv[3]
 parts, builds, slowest, chain = [], 0, 0, 0
 for ex in r["exercises"]:
     b = ex["build"]["duration_ms"]
-    c = sum(c["duration_ms"] for c in ex["checks"])
+    # Two checks at a time: no schedule beats the longest check or half their sum.
+    d = [c["duration_ms"] for c in ex["checks"]]
+    c = max(max(d, default=0), sum(d) // 2)
     builds += b
     slowest = max(slowest, c)
     chain = max(chain, b + c)
