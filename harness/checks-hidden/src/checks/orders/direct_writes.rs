@@ -25,6 +25,8 @@ const APP_GIVES_UP: Duration = Duration::from_secs(5);
 /// Most orders checkout inserts: plenty of commits between a page's statements, and
 /// a history the pristine service still pages through quickly.
 const MAX_INSERTED: usize = 3_000;
+/// Fewest orders checkout must commit while the pages are read for them to be judged.
+const MIN_INSERTED: usize = 100;
 /// How long checkout inserts orders while the customer's pages are read.
 const INSERTING: Duration = Duration::from_secs(3);
 
@@ -136,6 +138,14 @@ pub async fn pages_during_direct_writes(env: CheckEnv) -> CheckResult {
         .map_err(|e| Problem::Harness(format!("checkout's writer failed: {e}")))?
         .map_err(|e| Problem::Harness(format!("checkout's writer: {e}")))?;
     w.changing();
+    // The race is only judged if it was run: checkout must have committed between the
+    // pages, as it does thousands of times beside the pristine service.
+    if inserted < MIN_INSERTED {
+        broken.push(format!(
+            "Checkout could commit only {inserted} orders in {} s beside the page reads (it commits thousands beside the pristine service): pages must not hold off the writers the brief says write these tables directly, and too few commits landed between pages to judge what they show.",
+            INSERTING.as_secs()
+        ));
+    }
     let db = w.svc.db().to_path_buf();
     let held = tokio::task::spawn_blocking(move || orders_as_held(&db, customer))
         .await
