@@ -126,6 +126,13 @@ pub fn before_runtime(root: &Path, verb: Option<&str>) -> Result<(), ExitCode> {
         verb,
         Some("grade" | "grade-batch" | "check" | "demo" | "serve")
     );
+    if (builds || live)
+        && !wants_help()
+        && let Some(problem) = null_device_problem()
+    {
+        eprintln!("error: {problem}");
+        return Err(ExitCode::from(2));
+    }
     if builds
         && !wants_help()
         && let Err(e) = crate::toolchain::fetch_dependencies(root)
@@ -137,6 +144,23 @@ pub fn before_runtime(root: &Path, verb: Option<&str>) -> Result<(), ExitCode> {
         crate::sandbox::isolate_network();
     }
     Ok(())
+}
+
+/// Builds, services and git take their stdin from `/dev/null` and throw output into
+/// it. Where it is a regular file (seen on a container image), one program's output
+/// becomes the next one's input: a rustc probe fails on junk, git reads junk config.
+/// A grade on such a machine would judge the machine, so it is refused.
+fn null_device_problem() -> Option<String> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::metadata("/dev/null") {
+        Ok(meta) if meta.file_type().is_char_device() => None,
+        Ok(_) => Some(
+            "/dev/null is a regular file, not the null device: programs would read each \
+             other's output (as root: rm /dev/null && mknod -m 666 /dev/null c 1 3)"
+                .to_string(),
+        ),
+        Err(e) => Some(format!("cannot read /dev/null: {e}")),
+    }
 }
 
 /// `--help` / `-h` anywhere: print help without touching the network or the registry.
