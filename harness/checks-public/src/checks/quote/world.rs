@@ -290,23 +290,46 @@ pub fn is_late(t: &Timed) -> bool {
 /// timed as the service served it ([`Timed::as_served`]), and not judged when the pause
 /// leaves that undecided.
 pub fn judge_quote(t: &Timed, sku: &str, qty: u32, pricing: &PricingService) -> Vec<String> {
+    judge_quote_in(
+        t,
+        sku,
+        qty,
+        &pricing.price_calls(),
+        pricing.started(),
+        &pricing.harness_pauses(),
+    )
+}
+
+/// [`judge_quote`] on pricing's log (`calls`, on the clock that began at `started`) and
+/// the harness's `pauses`. Pure.
+pub fn judge_quote_in(
+    t: &Timed,
+    sku: &str,
+    qty: u32,
+    calls: &[crate::fakes::PricingCall],
+    started: Instant,
+    pauses: &[Pause],
+) -> Vec<String> {
     let mut broken = Vec::new();
-    let Some(t) = &t.as_served(&pricing.harness_pauses()) else {
+    let Some(served) = t.as_served(pauses) else {
         return broken;
     };
-    if t.took > QUOTE_LIMIT || t.x.status.is_none() {
+    if served.took > QUOTE_LIMIT || served.x.status.is_none() {
         broken.push(format!(
-            "A quote must be answered within {} s (the storefront's timeout; {} s allowed here), with a price or a JSON error: {t}",
+            "A quote must be answered within {} s (the storefront's timeout; {} s allowed here), with a price or a JSON error: {served}",
             QUOTE_BUDGET.as_secs(),
             QUOTE_LIMIT.as_secs_f64()
         ));
         return broken;
     }
     match t.x.status {
-        Some(200) => broken.extend(dishonest(t, sku, qty, &pricing.price_calls(), pricing.started())),
+        // The price is judged on the exchange as the harness saw it: a pause shortens
+        // the time the service is charged with, not the window in which it may call
+        // pricing (a call begun after the pause is part of this quote).
+        Some(200) => broken.extend(dishonest(t, sku, qty, calls, started)),
         Some(502..=504) if t.x.is_json_error() => {}
         _ => broken.push(format!(
-            "When pricing cannot price a quote, the answer must be 502, 503 or 504 with a JSON error: {t}"
+            "When pricing cannot price a quote, the answer must be 502, 503 or 504 with a JSON error: {served}"
         )),
     }
     broken
@@ -964,6 +987,31 @@ mod standing_tests {
         // Never served at all.
         let served = [call(110, 130, 2, 1234)];
         assert!(dishonest(&quote(started, 999, 2), "SKU-1", 2, &served, started).is_some());
+    }
+
+    #[test]
+    fn a_price_called_for_after_a_pause_of_the_harness_is_honest() {
+        let started = Instant::now();
+        // Sent at 100 ms and answered at 400 ms; the harness was paused from 120 to
+        // 370 ms, so the service is charged with 50 ms. Its call to pricing began after
+        // the pause, at 380 ms: inside the exchange, though later than sent + 50 ms.
+        let mut t = quote(started, 1234, 2);
+        t.took = Duration::from_millis(300);
+        let pauses = [Pause {
+            from: started + Duration::from_millis(120),
+            until: started + Duration::from_millis(370),
+        }];
+        let calls = [call(380, 390, 2, 1234)];
+        assert_eq!(
+            judge_quote_in(&t, "SKU-1", 2, &calls, started, &pauses),
+            Vec::<String>::new()
+        );
+        // A price served before the quote was sent is still a remembered one.
+        let earlier = [call(60, 70, 2, 1234)];
+        assert_eq!(
+            judge_quote_in(&t, "SKU-1", 2, &earlier, started, &pauses).len(),
+            1
+        );
     }
 
     /// `quote` answered `status` with `body` after `took_ms`.
