@@ -8,8 +8,8 @@
 use std::time::{Duration, Instant};
 
 use crate::checks::quote::world::{
-    QuoteWorld, Timed, overlong_cool_down, piling_on, probes_flood, unhealthy_or_paused,
-    unrecovered,
+    QuoteWorld, Timed, overlong_cool_down, piling_on, probes_flood, short_cool_downs,
+    unhealthy_or_paused, unrecovered,
 };
 use crate::checks::{CheckEnv, CheckResult, Evidence, Problem, verdict};
 use crate::fakes::PricingFault;
@@ -47,6 +47,25 @@ const PICKED: [PricingFault; 5] = [
     PricingFault::Reset,
 ];
 
+/// Services whose cool-downs are counted beside the incidents, each quoting one SKU, so
+/// that a per-SKU breaker and a shared one probe alike.
+const COOL_DOWN_SERVICES: usize = 6;
+/// How long pricing fails them: about 14 cool-downs each at the brief's usual 2 s, some
+/// 85 in all — enough to see a cool-down that falls under 1 s one time in twenty (a
+/// jittered one) with a chance of about 99 %.
+const COOL_DOWN_OUTAGE: Duration = Duration::from_secs(30);
+/// A quote this often on them: a probe waits at most this long after its cool-down.
+const COOL_DOWN_PACE: Duration = Duration::from_millis(40);
+/// The failures they meet, each answered at once, so that a probe's start and its
+/// failure are one moment and every reading of where a cool-down starts agrees.
+const AT_ONCE: [PricingFault; 5] = [
+    PricingFault::Status(503),
+    PricingFault::Status(500),
+    PricingFault::Garbage,
+    PricingFault::Truncated,
+    PricingFault::Reset,
+];
+
 /// Three incidents at once, each on its own service and pricing: healthy for 1 s, one
 /// kind of failure on every call for 20 s, then healthy for 13 s, with quotes every
 /// 100 ms (every 200 ms after) and a product page or health probe every 250 ms (the
@@ -61,6 +80,14 @@ pub async fn long_incidents(env: CheckEnv) -> CheckResult {
         let seed = rng.next_u64();
         tasks.push(tokio::spawn(async move {
             incident(&env, &format!("incident-{i}"), fault, seed).await
+        }));
+    }
+    let first = rng.below(AT_ONCE.len() as u64) as usize;
+    for i in 0..COOL_DOWN_SERVICES {
+        let env = env.clone();
+        let fault = AT_ONCE[(first + i) % AT_ONCE.len()];
+        tasks.push(tokio::spawn(async move {
+            cool_downs(&env, &format!("cool-downs-{i}"), fault).await
         }));
     }
     let mut story = Evidence::new();
@@ -215,6 +242,69 @@ async fn play(
         .max()
         .unwrap_or_default();
     Ok((story, broken, longest))
+}
+
+/// One SKU quoted every [`COOL_DOWN_PACE`] on a fresh service, pricing healthy for
+/// [`BEFORE`] and then failing every call with `fault` for [`COOL_DOWN_OUTAGE`]: its
+/// cool-downs, judged by [`short_cool_downs`] as well as the breaker's other judges.
+/// Returns its story and what broke.
+async fn cool_downs(
+    env: &CheckEnv,
+    name: &str,
+    fault: PricingFault,
+) -> Result<(Evidence, Vec<String>), Problem> {
+    let w = QuoteWorld::start(env, name).await?;
+    let Some(sku) = w.skus.first().cloned() else {
+        return Err(Problem::Harness("the catalogue has no SKU".to_owned()));
+    };
+    let client = w.client();
+    let start = Instant::now();
+    let failing = start + BEFORE;
+    let end = failing + COOL_DOWN_OUTAGE;
+    let mut sent = Vec::new();
+    let mut at = start;
+    while at < end {
+        let (c, sku) = (client.clone(), sku.clone());
+        sent.push(tokio::spawn(async move {
+            tokio::time::sleep_until(at.into()).await;
+            let t = c.quote(&sku, 1).await;
+            (sku, 1, t)
+        }));
+        at += COOL_DOWN_PACE;
+    }
+    tokio::time::sleep_until(failing.into()).await;
+    w.pricing.set_standing(Some(fault));
+    tokio::time::sleep_until(end.into()).await;
+    w.pricing.heal();
+    let mut quotes: Vec<(String, u32, Timed)> = Vec::new();
+    for task in sent {
+        quotes.push(
+            task.await
+                .map_err(|e| Problem::Harness(format!("request task failed: {e}")))?,
+        );
+    }
+    let calls = w.pricing.price_calls();
+    let outages = w.pricing.outages();
+    let pauses = w.timeline().pauses();
+    let started = w.pricing.started();
+    let mut broken = piling_on(&calls, &outages);
+    broken.extend(overlong_cool_down(&quotes, &calls, started, &pauses));
+    broken.extend(probes_flood(&quotes, &calls, &outages, started, &pauses));
+    broken.extend(short_cool_downs(
+        &quotes, &calls, &outages, started, &pauses,
+    ));
+    let ms = |at: Instant| at.saturating_duration_since(started).as_millis();
+    let during = calls
+        .iter()
+        .filter(|c| c.is_price() && c.at_ms >= ms(failing))
+        .count();
+    let mut story = Evidence::new();
+    story.say(format!(
+        "{name}: {sku} quoted every {} ms; pricing fails every call with {fault:?} for {} s and received {during} calls meanwhile.",
+        COOL_DOWN_PACE.as_millis(),
+        COOL_DOWN_OUTAGE.as_secs()
+    ));
+    Ok((story, broken))
 }
 
 /// The incident in a few numbers: quotes and calls in each phase, and when quotes

@@ -644,6 +644,130 @@ const OPEN_REFUSALS: usize = 2;
 /// counted as in flight beside it: the fake records an end as it sees it.
 const OVERLAP_SLACK_MS: u128 = 50;
 
+/// When the service first showed its breaker open for `sku` (`mine`, its price calls
+/// in one outage in the order they began): the end of the calls before a stretch of
+/// [`OPEN_STRETCH`] without one, clear of the harness's pauses, in which
+/// [`OPEN_REFUSALS`] quotes for it were refused. `ms` puts an instant on pricing's clock.
+fn shown_open(
+    sku: &str,
+    mine: &[&crate::fakes::PricingCall],
+    quotes: &[(String, u32, Timed)],
+    ms: &dyn Fn(Instant) -> u128,
+    clear: &dyn Fn(u128, u128) -> bool,
+) -> Option<u128> {
+    let mut ended_by: Option<u128> = None;
+    for c in mine {
+        if let Some(from) = ended_by
+            && c.at_ms >= from + OPEN_STRETCH.as_millis()
+            && clear(from, c.at_ms)
+        {
+            let refused = quotes
+                .iter()
+                .filter(|(s, _, t)| s == sku && matches!(t.x.status, Some(502..=504)))
+                .filter(|(_, _, t)| ms(t.sent) >= from && ms(t.sent + t.took) <= c.at_ms)
+                .count();
+            if refused >= OPEN_REFUSALS {
+                return Some(from);
+            }
+        }
+        let end = c.ended_ms?;
+        ended_by = Some(ended_by.map_or(end, |e| e.max(end)));
+    }
+    None
+}
+
+/// Each SKU's price calls that began within `outage`, in the order they began.
+fn calls_per_sku<'a>(
+    calls: &'a [crate::fakes::PricingCall],
+    outage: &crate::fakes::Unhealthy,
+) -> std::collections::BTreeMap<&'a str, Vec<&'a crate::fakes::PricingCall>> {
+    let mut per_sku: std::collections::BTreeMap<&str, Vec<&crate::fakes::PricingCall>> =
+        Default::default();
+    for c in calls
+        .iter()
+        .filter(|c| c.is_price() && c.at_ms >= outage.from_ms && c.at_ms <= outage.until_ms)
+    {
+        if let Some(sku) = c.sku.as_deref() {
+            per_sku.entry(sku).or_default().push(c);
+        }
+    }
+    for mine in per_sku.values_mut() {
+        mine.sort_by_key(|c| c.at_ms);
+    }
+    per_sku
+}
+
+/// The brief's shortest cool-down: "probe it again after a cool-down of at least 1 s".
+pub const COOL_DOWN_MIN: Duration = Duration::from_secs(1);
+/// How much shorter than [`COOL_DOWN_MIN`] the gap between the starts of two probes may
+/// look: a breaker may count its cool-down from when it let the probe through rather
+/// than from its failure, and the probe took a moment to reach pricing.
+const COOL_DOWN_SLACK_MS: u128 = 50;
+
+/// What is wrong with how soon the service probed a pricing that keeps failing again:
+/// once its breaker showed open for a SKU ([`shown_open`]), a call for that SKU that
+/// began less than [`COOL_DOWN_MIN`] (less [`COOL_DOWN_SLACK_MS`]) after the start of
+/// the failed call before it, and after that call ended. Calls that overlap are
+/// [`probes_flood`]'s to judge. A gap is judged only where the harness was not paused
+/// from [`HEARD_AFTER`] before the first call (a call begun in a pause is logged late)
+/// to the start of the second. Start to start is the shortest reading of the brief:
+/// a cool-down counted from the probe's failure gives a longer gap. One line per
+/// outage, with how many of its judged gaps were short and the shortest. Pure: from
+/// the quotes, pricing's log (`started` is when its clock began) and the pauses.
+///
+/// [`HEARD_AFTER`]: crate::checks::pauses::HEARD_AFTER
+pub fn short_cool_downs(
+    quotes: &[(String, u32, Timed)],
+    calls: &[crate::fakes::PricingCall],
+    outages: &[crate::fakes::Unhealthy],
+    started: Instant,
+    pauses: &[Pause],
+) -> Vec<String> {
+    let ms = |at: Instant| at.saturating_duration_since(started).as_millis();
+    let paused: Vec<(u128, u128)> = pauses.iter().map(|p| (ms(p.from), ms(p.until))).collect();
+    let clear = |from: u128, until: u128| !paused.iter().any(|(a, b)| *a < until && from < *b);
+    let heard_after = crate::checks::pauses::HEARD_AFTER.as_millis();
+    let mut broken = Vec::new();
+    for o in outages {
+        let (mut judged, mut short) = (0usize, Vec::new());
+        for (sku, mine) in calls_per_sku(calls, o) {
+            let Some(open_at) = shown_open(sku, &mine, quotes, &ms, &clear) else {
+                continue;
+            };
+            let after: Vec<&crate::fakes::PricingCall> =
+                mine.into_iter().filter(|c| c.at_ms >= open_at).collect();
+            for pair in after.windows(2) {
+                let (probe, next) = (pair[0], pair[1]);
+                let failed = probe.fault.is_some_and(crate::fakes::PricingFault::breaks);
+                let ended_first = probe.ended_ms.is_some_and(|e| e <= next.at_ms);
+                if !failed
+                    || !ended_first
+                    || !clear(probe.at_ms.saturating_sub(heard_after), next.at_ms)
+                {
+                    continue;
+                }
+                judged += 1;
+                let gap = next.at_ms - probe.at_ms;
+                if gap + COOL_DOWN_SLACK_MS < COOL_DOWN_MIN.as_millis() {
+                    short.push((gap, sku, probe.at_ms));
+                }
+            }
+        }
+        let Some((gap, sku, at)) = short.iter().min().copied() else {
+            continue;
+        };
+        broken.push(format!(
+            "When pricing keeps failing, probe it again after a cool-down of at least {} s: pricing failed every call from {:.1} s to {:.1} s (its clock), and {} of the {judged} gaps between probes judged were shorter, the shortest {gap} ms ({sku}: a call at {:.3} s failed, the next began {gap} ms after it began)",
+            COOL_DOWN_MIN.as_secs(),
+            o.from_ms as f64 / 1000.0,
+            o.until_ms as f64 / 1000.0,
+            short.len(),
+            at as f64 / 1000.0,
+        ));
+    }
+    broken
+}
+
 /// What is wrong with how the service probed a pricing that keeps failing: once it has
 /// shown its breaker open for a SKU — a stretch of [`OPEN_STRETCH`] during an outage
 /// with no call for that SKU while [`OPEN_REFUSALS`] quotes for it were refused — a
@@ -665,45 +789,9 @@ pub fn probes_flood(
     let clear = |from: u128, until: u128| !paused.iter().any(|(a, b)| *a < until && from < *b);
     let mut broken = Vec::new();
     for o in outages {
-        // Each SKU's price calls in the outage, in the order they began.
-        let mut per_sku: std::collections::BTreeMap<&str, Vec<&crate::fakes::PricingCall>> =
-            Default::default();
-        for c in calls
-            .iter()
-            .filter(|c| c.is_price() && c.at_ms >= o.from_ms && c.at_ms <= o.until_ms)
-        {
-            if let Some(sku) = c.sku.as_deref() {
-                per_sku.entry(sku).or_default().push(c);
-            }
-        }
         let mut flooded: Vec<String> = Vec::new();
-        for (sku, mut mine) in per_sku {
-            mine.sort_by_key(|c| c.at_ms);
-            // When the service first showed its breaker open for this SKU: the end of
-            // the calls before a stretch without one while quotes for it were refused.
-            let mut open_at = None;
-            let mut ended_by: Option<u128> = None;
-            for c in &mine {
-                if let Some(from) = ended_by
-                    && c.at_ms >= from + OPEN_STRETCH.as_millis()
-                    && clear(from, c.at_ms)
-                {
-                    let refused = quotes
-                        .iter()
-                        .filter(|(s, _, t)| s == sku && matches!(t.x.status, Some(502..=504)))
-                        .filter(|(_, _, t)| ms(t.sent) >= from && ms(t.sent + t.took) <= c.at_ms)
-                        .count();
-                    if refused >= OPEN_REFUSALS {
-                        open_at = Some(from);
-                        break;
-                    }
-                }
-                let Some(end) = c.ended_ms else {
-                    break;
-                };
-                ended_by = Some(ended_by.map_or(end, |e| e.max(end)));
-            }
-            let Some(open_at) = open_at else {
+        for (sku, mine) in calls_per_sku(calls, o) {
+            let Some(open_at) = shown_open(sku, &mine, quotes, &ms, &clear) else {
                 continue;
             };
             let after: Vec<&&crate::fakes::PricingCall> =
@@ -843,6 +931,9 @@ impl Drop for QuoteWorld {
             let mut broken = piling_on(&calls, &outages);
             broken.extend(overlong_cool_down(&quotes, &calls, started, &pauses));
             broken.extend(probes_flood(&quotes, &calls, &outages, started, &pauses));
+            broken.extend(short_cool_downs(
+                &quotes, &calls, &outages, started, &pauses,
+            ));
             self.journal.judged(STOPS_CALLING, broken);
         });
     }
@@ -1266,6 +1357,50 @@ mod standing_tests {
         // every 500 ms throughout), nothing shows a breaker open: not judged.
         let busy: Vec<PricingCall> = (0..40).map(|i| hung(i * 500, 700)).collect();
         assert!(probes_flood(&quotes, &busy, &outage, started, &[]).is_empty());
+    }
+
+    /// A 503 answered at once for SKU-1 from `at_ms`.
+    fn refused_by_pricing(at_ms: u128) -> PricingCall {
+        let mut c = met(at_ms, Some(PricingFault::Status(503)));
+        c.status = Some(503);
+        c.ended_ms = Some(at_ms + 5);
+        c
+    }
+
+    /// Once the breaker has shown open, probes 1 s or more apart pass; one that comes
+    /// 800 ms after the failed probe before it is a cool-down under the brief's 1 s,
+    /// unless a pause of the harness may have logged the first one late.
+    #[test]
+    fn a_cool_down_shorter_than_a_second_is_broken() {
+        let started = Instant::now();
+        let outage = [stretch(0, 20_000)];
+        let quotes = failing_quotes(started, 0, 20_000);
+        // Five failed calls as the outage begins, then probes after cool-downs of 2 s,
+        // 1 s (to the millisecond, counted from the probe's start) and 3 s.
+        let mut calls: Vec<PricingCall> = (0..5).map(|i| refused_by_pricing(i * 100)).collect();
+        for probe in [2_400, 3_400, 6_400, 9_400] {
+            calls.push(refused_by_pricing(probe));
+        }
+        assert!(short_cool_downs(&quotes, &calls, &outage, started, &[]).is_empty());
+        // A jittered cool-down that came out at 800 ms.
+        calls.push(refused_by_pricing(10_200));
+        let broken = short_cool_downs(&quotes, &calls, &outage, started, &[]);
+        assert_eq!(broken.len(), 1, "{broken:?}");
+        assert!(
+            broken[0].contains(
+                "1 of the 4 gaps between probes judged were shorter, the shortest 800 ms"
+            ),
+            "{broken:?}"
+        );
+        // The harness paused just before the 9.4 s probe: it may have been logged late.
+        let pause = Pause {
+            from: started + Duration::from_millis(8_800),
+            until: started + Duration::from_millis(9_300),
+        };
+        assert!(short_cool_downs(&quotes, &calls, &outage, started, &[pause]).is_empty());
+        // Calls before the breaker showed open are not cool-downs: 100 ms apart is fine.
+        let closed: Vec<PricingCall> = (0..40).map(|i| refused_by_pricing(i * 500)).collect();
+        assert!(short_cool_downs(&quotes, &closed, &outage, started, &[]).is_empty());
     }
 
     /// The harness paused from 9 s to 11 s (its fake logged nothing then): the gap after
