@@ -30,9 +30,11 @@ pub enum Answered {
 
 /// With `request` held at `downstream` (named for the story), takes the write lock of
 /// `db`, lets the downstream answer with `release`, holds the lock for `hold`, lets it
-/// go, and says when the service answered. Tells the story as it goes.
+/// go, and says when the service answered. Tells the story as it goes, and notes the
+/// hold on `timeline` for the judges that excuse what it refused.
 pub async fn answer_under_write_lock(
     db: &Path,
+    timeline: &crate::checks::Timeline,
     request: &mut JoinHandle<Exchange>,
     release: impl FnOnce(),
     hold: Duration,
@@ -42,7 +44,7 @@ pub async fn answer_under_write_lock(
     let lock = LockHolder::take(db, TAKE_WITHIN)
         .await
         .map_err(|e| Problem::Harness(format!("taking the database's write lock: {e}")))?;
-    let Some(lock) = lock else {
+    let Some(lock) = lock.map(|lock| lock.noted_on(timeline)) else {
         story.say(format!(
             "The harness could not take the database's write lock within {} s while the request waited for {downstream}.",
             TAKE_WITHIN.as_secs()

@@ -8,6 +8,8 @@
 //! request still in flight, or cut off without an answer, is left out: whether it had
 //! recorded anything yet is not known, and `409` is accepted meanwhile.
 
+use std::time::Instant;
+
 use super::in_use::{Attempt, Ended};
 
 /// One line per key under which a different body was accepted; `what` names the
@@ -53,6 +55,63 @@ pub fn different_body_accepted(
     broken
 }
 
+/// The brief's replay rule, judged on every history: "once a `2xx` has been sent for a
+/// key, later retries answer `200`". A retry is a request under the key with the same
+/// body (as JSON), sent after a `2xx` for it had come back; one answered with anything
+/// but a `2xx` breaks the rule (a `2xx` naming another object is
+/// [`super::journal::different_successes`]'s to judge). A retry that got no answer (its
+/// instance killed, its client gone) is not judged, nor one in flight across an
+/// `excused` span, `(from, until)`, `None` while it lasts: the harness making writes
+/// fail or holding the database's lock, when a service that writes on a retry may
+/// rightly answer `500` or `503`. One line per key.
+pub fn replays_refused(attempts: &[Attempt], excused: &[(Instant, Option<Instant>)]) -> Vec<String> {
+    let is_2xx = |e: &Ended| e.status.is_some_and(|s| (200..300).contains(&s));
+    let mut broken = Vec::new();
+    let mut judged_keys: Vec<&str> = Vec::new();
+    for retry in attempts {
+        let (Some(key), Some(ended)) = (retry.key.as_deref(), retry.ended.as_ref()) else {
+            continue;
+        };
+        let Some(status) = ended.status else { continue };
+        if is_2xx(ended) || judged_keys.contains(&key) {
+            continue;
+        }
+        let body = value(&retry.body);
+        let succeeded = attempts.iter().find(|a| {
+            a.key.as_deref() == Some(key)
+                && value(&a.body) == body
+                && a.ended
+                    .as_ref()
+                    .is_some_and(|e| is_2xx(e) && e.at < retry.sent)
+        });
+        let Some(first) = succeeded else { continue };
+        let overlaps = |(from, until): &(Instant, Option<Instant>)| {
+            *from <= ended.at && until.is_none_or(|u| u >= retry.sent)
+        };
+        if excused.iter().any(overlaps) {
+            continue;
+        }
+        judged_keys.push(key);
+        let code = ended
+            .code
+            .as_deref()
+            .map_or_else(String::new, |c| format!(" ({c})"));
+        let first_status = first
+            .ended
+            .as_ref()
+            .and_then(|e| e.status)
+            .map_or_else(String::new, |s| s.to_string());
+        broken.push(format!(
+            "Once a 2xx has been sent for a key, later retries answer 200: key {key} was answered {first_status}, then a retry with the same body, sent {} ms later, was answered {status}{code}.",
+            retry
+                .sent
+                .saturating_duration_since(first.ended.as_ref().map_or(retry.sent, |e| e.at))
+                .as_millis()
+        ));
+    }
+    broken
+}
+
 /// A body as JSON, or as its text when it is not JSON.
 fn value(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|_| serde_json::Value::String(body.to_owned()))
@@ -84,6 +143,42 @@ mod tests {
                 let_go: None,
             }),
         }
+    }
+
+    #[test]
+    fn a_retry_of_a_completed_key_must_be_answered_200() {
+        let t0 = Instant::now();
+        let ok = [
+            attempt(t0, "k", A, 0, Some((100, 201))),
+            attempt(t0, "k", A_REORDERED, 200, Some((250, 200))),
+        ];
+        assert!(replays_refused(&ok, &[]).is_empty());
+        // A retry answered 503 (a downstream down) after the order was made.
+        let refused = [
+            attempt(t0, "k", A, 0, Some((100, 201))),
+            attempt(t0, "k", A, 200, Some((250, 503))),
+        ];
+        let broken = replays_refused(&refused, &[]);
+        assert_eq!(broken.len(), 1, "{broken:?}");
+        assert!(broken[0].contains("answered 201, then a retry with the same body, sent 100 ms later, was answered 503"), "{broken:?}");
+        // Not a retry: sent before the 2xx came back, or with another body (422's).
+        let concurrent = [
+            attempt(t0, "k", A, 0, Some((100, 201))),
+            attempt(t0, "k", A, 50, Some((120, 409))),
+            attempt(t0, "k", B, 200, Some((250, 422))),
+        ];
+        assert!(replays_refused(&concurrent, &[]).is_empty());
+        // While the harness held the database's lock, a 503 is excused.
+        let locked = [(t0 + Duration::from_millis(150), Some(t0 + Duration::from_millis(300)))];
+        assert!(replays_refused(&refused, &locked).is_empty());
+        let earlier = [(t0, Some(t0 + Duration::from_millis(150)))];
+        assert_eq!(replays_refused(&refused, &earlier).len(), 1);
+        // No answer at all (the instance killed) is not judged.
+        let killed = [
+            attempt(t0, "k", A, 0, Some((100, 201))),
+            attempt(t0, "k", A, 200, None),
+        ];
+        assert!(replays_refused(&killed, &[]).is_empty());
     }
 
     /// Charge's reading: a success or a provider failure (`502`) recorded the key.

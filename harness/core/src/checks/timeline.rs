@@ -50,6 +50,9 @@ struct Inner {
     pauses: Vec<super::pauses::Pause>,
     /// The pause watcher's last tick, if one watches.
     last_tick: Option<Instant>,
+    /// Every stretch in which the harness held the database's write lock, as
+    /// `(from, until)`, `None` while still held: unbounded, as judges need each.
+    locks: Vec<(Instant, Option<Instant>)>,
 }
 
 /// What a timeline holds when its check ends.
@@ -91,6 +94,7 @@ impl Timeline {
             ends: Vec::new(),
             pauses: Vec::new(),
             last_tick: None,
+            locks: Vec::new(),
         })))
     }
 
@@ -111,6 +115,34 @@ impl Timeline {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .ends
+            .clone()
+    }
+
+    /// Notes that the harness took the database's write lock at `at` (as another
+    /// process would); [`Timeline::unlocked`] notes when it let go.
+    pub fn locked(&self, at: Instant) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .locks
+            .push((at, None));
+    }
+
+    /// Notes that the harness let go of the write lock it took last, now.
+    pub fn unlocked(&self) {
+        let mut inner = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, until)) = inner.locks.iter_mut().rev().find(|(_, u)| u.is_none()) {
+            *until = Some(Instant::now());
+        }
+    }
+
+    /// Every stretch in which the harness held the database's write lock, `None` as
+    /// its end while still held: a write by the service may rightly wait or fail then.
+    pub fn locks(&self) -> Vec<(Instant, Option<Instant>)> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .locks
             .clone()
     }
 

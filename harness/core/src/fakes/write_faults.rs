@@ -643,6 +643,8 @@ fn added_rows(before: &Rows, after: &Rows) -> BTreeMap<String, u64> {
 /// commits a write so that stale read snapshots cannot be upgraded.
 pub struct LockHolder {
     conn: rusqlite::Connection,
+    /// Where the hold is noted, for the judges that excuse a write refused meanwhile.
+    noted_on: Option<crate::checks::Timeline>,
 }
 
 impl LockHolder {
@@ -674,15 +676,30 @@ impl LockHolder {
              INSERT INTO harness_lock_marks VALUES (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));",
         );
         match taken {
-            Ok(()) => Ok(Some(LockHolder { conn })),
+            Ok(()) => Ok(Some(LockHolder {
+                conn,
+                noted_on: None,
+            })),
             Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
+    /// Notes the hold on `timeline` from now until it is released
+    /// ([`crate::checks::Timeline::locks`]).
+    pub fn noted_on(mut self, timeline: &crate::checks::Timeline) -> LockHolder {
+        timeline.locked(std::time::Instant::now());
+        self.noted_on = Some(timeline.clone());
+        self
+    }
+
     /// Commits the harness's mark and lets go of the lock.
     pub fn release(self) -> rusqlite::Result<()> {
-        self.conn.execute_batch("COMMIT")
+        let released = self.conn.execute_batch("COMMIT");
+        if let Some(timeline) = &self.noted_on {
+            timeline.unlocked();
+        }
+        released
     }
 }
 

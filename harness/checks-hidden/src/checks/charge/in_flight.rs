@@ -319,6 +319,7 @@ async fn answer_only_what_is_recorded(
     let provider = &w.provider;
     let answered = answer_under_write_lock(
         &db,
+        w.timeline(),
         &mut first,
         || provider.release_held(),
         LOCK_HOLD,

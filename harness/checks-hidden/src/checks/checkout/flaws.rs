@@ -380,7 +380,8 @@ async fn duplicates_while_held(
         HoldAt::Shipping => {
             let lock = LockHolder::take(w.db(), Duration::from_millis(100))
                 .await
-                .map_err(|e| Problem::Harness(format!("could not take the write lock: {e}")))?;
+                .map_err(|e| Problem::Harness(format!("could not take the write lock: {e}")))?
+                .map(|lock| lock.noted_on(w.timeline()));
             w.shipping.heal();
             w.shipping.release_held();
             if let Some(lock) = lock {

@@ -49,6 +49,7 @@ pub async fn in_flight(env: CheckEnv) -> CheckResult {
     let provider = &w.provider;
     let answered = answer_under_write_lock(
         &db,
+        w.timeline(),
         &mut task,
         || provider.release_held(),
         LOCK_HOLD,

@@ -59,6 +59,7 @@ pub async fn in_flight(env: CheckEnv) -> CheckResult {
     let risk = &w.risk;
     let answered = answer_under_write_lock(
         &db,
+        w.timeline(),
         &mut held,
         || risk.release_held(),
         LOCK_HOLD,

@@ -752,6 +752,8 @@ pub const NO_409_WITHOUT_REQUEST: &str = "409-only-while-in-flight";
 /// "A different body under a key that already has an order, in any status, gets `422`
 /// and changes nothing"
 pub const DIFFERENT_BODY_REFUSED: &str = "different-body-refused";
+/// "once a `2xx` has been sent for a key, later retries answer `200`."
+pub const RETRY_AFTER_SUCCESS: &str = "retry-after-success-answers-200";
 /// Every standing requirement this world judges when its check ends.
 pub const STANDING: &[&str] = &[
     CHARGED_AT_MOST_ONCE,
@@ -760,6 +762,7 @@ pub const STANDING: &[&str] = &[
     SAME_ORDER,
     NO_409_WITHOUT_REQUEST,
     DIFFERENT_BODY_REFUSED,
+    RETRY_AFTER_SUCCESS,
 ];
 
 /// The requirements that hold on any history, whatever became of each request: from
@@ -907,6 +910,12 @@ impl Drop for CheckoutWorld {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .clone();
+            let mut excused = writes_failing.clone();
+            excused.extend(self.env.journal.timeline().locks());
+            self.env.journal.judged(
+                RETRY_AFTER_SUCCESS,
+                crate::checks::key_reuse::replays_refused(&self.sent.attempts(), &excused),
+            );
             self.env.journal.judged(
                 NO_409_WITHOUT_REQUEST,
                 crate::checks::in_use::answered_in_use_with_none_in_flight(
