@@ -64,7 +64,10 @@ pub fn different_body_accepted(
 /// `excused` span, `(from, until)`, `None` while it lasts: the harness making writes
 /// fail or holding the database's lock, when a service that writes on a retry may
 /// rightly answer `500` or `503`. One line per key.
-pub fn replays_refused(attempts: &[Attempt], excused: &[(Instant, Option<Instant>)]) -> Vec<String> {
+pub fn replays_refused(
+    attempts: &[Attempt],
+    excused: &[(Instant, Option<Instant>)],
+) -> Vec<String> {
     let is_2xx = |e: &Ended| e.status.is_some_and(|s| (200..300).contains(&s));
     let mut broken = Vec::new();
     let mut judged_keys: Vec<&str> = Vec::new();
@@ -160,7 +163,12 @@ mod tests {
         ];
         let broken = replays_refused(&refused, &[]);
         assert_eq!(broken.len(), 1, "{broken:?}");
-        assert!(broken[0].contains("answered 201, then a retry with the same body, sent 100 ms later, was answered 503"), "{broken:?}");
+        assert!(
+            broken[0].contains(
+                "answered 201, then a retry with the same body, sent 100 ms later, was answered 503"
+            ),
+            "{broken:?}"
+        );
         // Not a retry: sent before the 2xx came back, or with another body (422's).
         let concurrent = [
             attempt(t0, "k", A, 0, Some((100, 201))),
@@ -169,7 +177,10 @@ mod tests {
         ];
         assert!(replays_refused(&concurrent, &[]).is_empty());
         // While the harness held the database's lock, a 503 is excused.
-        let locked = [(t0 + Duration::from_millis(150), Some(t0 + Duration::from_millis(300)))];
+        let locked = [(
+            t0 + Duration::from_millis(150),
+            Some(t0 + Duration::from_millis(300)),
+        )];
         assert!(replays_refused(&refused, &locked).is_empty());
         let earlier = [(t0, Some(t0 + Duration::from_millis(150)))];
         assert_eq!(replays_refused(&refused, &earlier).len(), 1);

@@ -34,6 +34,7 @@ const INSERTING: Duration = Duration::from_secs(3);
 /// the customer's first page is asked for; then checkout inserts new orders for that
 /// customer, one transaction each, while first and second pages are read.
 pub async fn pages_during_direct_writes(env: CheckEnv) -> CheckResult {
+    let journal = env.journal.clone();
     let mut w = OrdersWorld::start(env).await?;
     let mut story = Evidence::new();
     let mut broken = Vec::new();
@@ -83,6 +84,9 @@ pub async fn pages_during_direct_writes(env: CheckEnv) -> CheckResult {
     let took = started.elapsed();
     lock.release()
         .map_err(|e| Problem::Harness(format!("releasing the write lock: {e}")))?;
+    // What a page answered otherwise than the brief's table (`200` and the orders as
+    // held): the standing requirement "responses do not change", judged here too.
+    let mut changed = Vec::new();
     match page {
         Ok(page) => {
             story.say(format!(
@@ -90,6 +94,13 @@ pub async fn pages_during_direct_writes(env: CheckEnv) -> CheckResult {
                 took.as_millis(),
                 page.exchange
             ));
+            if page.exchange.status.is_some_and(|s| s != 200) {
+                changed.push(format!(
+                    "With the back office's transaction open, a first page was answered {}: {}",
+                    page.exchange.status.unwrap_or_default(),
+                    page.exchange
+                ));
+            }
             if page.exchange.status != Some(200) || took >= APP_GIVES_UP {
                 broken.push(format!(
                     "A page must not wait for another writer's transaction (the brief: checkout and the back office write these tables directly; the app gives up after {} s): with the back office's transaction open it was answered {} after {} ms.",
@@ -155,11 +166,13 @@ pub async fn pages_during_direct_writes(env: CheckEnv) -> CheckResult {
     let mut first_wrong = None;
     let mut refused = pages.iter().filter(|p| p.exchange.status != Some(200));
     if let Some(p) = refused.next() {
-        broken.push(format!(
+        let line = format!(
             "While checkout inserted orders, {} page(s) were not answered 200; the first: {}",
             1 + refused.count(),
             p.exchange
-        ));
+        );
+        changed.push(line.clone());
+        broken.push(line);
     }
     for p in pages.iter().filter(|p| p.exchange.status == Some(200)) {
         let wrong = shown_wrong(&held, p);
@@ -173,12 +186,18 @@ pub async fn pages_during_direct_writes(env: CheckEnv) -> CheckResult {
         pages.len()
     ));
     if let Some((wrong, page)) = first_wrong {
+        changed.push(format!(
+            "{wrong_pages} of {} pages read while checkout inserted orders showed an order otherwise than the database holds it — {}; the first: {page}",
+            pages.len(),
+            wrong.join("; ")
+        ));
         broken.push(format!(
             "A page shows each order as the database holds it, whatever checkout commits meanwhile (the brief: orders and lines that checkout inserts show up; `total` is the sum of the order's lines): {wrong_pages} of {} pages read while checkout inserted orders did not — {}; the first: {page}",
             pages.len(),
             wrong.join("; ")
         ));
     }
+    journal.judged(crate::checks::orders::world::RESPONSES_UNCHANGED, changed);
     Ok(verdict(story, broken))
 }
 
