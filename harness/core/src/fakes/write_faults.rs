@@ -693,6 +693,12 @@ impl LockHolder {
         self
     }
 
+    /// Runs one write inside the held transaction (as the other process would), to
+    /// land when the lock is released. Blocking, but a held lock never waits.
+    pub fn execute(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+        self.conn.execute(sql, params)
+    }
+
     /// Commits the harness's mark and lets go of the lock.
     pub fn release(self) -> rusqlite::Result<()> {
         let released = self.conn.execute_batch("COMMIT");

@@ -1,5 +1,6 @@
-//! Pages while the other writers the brief names write (hidden): the back office holding
-//! a write transaction open, and checkout inserting orders while a customer scrolls.
+//! Pages and PUTs while the other writers the brief names write (hidden): the back
+//! office holding a write transaction open, checkout inserting orders while a customer
+//! scrolls, and the back office renaming a product while a PUT reprices it.
 //! The pristine service reads each statement on its own snapshot in WAL mode and is
 //! never blocked by a writer; a fix must keep that, and its page — however many
 //! statements it runs — must show every order as the database holds it.
@@ -197,8 +198,99 @@ pub async fn pages_during_direct_writes(env: CheckEnv) -> CheckResult {
             wrong.join("; ")
         ));
     }
+    // 3. The back office renames a product in its own transaction while a PUT
+    // reprices it: both changes must land.
+    let product = &data.products[0];
+    let renamed = format!("{} (renamed by the back office)", product.name);
+    let repriced = product.price + 1_000;
+    story.say(format!(
+        "The back office opens a write transaction and renames product {} to {renamed:?}; meanwhile `PUT /products/{}` sets its price to {repriced}. The back office commits {} ms after the PUT was sent.",
+        product.id,
+        product.id,
+        PUT_WAITS.as_millis()
+    ));
+    w.changing();
+    let Some(lock) = LockHolder::take(w.svc.db(), Duration::from_secs(10))
+        .await
+        .map_err(|e| Problem::Harness(format!("taking the write lock: {e}")))?
+    else {
+        story.say("The harness could not get the write lock within 10 s: something holds it.");
+        return Err(Problem::Service(story));
+    };
+    let body = serde_json::json!({ "price": repriced });
+    let put = w.put_product(product.id, &body);
+    tokio::pin!(put);
+    let early = tokio::time::timeout(PUT_WAITS, &mut put).await;
+    let id = product.id;
+    let name = renamed.clone();
+    let committed = tokio::task::spawn_blocking(move || {
+        lock.execute(
+            "UPDATE products SET name = ?1 WHERE id = ?2",
+            rusqlite::params![name, id],
+        )?;
+        lock.release()
+    })
+    .await
+    .map_err(|e| Problem::Harness(format!("the back office's write failed: {e}")))?;
+    committed.map_err(|e| Problem::Harness(format!("the back office's write: {e}")))?;
+    let x = match early {
+        Ok(x) => x,
+        Err(_) => tokio::time::timeout(APP_GIVES_UP + Duration::from_secs(1), put)
+            .await
+            .map_err(|_| {
+                Problem::Harness("the PUT had no answer 6 s after the back office committed".into())
+            })?,
+    };
+    w.changing();
+    story.exchange(&x);
+    let db = w.svc.db().to_path_buf();
+    let held = tokio::task::spawn_blocking(move || product_as_held(&db, id))
+        .await
+        .map_err(|e| Problem::Harness(format!("reading the database failed: {e}")))?
+        .map_err(|e| Problem::Harness(format!("reading the database: {e}")))?;
+    story.say(format!("The database then holds: {held:?}"));
+    let answered = x.body.as_ref().map(|b| {
+        (
+            b.get("name").and_then(Value::as_str).map(str::to_owned),
+            b.get("price").and_then(Value::as_i64),
+        )
+    });
+    let want = (Some(renamed.clone()), Some(repriced));
+    if x.status != Some(200) || answered.as_ref() != Some(&want) {
+        changed.push(format!(
+            "A PUT that met the back office's rename was answered otherwise than `200` with the product as both changes left it ({renamed:?}, {repriced}): {x}"
+        ));
+    }
+    if x.status != Some(200) || held != Some((renamed.clone(), repriced)) {
+        broken.push(format!(
+            "A PUT that meets another writer's change must keep it and answer `200` (the brief: checkout and the back office write these tables directly; a field left out keeps its value): with the back office renaming product {id} to {renamed:?} while the PUT set its price to {repriced}, the PUT was answered {} and the database holds {held:?}.",
+            x.status.map_or("nothing".to_owned(), |s| s.to_string())
+        ));
+    }
     journal.judged(crate::checks::orders::world::RESPONSES_UNCHANGED, changed);
     Ok(verdict(story, broken))
+}
+
+/// How long a PUT waits on the back office's transaction before it commits: time for
+/// the service to have read the product, well within the app's 5 s.
+const PUT_WAITS: Duration = Duration::from_secs(1);
+
+/// Product `id`'s name and price as the database holds them.
+fn product_as_held(db: &std::path::Path, id: i64) -> rusqlite::Result<Option<(String, i64)>> {
+    let conn = rusqlite::Connection::open_with_flags(
+        db,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    match conn.query_row(
+        "SELECT name, price FROM products WHERE id = ?1",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    ) {
+        Ok(row) => Ok(Some(row)),
+        Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// How `page` shows an order otherwise than `held` (the database's orders by id, read

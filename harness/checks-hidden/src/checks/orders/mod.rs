@@ -26,7 +26,7 @@ pub fn checks() -> Vec<Check> {
             flaw: None,
             visibility: Visibility::Hidden,
             points: 2,
-            description: "The other writers the brief names write while pages are read: with the back office's write transaction held open up to 6 s, a customer's first page is answered 200 before the app's 5 s (a read waits for no writer); then for 3 s checkout inserts new orders for the customer, one transaction each, while the first page and the page after it are read again and again: every page answers 200 and shows each order with the lines and total the database holds.",
+            description: "The other writers the brief names write while pages are read: with the back office's write transaction held open up to 6 s, a customer's first page is answered 200 before the app's 5 s (a read waits for no writer); then for 3 s checkout inserts new orders for the customer, one transaction each, while the first page and the page after it are read again and again: every page answers 200 and shows each order with the lines and total the database holds. Last, the back office renames a product in a transaction it commits 1 s after a `PUT` setting the product's price was sent: the PUT answers 200 with both changes, and the database keeps both.",
             soak: false,
             run: |env| {
                 Box::pin(
