@@ -416,6 +416,30 @@ async fn concurrency_rounds(w: &mut TransferWorld, targets: &[Target], how: &str
     let mut story = Evidence::new();
     let mut broken = Vec::new();
 
+    // Round 0: a balance as the last instance left it. A payer that could not cover a
+    // transfer at the first instance is paid at the last one; the same transfer at the
+    // first must then go through (no balance remembered by an instance).
+    let amount = 1_000 + w.rng().below(4_000) as i64;
+    let [payer, payee, funder] = accounts::<3>(w, &[0, 0, amount * 2])?;
+    let (first, last) = (&targets[0], &targets[targets.len() - 1]);
+    let client = w.client();
+    let body = w.body(&payer, &payee, amount);
+    let refused = client.transfer(first.url(), &body).await;
+    let body = w.body(&funder, &payer, amount * 2);
+    let paid = client.transfer(last.url(), &body).await;
+    let body = w.body(&payer, &payee, amount);
+    let covered = client.transfer(first.url(), &body).await;
+    story.say(format!(
+        "{how}: {payer} (balance 0) sends {amount} at the first instance: {refused}; {funder} pays it {} at the last: {paid}; the same transfer again at the first: {covered}",
+        amount * 2
+    ));
+    if paid.is_success() && covered.status == Some(409) {
+        broken.push(format!(
+            "409 insufficient_funds only when the balance really does not cover the amount: {payer} had been paid {} by a transfer the other instance accepted, yet a transfer of {amount} was refused: {covered}",
+            amount * 2
+        ));
+    }
+
     // Round 1: out of one account that covers exactly one of them. Any two transfers
     // that both pass the balance check overdraw it — also when each instance lets only
     // one request at a time through (a process-local lock).

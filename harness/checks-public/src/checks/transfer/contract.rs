@@ -271,7 +271,23 @@ pub async fn risk_decline_and_outage(env: CheckEnv) -> CheckResult {
     let mut w = TransferWorld::start(env).await?;
     let mut story = Evidence::new();
     let mut broken = Vec::new();
-    let [a, b, c] = accounts::<3>(&mut w, &[20_000, 0, 20_000])?;
+    let [a, b, c, d] = accounts::<4>(&mut w, &[20_000, 0, 20_000, 20_000])?;
+    // Every transfer is assessed: the same transfer again, once the risk service has
+    // started to decline its payer, is declined, not approved from memory.
+    let body = w.body(&d, &b, 700);
+    let approved = w.transfer(&body).await;
+    story.exchange(&approved);
+    w.risk.decline_from(&d);
+    let body = w.body(&d, &b, 700);
+    let again = w.transfer(&body).await;
+    story.exchange(&again);
+    story.say("(the same transfer under a new reference, after the risk service started declining its payer)");
+    if approved.status == Some(201) && again.status != Some(422) {
+        broken.push(format!(
+            "Each transfer is assessed by the risk service: the same payer, payee and amount sent again under a new reference after the risk service started declining the payer must get 422, not {}.",
+            again.status.map_or("no answer".to_owned(), |s| s.to_string())
+        ));
+    }
     w.risk.decline_from(&c);
     let body = w.body(&c, &b, 700);
     let declined = w.transfer(&body).await;

@@ -743,6 +743,11 @@ impl Target {
     pub fn of(svc: &RunningService) -> Target {
         Target { url: svc.url() }
     }
+
+    /// The instance's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
 }
 
 /// Sends every body at once (round-robin over `targets`), each held at the risk check;
