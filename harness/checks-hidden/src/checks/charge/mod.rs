@@ -63,7 +63,7 @@ pub fn checks() -> Vec<Check> {
             flaw: Some("provider-key-missing"),
             visibility: Visibility::Hidden,
             points: 3,
-            description: "Seeded random histories of requests, different-body reuse, concurrent bursts, lost provider responses, provider 500s and SIGKILLs (every history holds at least one SIGKILL mid-request on a fresh key and one different-body reuse); afterwards every key is retried until it succeeds (a key cut off by a SIGKILL may answer 409 for up to 5 s). Per key: at most one provider charge, every 2xx the same charge describing its request, the service's rows agreeing with the provider.",
+            description: "Seeded random histories, under keys that differ only in case, of requests, different-body reuse, concurrent bursts, lost provider responses, provider 500s and SIGKILLs (every history holds at least one SIGKILL mid-request on a fresh key and one different-body reuse); afterwards every key is retried until it succeeds (a key cut off by a SIGKILL may answer 409 for up to 5 s). Per key: at most one provider charge, every 2xx the same charge describing its request, the service's rows agreeing with the provider.",
             soak: false,
             run: |env| Box::pin(async move { settle(property::histories(env).await) }),
         },

@@ -249,7 +249,17 @@ async fn run_history(
     // When a SIGKILL last cut off a request of each key: the brief lets that key
     // answer 409 for up to `CRASH_RECOVERY`.
     let mut crashed: Vec<Option<Instant>> = vec![None; logs.len()];
-    let names = |key: u8| (format!("prop-{tag}-k{key}"), format!("cus_{tag}_k{key}"));
+    // Keys 0, 1 and 2 differ only in case: a key is the client's string, so they are
+    // three keys (two clients' keys may well differ only so).
+    let names = |key: u8| {
+        let base = format!("prop-{tag}-key{}", key / 3);
+        let k = match key % 3 {
+            0 => base,
+            1 => base.to_uppercase(),
+            _ => format!("P{}", &base[1..]),
+        };
+        (k, format!("cus_{tag}_k{key}"))
+    };
     for step in history {
         match *step {
             Step::Send {
