@@ -734,8 +734,10 @@ pub fn short_cool_downs(
             let Some(open_at) = shown_open(sku, &mine, quotes, &ms, &clear) else {
                 continue;
             };
+            // After the stretch: every call before it ended by `open_at`, so one that
+            // began at that very moment (a failure answered at once) is not a probe.
             let after: Vec<&crate::fakes::PricingCall> =
-                mine.into_iter().filter(|c| c.at_ms >= open_at).collect();
+                mine.into_iter().filter(|c| c.at_ms > open_at).collect();
             for pair in after.windows(2) {
                 let (probe, next) = (pair[0], pair[1]);
                 let failed = probe.fault.is_some_and(crate::fakes::PricingFault::breaks);
@@ -1375,9 +1377,15 @@ mod standing_tests {
         let started = Instant::now();
         let outage = [stretch(0, 20_000)];
         let quotes = failing_quotes(started, 0, 20_000);
-        // Five failed calls as the outage begins, then probes after cool-downs of 2 s,
-        // 1 s (to the millisecond, counted from the probe's start) and 3 s.
-        let mut calls: Vec<PricingCall> = (0..5).map(|i| refused_by_pricing(i * 100)).collect();
+        // Five failed calls as the outage begins (the last two begun at the moment the
+        // one before was answered, and answered at once), then probes after cool-downs
+        // of 2 s, 1 s (to the millisecond, counted from the probe's start) and 3 s.
+        let mut calls: Vec<PricingCall> = (0..3).map(|i| refused_by_pricing(i * 100)).collect();
+        for at in [300, 300] {
+            let mut c = refused_by_pricing(at);
+            c.ended_ms = Some(300);
+            calls.push(c);
+        }
         for probe in [2_400, 3_400, 6_400, 9_400] {
             calls.push(refused_by_pricing(probe));
         }
