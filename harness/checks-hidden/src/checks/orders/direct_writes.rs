@@ -73,13 +73,7 @@ pub async fn pages_during_direct_writes(env: CheckEnv) -> CheckResult {
         "Customer {customer} has 60 orders. The back office opens a write transaction (as a batch repricing would) and keeps it open up to {} s while the customer's first page is asked for.",
         LOCK_HOLD.as_secs()
     ));
-    let Some(lock) = LockHolder::take(w.svc.db(), Duration::from_secs(10))
-        .await
-        .map_err(|e| Problem::Harness(format!("taking the write lock: {e}")))?
-    else {
-        story.say("The harness could not get the write lock within 10 s: something holds it.");
-        return Err(Problem::Service(story));
-    };
+    let lock = back_office_lock(w.svc.db(), &mut story).await?;
     let started = Instant::now();
     let page = tokio::time::timeout(LOCK_HOLD, w.page(customer, Some("20"), None)).await;
     let took = started.elapsed();
@@ -210,13 +204,7 @@ pub async fn pages_during_direct_writes(env: CheckEnv) -> CheckResult {
         PUT_WAITS.as_millis()
     ));
     w.changing();
-    let Some(lock) = LockHolder::take(w.svc.db(), Duration::from_secs(10))
-        .await
-        .map_err(|e| Problem::Harness(format!("taking the write lock: {e}")))?
-    else {
-        story.say("The harness could not get the write lock within 10 s: something holds it.");
-        return Err(Problem::Service(story));
-    };
+    let lock = back_office_lock(w.svc.db(), &mut story).await?;
     let body = serde_json::json!({ "price": repriced });
     let put = w.put_product(product.id, &body);
     tokio::pin!(put);
@@ -269,6 +257,22 @@ pub async fn pages_during_direct_writes(env: CheckEnv) -> CheckResult {
     }
     journal.judged(crate::checks::orders::world::RESPONSES_UNCHANGED, changed);
     Ok(verdict(story, broken))
+}
+
+/// The back office's write lock on `db`, as another process takes it; a lock the
+/// harness cannot get within 10 s is the service's failure, told in `story`.
+async fn back_office_lock(
+    db: &std::path::Path,
+    story: &mut Evidence,
+) -> Result<LockHolder, Problem> {
+    let Some(lock) = LockHolder::take(db, Duration::from_secs(10))
+        .await
+        .map_err(|e| Problem::Harness(format!("taking the write lock: {e}")))?
+    else {
+        story.say("The harness could not get the write lock within 10 s: something holds it.");
+        return Err(Problem::Service(std::mem::replace(story, Evidence::new())));
+    };
+    Ok(lock)
 }
 
 /// How long a PUT waits on the back office's transaction before it commits: time for

@@ -676,6 +676,14 @@ fn shown_open(
     None
 }
 
+/// Whether a stretch on pricing's clock (`started` is when it began) is clear of every
+/// pause of the harness, whose fake logs nothing while paused.
+fn clear_of_pauses(pauses: &[Pause], started: Instant) -> impl Fn(u128, u128) -> bool {
+    let ms = |at: Instant| at.saturating_duration_since(started).as_millis();
+    let paused: Vec<(u128, u128)> = pauses.iter().map(|p| (ms(p.from), ms(p.until))).collect();
+    move |from: u128, until: u128| !paused.iter().any(|(a, b)| *a < until && from < *b)
+}
+
 /// Each SKU's price calls that began within `outage`, in the order they began.
 fn calls_per_sku<'a>(
     calls: &'a [crate::fakes::PricingCall],
@@ -724,8 +732,7 @@ pub fn short_cool_downs(
     pauses: &[Pause],
 ) -> Vec<String> {
     let ms = |at: Instant| at.saturating_duration_since(started).as_millis();
-    let paused: Vec<(u128, u128)> = pauses.iter().map(|p| (ms(p.from), ms(p.until))).collect();
-    let clear = |from: u128, until: u128| !paused.iter().any(|(a, b)| *a < until && from < *b);
+    let clear = clear_of_pauses(pauses, started);
     let heard_after = crate::checks::pauses::HEARD_AFTER.as_millis();
     let mut broken = Vec::new();
     for o in outages {
@@ -787,8 +794,7 @@ pub fn probes_flood(
     pauses: &[Pause],
 ) -> Vec<String> {
     let ms = |at: Instant| at.saturating_duration_since(started).as_millis();
-    let paused: Vec<(u128, u128)> = pauses.iter().map(|p| (ms(p.from), ms(p.until))).collect();
-    let clear = |from: u128, until: u128| !paused.iter().any(|(a, b)| *a < until && from < *b);
+    let clear = clear_of_pauses(pauses, started);
     let mut broken = Vec::new();
     for o in outages {
         let mut flooded: Vec<String> = Vec::new();
